@@ -1,0 +1,660 @@
+"""Datasets for the app: six generated 2-D problems, scikit-learn's 8x8 digits, and user CSVs.
+
+Every loader returns a :class:`Dataset` whose features are standardised with the mean and
+standard deviation of the TRAINING split only (the test split must not leak into the scaling).
+All randomness comes from ``seed``, so the same arguments give the same arrays on every run.
+
+Errors are ``ValueError`` with a message written for the person using the web page: what is
+wrong, where (argument, or row and column of the file), and what is allowed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.datasets import load_digits, make_circles, make_moons
+
+__all__ = [
+    "CSV_COLUMNS",
+    "DATASET_NAMES",
+    "TWO_D_DATASETS",
+    "Dataset",
+    "dataset_from_csv",
+    "load_dataset",
+]
+
+DATASET_NAMES: tuple[str, ...] = ("moons", "circles", "blobs", "xor", "spiral", "linear", "digits")
+TWO_D_DATASETS: tuple[str, ...] = tuple(name for name in DATASET_NAMES if name != "digits")
+
+MIN_SAMPLES = 4
+MAX_SAMPLES = 20_000
+MIN_NOISE = 0.0
+MAX_NOISE = 2.0
+MIN_TEST_FRACTION = 0.1
+MAX_TEST_FRACTION = 0.9
+
+CSV_COLUMNS: tuple[str, ...] = ("x1", "x2", "label")
+CSV_MIN_ROWS = MIN_SAMPLES
+CSV_MAX_ROWS = MAX_SAMPLES
+CSV_MIN_CLASSES = 2
+CSV_MAX_CLASSES = 10
+# Coordinates beyond this overflow when squared for the standard deviation; no real 2-D toy
+# problem needs them.
+CSV_MAX_ABS_VALUE = 1e15
+
+DIGITS_IMAGE_SHAPE = (8, 8)
+
+# Standard deviation of the label-independent jitter per unit of ``noise``, chosen per set so
+# that the default noise=0.25 gives a visibly noisy but still learnable boundary: the scale is
+# about the gap between neighbouring classes of the clean set.
+_NOISE_SCALE = {
+    "moons": 1.0,  # sklearn's own unit: arms about 0.5 apart
+    "circles": 0.5,  # radii 1 and 0.5
+    "blobs": 0.5,  # centres sqrt(3) apart
+    "xor": 0.5,  # quadrants of [-1, 1]^2
+    "spiral": 0.2,  # arms about 0.33 apart
+    "linear": 0.5,  # centres 2 apart
+}
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: arrays have no single truth value for ==
+class Dataset:
+    """A train/test split with standardised features.
+
+    ``mean`` and ``scale`` are the per-feature training mean and standard deviation used to
+    standardise (``scale`` is 1 where a feature is constant in the training split), so
+    ``X_std = (X_raw - mean) / scale``; see :meth:`standardize` and :meth:`unstandardize`.
+    Arrays are read-only so a cached dataset cannot be changed by accident.
+    """
+
+    X_train: np.ndarray  # float64, (n_train, n_features), standardised
+    y_train: np.ndarray  # int64, (n_train,), values in 0..n_classes-1
+    X_test: np.ndarray  # float64, (n_test, n_features), standardised with the TRAIN mean/scale
+    y_test: np.ndarray  # int64, (n_test,)
+    n_classes: int
+    name: str
+    feature_names: tuple[str, ...]
+    mean: np.ndarray  # float64, (n_features,)
+    scale: np.ndarray  # float64, (n_features,), never 0
+    image_shape: tuple[int, int] | None = None  # (8, 8) for digits: how to draw one row
+    class_names: tuple[str, ...] = field(default=())  # label text per class; default "0", "1"...
+
+    def __post_init__(self) -> None:
+        # Normalise dtypes once here so every consumer can rely on them.
+        for attr, dtype in (
+            ("X_train", np.float64),
+            ("y_train", np.int64),
+            ("X_test", np.float64),
+            ("y_test", np.int64),
+            ("mean", np.float64),
+            ("scale", np.float64),
+        ):
+            array = np.array(getattr(self, attr), dtype=dtype)  # a copy we own
+            array.setflags(write=False)
+            object.__setattr__(self, attr, array)
+        if not self.class_names:
+            object.__setattr__(self, "class_names", tuple(str(k) for k in range(self.n_classes)))
+        object.__setattr__(self, "feature_names", tuple(self.feature_names))
+
+        d = len(self.feature_names)
+        if self.X_train.ndim != 2 or self.X_train.shape[1] != d:
+            raise ValueError(f"X_train must have shape (n_train, {d}), got {self.X_train.shape}.")
+        if self.X_test.ndim != 2 or self.X_test.shape[1] != d:
+            raise ValueError(f"X_test must have shape (n_test, {d}), got {self.X_test.shape}.")
+        if self.y_train.shape != (len(self.X_train),) or self.y_test.shape != (len(self.X_test),):
+            raise ValueError("y_train and y_test must have one label per row of X_train/X_test.")
+        if self.mean.shape != (d,) or self.scale.shape != (d,):
+            raise ValueError(f"mean and scale must have shape ({d},).")
+        if len(self.class_names) != self.n_classes:
+            raise ValueError(
+                f"class_names has {len(self.class_names)} names for {self.n_classes} classes."
+            )
+        if self.image_shape is not None and math.prod(self.image_shape) != d:
+            raise ValueError(f"image_shape {self.image_shape} does not hold {d} features.")
+
+    @property
+    def n_features(self) -> int:
+        return len(self.feature_names)
+
+    def standardize(self, X_raw: np.ndarray) -> np.ndarray:
+        """Map raw feature values (as in the file / generator) into the model's coordinates."""
+        return (np.asarray(X_raw, dtype=np.float64) - self.mean) / self.scale
+
+    def unstandardize(self, X: np.ndarray) -> np.ndarray:
+        """Map standardised coordinates back to raw values (e.g. digit pixels 0..16 for images)."""
+        return np.asarray(X, dtype=np.float64) * self.scale + self.mean
+
+
+# ----------------------------------------------------------------------------- generated sets
+
+
+def load_dataset(
+    name: str,
+    n_samples: int = 200,
+    noise: float = 0.25,
+    test_fraction: float = 0.3,
+    seed: int = 0,
+) -> Dataset:
+    """Generate (or load) a dataset by name and split it into standardised train/test parts.
+
+    ``n_samples`` is the total number of points before the split, divided as evenly as
+    possible between the classes. ``noise`` is the standard deviation of a Gaussian jitter
+    added to every point regardless of its label, in units chosen per set (see
+    ``_NOISE_SCALE``); 0 gives the clean shape. For ``"digits"`` all 1797 bundled images are
+    used and ``n_samples`` and ``noise`` are ignored (they are still validated).
+    ``round(n_samples * test_fraction)`` points (at least 2) go to the test split, spread over
+    the classes in proportion to their sizes. The result depends only on the arguments.
+    """
+    _check_choice("name", name, DATASET_NAMES)
+    _check_int("n_samples", n_samples, MIN_SAMPLES, MAX_SAMPLES)
+    _check_float("noise", noise, MIN_NOISE, MAX_NOISE)
+    _check_float("test_fraction", test_fraction, MIN_TEST_FRACTION, MAX_TEST_FRACTION)
+    _check_int("seed", seed, 0, 2**63 - 1)
+    n_samples, seed = int(n_samples), int(seed)
+    noise, test_fraction = float(noise), float(test_fraction)
+
+    if name == "digits":
+        X, y = _digits()
+        n_classes = 10
+        feature_names = tuple(f"pixel_{r}_{c}" for r in range(8) for c in range(8))
+        image_shape: tuple[int, int] | None = DIGITS_IMAGE_SHAPE
+        # Its own generator for the split, so the digits split never depends on anything else.
+        split_rng = np.random.default_rng(seed)
+    else:
+        X, y, n_classes = _generate_2d(name, n_samples, noise * _NOISE_SCALE[name], seed)
+        feature_names = ("x1", "x2")
+        image_shape = None
+        # Spawned from the same seed but independent of the stream used to draw the points.
+        split_rng = np.random.default_rng([seed, 1])
+
+    train_idx, test_idx = _split_indices(y, test_fraction, split_rng)
+    return _standardised_dataset(
+        X, y, train_idx, test_idx, n_classes, name, feature_names, image_shape=image_shape
+    )
+
+
+def _generate_2d(
+    name: str, n_samples: int, jitter_std: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Raw points and labels of a 2-D set; the jitter is added to every point alike."""
+    if name == "moons":
+        X, y = make_moons(n_samples=n_samples, noise=jitter_std, random_state=seed)
+        return X, y, 2
+    if name == "circles":
+        X, y = make_circles(n_samples=n_samples, noise=jitter_std, factor=0.5, random_state=seed)
+        return X, y, 2
+
+    rng = np.random.default_rng(seed)
+    n_classes = 3 if name == "blobs" else 2
+    y = _balanced_labels(n_samples, n_classes)
+    if name == "blobs":
+        # Three round clusters on the corners of an equilateral triangle.
+        angles = np.pi / 2 + 2 * np.pi * np.arange(3) / 3
+        centres = np.column_stack([np.cos(angles), np.sin(angles)])
+        X = centres[y] + rng.normal(scale=0.3, size=(n_samples, 2))
+    elif name == "xor":
+        # Uniform on [-1, 1]^2 given the label: class 1 where x1*x2 > 0 (quadrants I and III),
+        # class 0 where x1*x2 < 0. Drawing per label keeps the classes balanced even for tiny n.
+        magnitude = rng.uniform(0.0, 1.0, size=(n_samples, 2))
+        sign_x1 = rng.choice([-1.0, 1.0], size=n_samples)
+        sign_x2 = np.where(y == 1, sign_x1, -sign_x1)
+        X = magnitude * np.column_stack([sign_x1, sign_x2])
+    elif name == "spiral":
+        # Two arms r = t, angle = 3*pi*t (1.5 turns), the second arm rotated by pi.
+        t = np.sqrt(rng.uniform(0.02, 1.0, size=n_samples))  # sqrt: even density along arms
+        angle = 3 * np.pi * t + np.pi * y
+        X = np.column_stack([t * np.cos(angle), t * np.sin(angle)])
+    elif name == "linear":
+        # Two Gaussian clouds either side of the line x1 + x2 = 0.
+        centres = np.array([[-1.0, -1.0], [1.0, 1.0]]) / np.sqrt(2.0)
+        X = centres[y] + rng.normal(scale=0.4, size=(n_samples, 2))
+    else:  # pragma: no cover - load_dataset validated the name
+        raise ValueError(f"Unknown 2-D dataset '{name}'.")
+    X = X + rng.normal(scale=jitter_std, size=X.shape)
+    return X, y, n_classes
+
+
+def _balanced_labels(n_samples: int, n_classes: int) -> np.ndarray:
+    """Labels 0..k-1 with class sizes differing by at most one (earlier classes get extras)."""
+    sizes = [n_samples // n_classes + (k < n_samples % n_classes) for k in range(n_classes)]
+    return np.repeat(np.arange(n_classes), sizes)
+
+
+@lru_cache(maxsize=1)
+def _digits() -> tuple[np.ndarray, np.ndarray]:
+    """The 1797 bundled 8x8 digit images (pixels 0..16), loaded once per process."""
+    bunch = load_digits()
+    X = np.asarray(bunch.data, dtype=np.float64)
+    y = np.asarray(bunch.target, dtype=np.int64)
+    X.setflags(write=False)
+    y.setflags(write=False)
+    return X, y
+
+
+# ----------------------------------------------------------------------------- split and scale
+
+
+def _split_indices(
+    y: np.ndarray, test_fraction: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified seeded split: (train indices, test indices), each in shuffled order.
+
+    The test split gets round(n * test_fraction) points, kept within [2, n - 2], shared out
+    over classes in proportion to their sizes (largest remainder). Every class keeps at least
+    one training point when that is possible; the training split must end up with 2+ classes.
+    """
+    n = len(y)
+    classes, counts = np.unique(y, return_counts=True)
+    n_test = min(max(math.floor(n * test_fraction + 0.5), 2), n - 2)
+    if n_test < 2:
+        raise ValueError(
+            f"There are only {n} points; at least {MIN_SAMPLES} are needed so that the "
+            "training and test splits each get at least 2."
+        )
+
+    ideal = counts * n_test / n
+    alloc = np.minimum(np.floor(ideal).astype(np.int64), counts - 1)
+    # Largest fractional share first; ties go to the bigger class, then to the lower label.
+    order = sorted(range(len(classes)), key=lambda k: (-(ideal[k] - alloc[k]), -counts[k], k))
+    for cap in (counts - 1, counts):  # first keep a training point per class, then relax
+        while alloc.sum() < n_test:
+            room = [k for k in order if alloc[k] < cap[k]]
+            if not room:
+                break
+            for k in room[: n_test - alloc.sum()]:
+                alloc[k] += 1
+
+    if np.count_nonzero(counts - alloc) < 2:
+        raise ValueError(
+            f"The training split would contain only one class: {n} points in "
+            f"{len(classes)} classes are too few for test_fraction={test_fraction:g}. "
+            "Use more points or a smaller test_fraction."
+        )
+
+    train_parts, test_parts = [], []
+    for k, label in enumerate(classes):
+        members = rng.permutation(np.flatnonzero(y == label))
+        test_parts.append(members[: alloc[k]])
+        train_parts.append(members[alloc[k] :])
+    # Shuffle so the classes are interleaved rather than in blocks.
+    train_idx = rng.permutation(np.concatenate(train_parts))
+    test_idx = rng.permutation(np.concatenate(test_parts))
+    return train_idx, test_idx
+
+
+def _standardised_dataset(
+    X: np.ndarray,
+    y: np.ndarray,
+    train_idx: np.ndarray,
+    test_idx: np.ndarray,
+    n_classes: int,
+    name: str,
+    feature_names: tuple[str, ...],
+    image_shape: tuple[int, int] | None = None,
+    class_names: tuple[str, ...] = (),
+) -> Dataset:
+    X = np.asarray(X, dtype=np.float64)
+    X_train_raw, X_test_raw = X[train_idx], X[test_idx]
+    mean = X_train_raw.mean(axis=0)
+    scale = X_train_raw.std(axis=0)
+    # A constant feature (blank digit border pixels) has std 0; leave it unscaled instead of
+    # dividing by zero. ptp, not std, decides: the std of equal floats can come out as 1e-17.
+    scale = np.where(np.ptp(X_train_raw, axis=0) == 0, 1.0, scale)
+    return Dataset(
+        X_train=(X_train_raw - mean) / scale,
+        y_train=np.asarray(y)[train_idx],
+        X_test=(X_test_raw - mean) / scale,
+        y_test=np.asarray(y)[test_idx],
+        n_classes=n_classes,
+        name=name,
+        feature_names=feature_names,
+        mean=mean,
+        scale=scale,
+        image_shape=image_shape,
+        class_names=class_names,
+    )
+
+
+# ----------------------------------------------------------------------------- argument checks
+
+
+def _check_choice(arg: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"Unknown {arg} {value!r}. Choose one of: {', '.join(allowed)}.")
+
+
+def _check_int(arg: str, value: Any, low: int, high: int) -> None:
+    is_int = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+    if not is_int or not low <= value <= high:
+        raise ValueError(f"{arg} must be a whole number from {low} to {high}; got {value!r}.")
+
+
+def _check_float(arg: str, value: Any, low: float, high: float) -> None:
+    is_number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    )
+    # Written so that NaN fails too.
+    if not is_number or not low <= value <= high:
+        raise ValueError(f"{arg} must be a number from {low:g} to {high:g}; got {value!r}.")
+
+
+# ----------------------------------------------------------------------------- CSV upload
+
+
+def dataset_from_csv(
+    source: str | os.PathLike[str] | bytes | Any,
+    test_fraction: float = 0.3,
+    seed: int = 0,
+    max_bytes: int = 5_000_000,
+) -> Dataset:
+    """Read a 2-D labelled point set from CSV and split/standardise it like the generated sets.
+
+    ``source`` is a path, the file's bytes, or a binary file object (e.g. Streamlit's
+    ``UploadedFile``; a seekable one is read from the start). The file must be UTF-8 (a BOM is
+    fine) with a header row naming exactly the columns x1, x2 and label, in any order and any
+    letter case. x1 and x2 are finite numbers; labels are integers or text, 2 to 10 different
+    ones, mapped to classes 0..k-1 in sorted order (numeric order for integer labels); the
+    original labels are kept in ``class_names``. Blank lines are skipped. The result's name is
+    ``"csv"``. Row numbers in error messages count the header as row 1, as an editor does.
+    """
+    _check_float("test_fraction", test_fraction, MIN_TEST_FRACTION, MAX_TEST_FRACTION)
+    _check_int("seed", seed, 0, 2**63 - 1)
+    _check_int("max_bytes", max_bytes, 1, 2**62)
+
+    raw = _read_limited(source, int(max_bytes))
+    text = _decode(raw)
+    rows = _parse_rows(text)
+    X, labels = rows
+    y, class_names = _encode_labels(labels)
+    _check_spread(X)
+
+    train_idx, test_idx = _split_indices(
+        y, float(test_fraction), np.random.default_rng([int(seed), 2])
+    )
+    return _standardised_dataset(
+        X,
+        y,
+        train_idx,
+        test_idx,
+        n_classes=len(class_names),
+        name="csv",
+        feature_names=("x1", "x2"),
+        class_names=class_names,
+    )
+
+
+def _format_size(n_bytes: int) -> str:
+    if n_bytes >= 1_000_000:
+        return f"{n_bytes / 1_000_000:.1f} MB".replace(".0 MB", " MB")
+    if n_bytes >= 1_000:
+        return f"{n_bytes / 1_000:.1f} kB".replace(".0 kB", " kB")
+    return f"{n_bytes} bytes"
+
+
+def _too_large(max_bytes: int, size: int | None = None) -> ValueError:
+    what = f"is {_format_size(size)}" if size is not None else "is too large"
+    return ValueError(
+        f"The file {what}; the limit is {_format_size(max_bytes)}. "
+        "Upload a smaller file (fewer rows)."
+    )
+
+
+def _read_limited(source: Any, max_bytes: int) -> bytes:
+    """The file's bytes, refusing anything larger than max_bytes without reading it all."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        if len(data) > max_bytes:
+            raise _too_large(max_bytes, len(data))
+        return data
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.is_file():
+            raise ValueError(f"There is no file at {str(path)!r}.")
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise _too_large(max_bytes, size)
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)  # the file may have grown since stat()
+    elif hasattr(source, "read"):
+        size = getattr(source, "size", None)
+        if isinstance(size, int) and size > max_bytes:
+            raise _too_large(max_bytes, size)
+        seekable = getattr(source, "seekable", None)
+        if callable(seekable) and seekable():
+            source.seek(0)  # an UploadedFile read on an earlier rerun sits at its end
+        data = source.read(max_bytes + 1)
+        if isinstance(data, str):
+            raise ValueError("Expected a file opened in binary mode ('rb'), got a text stream.")
+        data = bytes(data)
+    else:
+        raise ValueError(
+            f"Cannot read a CSV from a {type(source).__name__}; "
+            "give a file path, bytes, or a file opened in binary mode."
+        )
+    if len(data) > max_bytes:
+        raise _too_large(max_bytes)
+    return data
+
+
+def _decode(raw: bytes) -> str:
+    if not raw.strip():
+        raise ValueError(
+            "The file is empty. Upload a CSV whose first row is the header x1,x2,label "
+            "followed by one row per point."
+        )
+    try:
+        text = raw.decode("utf-8-sig")  # -sig: tolerate the BOM that Excel writes
+    except UnicodeDecodeError as err:
+        row = raw[: err.start].count(b"\n") + 1
+        raise ValueError(
+            f"The file is not UTF-8 text: row {row} contains the byte "
+            f"0x{raw[err.start]:02x}, which is not valid UTF-8. "
+            "Save it as 'CSV UTF-8' (comma-separated) and upload it again."
+        ) from None
+    if not text.strip():
+        raise ValueError(
+            "The file is empty. Upload a CSV whose first row is the header x1,x2,label "
+            "followed by one row per point."
+        )
+    return text
+
+
+def _expected_columns_text() -> str:
+    return "The first row must be a header naming the columns x1, x2 and label (in any order)."
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _parse_header(cells: list[str], row_number: int) -> dict[str, int]:
+    """Column index of x1, x2 and label in the header row; ValueError if it is not exactly those."""
+    names = [cell.strip().lower() for cell in cells]
+    if any(_is_number(name) for name in names if name) and not set(names) & set(CSV_COLUMNS):
+        shown = ",".join(cell.strip() for cell in cells)
+        raise ValueError(
+            f"Row {row_number} ({shown!r}) looks like data, not a header. "
+            + _expected_columns_text()
+        )
+    seen: set[str] = set()
+    for name in names:
+        if name and name in seen:
+            raise ValueError(
+                f"Row {row_number} (the header) names the column '{name}' more than once. "
+                + _expected_columns_text()
+            )
+        seen.add(name)
+
+    missing = [col for col in CSV_COLUMNS if col not in names]
+    extra = [
+        f"'{cells[i].strip()}'" if name else f"an unnamed column (column {i + 1})"
+        for i, name in enumerate(names)
+        if name not in CSV_COLUMNS
+    ]
+    problems = []
+    if missing:
+        problems.append(
+            f"the column{'s' if len(missing) > 1 else ''} "
+            + ", ".join(f"'{col}'" for col in missing)
+            + (" are" if len(missing) > 1 else " is")
+            + " missing"
+        )
+    if extra:
+        problems.append(
+            f"there {'are extra columns' if len(extra) > 1 else 'is an extra column'} "
+            + ", ".join(extra)
+        )
+    if problems:
+        message = "; ".join(problems)
+        raise ValueError(
+            f"Row {row_number} (the header): {message}. "
+            "The file must have exactly the columns x1, x2 and label (in any order), "
+            "so remove any other columns."
+        )
+    return {col: names.index(col) for col in CSV_COLUMNS}
+
+
+def _parse_coordinate(cell: str, row_number: int, column: str) -> float:
+    text = cell.strip()
+    rule = "Columns x1 and x2 must be numbers."
+    if not text:
+        raise ValueError(f"Row {row_number}, column '{column}' is empty. {rule}")
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(
+            f"Row {row_number}, column '{column}': {text!r} is not a number. {rule}"
+        ) from None
+    if not math.isfinite(value):
+        raise ValueError(
+            f"Row {row_number}, column '{column}': {text!r} is not a finite number "
+            "(NaN and infinity are not allowed). Columns x1 and x2 must be ordinary numbers."
+        )
+    if abs(value) > CSV_MAX_ABS_VALUE:
+        raise ValueError(
+            f"Row {row_number}, column '{column}': {text} is too large. "
+            f"Values in x1 and x2 must lie between -{CSV_MAX_ABS_VALUE:g} and "
+            f"{CSV_MAX_ABS_VALUE:g}."
+        )
+    return value
+
+
+def _parse_rows(text: str) -> tuple[np.ndarray, list[str]]:
+    """Points (n, 2) in file order and their label texts."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    columns: dict[str, int] | None = None
+    n_cells = 0
+    points: list[tuple[float, float]] = []
+    labels: list[str] = []
+    try:
+        for cells in reader:
+            row_number = reader.line_num  # physical line, as an editor counts it
+            if not any(cell.strip() for cell in cells):
+                continue  # blank line (or only commas)
+            if columns is None:
+                columns = _parse_header(cells, row_number)
+                n_cells = len(cells)
+                continue
+            if len(cells) != n_cells:
+                raise ValueError(
+                    f"Row {row_number} has {len(cells)} cell{'s' if len(cells) != 1 else ''} "
+                    f"but the header has {n_cells}. "
+                    "Every row needs exactly one value for each of x1, x2 and label."
+                )
+            if len(points) == CSV_MAX_ROWS:
+                raise ValueError(
+                    f"The file has more than {CSV_MAX_ROWS:,} data rows (row {row_number} is "
+                    f"one too many). At most {CSV_MAX_ROWS:,} points are allowed."
+                )
+            x1 = _parse_coordinate(cells[columns["x1"]], row_number, "x1")
+            x2 = _parse_coordinate(cells[columns["x2"]], row_number, "x2")
+            label = cells[columns["label"]].strip()
+            if not label:
+                raise ValueError(
+                    f"Row {row_number}, column 'label' is empty. Every row needs a class label "
+                    "(a whole number or a word)."
+                )
+            points.append((x1, x2))
+            labels.append(label)
+    except csv.Error as err:
+        raise ValueError(
+            f"Row {reader.line_num} could not be read as CSV ({err}). "
+            "Check for stray quote characters."
+        ) from None
+
+    if columns is None:  # only blank lines: _decode normally catches this first
+        raise ValueError("The file is empty. " + _expected_columns_text())
+    if len(points) < CSV_MIN_ROWS:
+        raise ValueError(
+            f"The file has only {len(points)} data row{'s' if len(points) != 1 else ''}; "
+            f"at least {CSV_MIN_ROWS} are needed (both the training and the test split need "
+            "at least 2 points)."
+        )
+    return np.array(points, dtype=np.float64), labels
+
+
+def _encode_labels(labels: list[str]) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Class indices 0..k-1 in sorted label order, and the label text of each class.
+
+    Labels that are all whole numbers ("2", "10", "1.0") sort numerically and are named by
+    their integer value; anything else sorts as text and keeps its spelling.
+    """
+    as_int = _whole_numbers(labels)
+    keys: list[Any] = as_int if as_int is not None else labels
+    distinct = sorted(set(keys))
+    if len(distinct) < CSV_MIN_CLASSES:
+        raise ValueError(
+            f"Column 'label' has only one class ({str(distinct[0])!r}). "
+            f"At least {CSV_MIN_CLASSES} different labels are needed to train a classifier."
+        )
+    if len(distinct) > CSV_MAX_CLASSES:
+        examples = ", ".join(repr(str(key)) for key in distinct[:5])
+        raise ValueError(
+            f"Column 'label' has {len(distinct)} different labels ({examples}, ...); "
+            f"at most {CSV_MAX_CLASSES} classes are allowed. "
+            "The label column should name each point's class, not a measurement."
+        )
+    index = {key: k for k, key in enumerate(distinct)}
+    y = np.array([index[key] for key in keys], dtype=np.int64)
+    return y, tuple(str(key) for key in distinct)
+
+
+def _whole_numbers(labels: list[str]) -> list[int] | None:
+    values = []
+    for label in labels:
+        try:
+            value = float(label)
+        except ValueError:
+            return None
+        if not math.isfinite(value) or value != int(value):
+            return None
+        values.append(int(value))
+    return values
+
+
+def _check_spread(X: np.ndarray) -> None:
+    """Reject files whose points do not spread out in both directions (nothing to standardise)."""
+    constant = np.ptp(X, axis=0) == 0
+    if constant.all():
+        raise ValueError(
+            f"All points are identical (x1={X[0, 0]:g}, x2={X[0, 1]:g}). "
+            "The points must differ to draw a decision boundary."
+        )
+    for j, column in enumerate(("x1", "x2")):
+        if constant[j]:
+            raise ValueError(
+                f"Every value in column '{column}' is the same ({X[0, j]:g}), so the points lie "
+                f"on a line. Columns x1 and x2 must each take at least two different values."
+            )
