@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
+
 GROUPS = ("data", "network", "dropout", "training", "views")
 TABS = ("action", "ensemble", "experiments", "learn")
 SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
@@ -180,7 +182,7 @@ class FieldSpec:
         if self.kind == "bool":
             if isinstance(value, bool):
                 return value
-            if type(value).__name__ == "bool_":  # numpy bool
+            if isinstance(value, np.bool_):  # from a NumPy array or a widget
                 return bool(value)
             raise ValueError(f"{self.name} = {_show(value)} is not allowed: {self.what} "
                              "must be True or False")

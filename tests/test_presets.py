@@ -1,0 +1,141 @@
+"""Presets: the shipped JSON files load and teach what they say; malformed files are named."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from dropout_viz.presets import PRESET_DIR, Preset, apply_preset, load_presets
+from dropout_viz.settings import TABS, Settings, from_query_params, to_query_params
+
+EXPECTED = {
+    "over-fitting-rescue": ("Over-fitting rescue", "experiments"),
+    "ensemble-in-disguise": ("An ensemble in disguise", "ensemble"),
+    "epoch-vs-example": ("Per epoch vs per example", "action"),
+    "standard-vs-inverted": ("Standard vs inverted", "learn"),
+    "spiral-stress-test": ("Spiral stress test", "action"),
+    "notes-keras-digits": ("The notes' Keras model on digits", "experiments"),
+}
+
+
+@pytest.fixture(scope="module")
+def presets() -> dict[str, Preset]:
+    return load_presets()
+
+
+def test_every_shipped_preset_loads_in_lesson_order(presets):
+    assert list(presets) == list(EXPECTED)
+    assert len(list(PRESET_DIR.glob("*.json"))) == len(EXPECTED)
+    for name, preset in presets.items():
+        assert (preset.title, preset.tab) == EXPECTED[name]
+        assert preset.name == name and preset.tab in TABS
+
+
+@pytest.mark.parametrize("name", list(EXPECTED))
+def test_preset_is_valid_quick_and_explained(presets, name):
+    preset = presets[name]
+    s = apply_preset(preset)
+    assert s.preset == name
+    for key, value in preset.settings.items():
+        assert getattr(s, key) == value
+    assert s.epochs <= 300
+    sentences = re.findall(r"[.!?](?:\s|$)", preset.teaches)
+    assert 2 <= len(sentences) <= 4, preset.teaches
+    # A preset survives the URL: sharing the link reproduces the lesson.
+    assert from_query_params(to_query_params(s)) == (s, [])
+
+
+def test_presets_set_what_their_lessons_need(presets):
+    rescue = apply_preset(presets["over-fitting-rescue"])
+    assert (rescue.dataset, rescue.n_samples, rescue.noise) == ("moons", 80, 0.35)
+    assert (rescue.n_layers, rescue.width, rescue.p_hidden) == (2, 128, 0.5)
+
+    ensemble = apply_preset(presets["ensemble-in-disguise"])
+    assert 8 <= ensemble.k_subnets <= 12
+
+    assert apply_preset(presets["epoch-vs-example"]).mask_scope == "example"
+
+    spiral = apply_preset(presets["spiral-stress-test"])
+    assert (spiral.dataset, spiral.hidden) == ("spiral", (64, 64, 64))
+    assert spiral.epochs > Settings().epochs
+
+    keras = apply_preset(presets["notes-keras-digits"])
+    assert keras.dataset == "digits" and keras.hidden == (128, 128)
+    assert (keras.activation, keras.p_hidden, keras.p_input) == ("relu", 0.5, 0.0)
+    assert (keras.mask_scope, keras.convention) == ("example", "inverted")
+    assert (keras.optimizer, keras.lr, keras.batch_size, keras.epochs) == ("adam", 0.001, 32, 10)
+    assert keras.test_fraction == 0.2
+
+
+def test_widths_stay_small_except_where_needed(presets):
+    for preset in presets.values():
+        assert apply_preset(preset).width <= 128
+
+
+def test_apply_preset_keeps_the_base_outside_the_preset(presets):
+    base = Settings(projector=True, hidden_controls=("lr",), k_subnets=5)
+    s = apply_preset(presets["spiral-stress-test"], base)
+    assert (s.projector, s.hidden_controls, s.k_subnets) == (True, ("lr",), 5)
+    assert (s.dataset, s.preset) == ("spiral", "spiral-stress-test")
+    assert apply_preset(presets["spiral-stress-test"]).projector is False  # defaults by default
+
+
+GOOD = {"name": "tiny", "title": "Tiny", "teaches": "One. Two.", "tab": "learn",
+        "settings": {"width": 8, "hidden_controls": ["lr"]}}
+
+
+def write(tmp_path, filename: str, content) -> None:
+    text = content if isinstance(content, str) else json.dumps(content)
+    (tmp_path / filename).write_text(text, encoding="utf-8")
+
+
+def test_load_from_a_directory_in_file_name_order(tmp_path):
+    write(tmp_path, "02-tiny.json", GOOD)
+    write(tmp_path, "01-first.json", {**GOOD, "name": "first"})
+    write(tmp_path, "notes.txt", "not a preset")
+    presets = load_presets(tmp_path)
+    assert list(presets) == ["first", "tiny"]
+    assert presets["tiny"].settings == {"width": 8, "hidden_controls": ("lr",)}
+    assert apply_preset(presets["tiny"]).hidden_controls == ("lr",)
+    assert load_presets(tmp_path / "empty-but-missing") == {}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", r"bad\.json: not a readable JSON file"),
+        ([1, 2], r"bad\.json: must hold a JSON object"),
+        ({**GOOD, "colour": "red"}, r"bad\.json: unknown field 'colour'"),
+        ({k: v for k, v in GOOD.items() if k != "teaches"}, r"bad\.json: missing field 'teaches'"),
+        ({**GOOD, "name": "Bad Name"}, r"bad\.json: name 'Bad Name' must be a slug"),
+        ({**GOOD, "name": "other"}, r"bad\.json: file name must be other\.json"),
+        ({**GOOD, "title": ""}, r"bad\.json: title must be non-empty text"),
+        ({**GOOD, "tab": "home"}, r"bad\.json: tab 'home' must be one of action, ensemble"),
+        ({**GOOD, "settings": [1]}, r"bad\.json: settings must be a JSON object"),
+        ({**GOOD, "settings": {"dropout": 0.5}},
+         r"bad\.json: settings\.dropout is not a setting a preset can set"),
+        ({**GOOD, "settings": {"preset": "x"}}, r"bad\.json: settings\.preset is not a setting"),
+        ({**GOOD, "settings": {"p_hidden": 1.0}},
+         r"bad\.json: settings\.p_hidden = 1\.0 is out of range: the dropout rate must be in "
+         r"\[0, 0\.9\]"),
+        ({**GOOD, "settings": {"epochs": 10.5}}, r"bad\.json: settings\.epochs = 10\.5"),
+        ({**GOOD, "settings": {"hidden_controls": ["nope"]}},
+         r"bad\.json: settings\.hidden_controls contains 'nope'"),
+    ],
+)
+def test_malformed_preset_raises_naming_file_and_field(tmp_path, content, message):
+    if isinstance(content, dict) and content.get("name") == "tiny":
+        content = {**content, "name": "bad"}
+    write(tmp_path, "01-good.json", {**GOOD, "name": "good"})
+    write(tmp_path, "bad.json", content)
+    with pytest.raises(ValueError, match=message):
+        load_presets(tmp_path)
+
+
+def test_duplicate_names_are_refused(tmp_path):
+    write(tmp_path, "01-tiny.json", GOOD)
+    write(tmp_path, "02-tiny.json", GOOD)
+    with pytest.raises(ValueError, match=r"02-tiny\.json: preset name 'tiny' is used twice"):
+        load_presets(tmp_path)
