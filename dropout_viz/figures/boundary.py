@@ -1,0 +1,358 @@
+"""Decision-boundary figures: class probabilities over a 2-D grid, with the data on top.
+
+Two classes: a heatmap of P(class 1) on a fixed 0..1 scale (white at 0.5) plus the 0.5 contour.
+More classes: one heatmap per class, showing the winning class's probability only where that class
+wins, so hue = predicted class and depth of colour = confidence.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from dropout_viz.figures import style
+
+DIFF_COLORSCALE = "Viridis"
+
+
+def make_grid(
+    X: np.ndarray, resolution: int = 100, margin: float = 0.5
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Evenly spaced grid over the bounds of X (first two columns) plus `margin` on each side.
+
+    Returns xs (R,), ys (R,) and grid_points (R*R, 2) in row-major order (y outer, x inner), so
+    `values.reshape(R, R)` is directly a heatmap z with rows along y.
+    """
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2 or X.shape[1] < 2 or len(X) == 0:
+        raise ValueError(f"X must have shape (n, 2) with n >= 1, got {X.shape}")
+    if resolution < 2:
+        raise ValueError(f"resolution must be at least 2, got {resolution}")
+    lo = X[:, :2].min(axis=0) - margin
+    hi = X[:, :2].max(axis=0) + margin
+    hi = np.where(hi > lo, hi, lo + 1.0)  # a degenerate axis still gets a usable range
+    xs = np.linspace(lo[0], hi[0], resolution)
+    ys = np.linspace(lo[1], hi[1], resolution)
+    gx, gy = np.meshgrid(xs, ys)
+    return xs, ys, np.column_stack([gx.ravel(), gy.ravel()])
+
+
+def _check_probs(xs: np.ndarray, ys: np.ndarray, grid_probs: np.ndarray) -> np.ndarray:
+    grid_probs = np.asarray(grid_probs, dtype=float)
+    if grid_probs.ndim == 1:  # P(class 1) of a two-class problem
+        grid_probs = np.column_stack([1.0 - grid_probs, grid_probs])
+    if grid_probs.ndim != 2 or grid_probs.shape[0] != len(xs) * len(ys):
+        raise ValueError(
+            f"grid_probs must have shape ({len(xs) * len(ys)}, n_classes) for a "
+            f"{len(ys)}x{len(xs)} grid, got {grid_probs.shape}"
+        )
+    return grid_probs
+
+
+def _n_classes(grid_probs: np.ndarray, y_train, y_test, n_classes: int | None) -> int:
+    if n_classes is not None:
+        return int(n_classes)
+    labels = [np.asarray(y, dtype=int) for y in (y_train, y_test) if y is not None and len(y)]
+    seen = max((int(y.max()) + 1 for y in labels), default=0)
+    return max(grid_probs.shape[1], seen, 2)
+
+
+def two_class_colorscale() -> list[list[Any]]:
+    """Class-0 colour → white at 0.5 → class-1 colour; tinted so data points stay visible."""
+    return [
+        [0.0, style.tint(style.class_color(0), 0.6)],
+        [0.5, "rgb(255,255,255)"],
+        [1.0, style.tint(style.class_color(1), 0.6)],
+    ]
+
+
+def _probability_traces(
+    xs: np.ndarray,
+    ys: np.ndarray,
+    grid_probs: np.ndarray,
+    n_classes: int,
+    projector: bool,
+    show_colorbar: bool,
+    contour: bool,
+) -> list[go.BaseTraceType]:
+    shape = (len(ys), len(xs))
+    if n_classes <= 2:
+        p1 = grid_probs[:, 1].reshape(shape).astype(np.float32)
+        traces: list[go.BaseTraceType] = [
+            go.Heatmap(
+                x=xs, y=ys, z=p1, zmin=0.0, zmax=1.0, colorscale=two_class_colorscale(),
+                zsmooth="best", showscale=show_colorbar,
+                colorbar={"title": {"text": "P(class 1)", "side": "right"}, "len": 0.8},
+                hovertemplate="x=%{x:.2f}<br>y=%{y:.2f}<br>P(class 1)=%{z:.2f}<extra></extra>",
+                meta={"role": "probability"}, name="P(class 1)",
+            )
+        ]
+        if contour:
+            traces.append(
+                go.Contour(
+                    x=xs, y=ys, z=p1, showscale=False, hoverinfo="skip",
+                    contours={"start": 0.5, "end": 0.5, "size": 1.0, "coloring": "lines"},
+                    colorscale=[[0, style.BOUNDARY_LINE], [1, style.BOUNDARY_LINE]],
+                    line={"width": 2.0 * style.line_scale(projector), "color": style.BOUNDARY_LINE},
+                    meta={"role": "boundary"}, name="P = 0.5",
+                )
+            )
+        return traces
+
+    winner = grid_probs.argmax(axis=1)
+    confidence = grid_probs.max(axis=1).astype(np.float32)
+    traces = []
+    for k in range(n_classes):
+        z = np.where(winner == k, confidence, np.nan).astype(np.float32).reshape(shape)
+        color = style.class_color(k)
+        traces.append(
+            go.Heatmap(
+                x=xs, y=ys, z=z, zmin=1.0 / n_classes, zmax=1.0,
+                colorscale=[[0.0, style.tint(color, 0.08)], [1.0, style.tint(color, 0.6)]],
+                showscale=False, hoverongaps=False, zsmooth="best",
+                hovertemplate=(
+                    f"x=%{{x:.2f}}<br>y=%{{y:.2f}}<br>class {k}, P=%{{z:.2f}}<extra></extra>"
+                ),
+                meta={"role": "probability", "class": k}, name=f"class {k} region",
+            )
+        )
+    return traces
+
+
+def _point_traces(
+    X: np.ndarray | None,
+    y: np.ndarray | None,
+    kind: str,
+    n_classes: int,
+    projector: bool,
+    showlegend: bool,
+) -> list[go.Scatter]:
+    if X is None or y is None or len(X) == 0:
+        return []
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=int)
+    scale = style.line_scale(projector)
+    traces = []
+    for k in range(n_classes):
+        pts = X[y == k]
+        color = style.class_color(k)
+        if kind == "train":
+            marker = {"symbol": "circle", "size": 8 * scale, "color": color,
+                      "line": {"color": style.POINT_OUTLINE, "width": 1 * scale}}
+        else:
+            # Open symbol: the ring is drawn in the class colour, thick enough to read.
+            marker = {"symbol": "circle-open", "size": 9 * scale, "color": color,
+                      "line": {"color": color, "width": 2.2 * scale}}
+        traces.append(
+            go.Scatter(
+                x=pts[:, 0].astype(np.float32), y=pts[:, 1].astype(np.float32),
+                mode="markers", marker=marker, name=kind,
+                legendgroup=f"class {k}", legendgrouptitle={"text": f"class {k}"},
+                showlegend=showlegend,
+                hovertemplate=f"{kind}, class {k}<br>x=%{{x:.2f}}<br>y=%{{y:.2f}}<extra></extra>",
+                meta={"role": kind, "class": k},
+            )
+        )
+    return traces
+
+
+def _axis_settings(xs: np.ndarray, ys: np.ndarray) -> tuple[dict, dict]:
+    common = {"showgrid": False, "zeroline": False, "showline": True, "linecolor": "#999999",
+              "mirror": True, "ticks": ""}
+    xaxis = {**common, "range": [float(xs[0]), float(xs[-1])], "constrain": "domain"}
+    yaxis = {**common, "range": [float(ys[0]), float(ys[-1])], "constrain": "domain"}
+    return xaxis, yaxis
+
+
+def boundary_figure(
+    xs: np.ndarray,
+    ys: np.ndarray,
+    grid_probs: np.ndarray,
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_test: np.ndarray | None = None,
+    y_test: np.ndarray | None = None,
+    title: str = "",
+    n_classes: int | None = None,
+    projector: bool = False,
+    show_colorbar: bool = False,
+) -> go.Figure:
+    """Decision boundary of one model: probability heatmap, 0.5 contour, train/test points.
+
+    grid_probs has shape (R*R, C) in the order of `make_grid` (a 1-D P(class 1) also works).
+    """
+    xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+    grid_probs = _check_probs(xs, ys, grid_probs)
+    n_classes = _n_classes(grid_probs, y_train, y_test, n_classes)
+    fig = go.Figure()
+    fig.add_traces(
+        _probability_traces(xs, ys, grid_probs, n_classes, projector, show_colorbar, True)
+    )
+    fig.add_traces(_point_traces(X_train, y_train, "train", n_classes, projector, True))
+    fig.add_traces(_point_traces(X_test, y_test, "test", n_classes, projector, True))
+    xaxis, yaxis = _axis_settings(xs, ys)
+    fig.update_layout(**style.base_layout(title, projector))
+    fig.update_layout(
+        xaxis=xaxis,
+        yaxis={**yaxis, "scaleanchor": "x", "scaleratio": 1},
+        # Legend below the plot: the right-hand side belongs to the colour bar.
+        legend={"groupclick": "toggleitem", "itemsizing": "constant", "orientation": "h",
+                "x": 0.0, "y": -0.06, "yanchor": "top"},
+        meta=_points_meta(y_train, y_test, n_classes, len(xs)),
+    )
+    return fig
+
+
+def _points_meta(y_train, y_test, n_classes: int, resolution: int) -> dict[str, Any]:
+    def counts(y) -> list[int]:
+        if y is None:
+            return [0] * n_classes
+        return np.bincount(np.asarray(y, dtype=int), minlength=n_classes)[:n_classes].tolist()
+
+    return {"n_classes": n_classes, "resolution": resolution,
+            "n_train": counts(y_train), "n_test": counts(y_test)}
+
+
+def _diff_values(panel: dict[str, Any], xs, ys) -> np.ndarray:
+    """|difference| map in 0..1: given directly ("values") or from two probability grids.
+
+    For C classes the difference is the total-variation distance ½·Σ|P_a − P_b|, which for two
+    classes equals |P_a(class 1) − P_b(class 1)|.
+    """
+    if "values" in panel:
+        values = np.asarray(panel["values"], dtype=float).ravel()
+        if values.size != len(xs) * len(ys):
+            raise ValueError(
+                f"diff values must have {len(xs) * len(ys)} entries, got {values.size}"
+            )
+        return values
+    a = _check_probs(xs, ys, panel["a"])
+    b = _check_probs(xs, ys, panel["b"])
+    return 0.5 * np.abs(a - b).sum(axis=1)
+
+
+def boundary_panels(
+    panels: Sequence[dict[str, Any]],
+    xs: np.ndarray,
+    ys: np.ndarray,
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_test: np.ndarray | None = None,
+    y_test: np.ndarray | None = None,
+    title: str = "",
+    n_classes: int | None = None,
+    ncols: int | None = None,
+    projector: bool = False,
+    show_colorbar: bool = False,
+    show_points: bool = True,
+    contour: bool = True,
+    panel_height: int | None = None,
+) -> go.Figure:
+    """Several boundaries on one grid, side by side at ONE colour scale, rows wrapping at ncols.
+
+    Each panel is {"grid_probs": (R*R, C), "title": str, "accuracy": float (optional)} or a
+    difference panel {"kind": "diff", "title": str, "a": probs, "b": probs} /
+    {"kind": "diff", "values": (R*R,)} drawn in a sequential scale with its own colour bar.
+    """
+    if not panels:
+        raise ValueError("boundary_panels needs at least one panel")
+    xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+    n_panels = len(panels)
+    ncols = min(n_panels, ncols or min(n_panels, 4))
+    nrows = math.ceil(n_panels / ncols)
+    titles = [_panel_title(p) for p in panels]
+    has_diff = any(p.get("kind") == "diff" for p in panels)
+    fig = make_subplots(
+        rows=nrows, cols=ncols, subplot_titles=titles, shared_xaxes="all", shared_yaxes="all",
+        # Room for the colour bar of a difference panel between columns.
+        horizontal_spacing=(0.07 if has_diff else 0.02) if ncols > 1 else 0.0,
+        vertical_spacing=0.25 / max(nrows, 1),
+    )
+    probs_panels = [p for p in panels if p.get("kind", "probs") != "diff"]
+    if n_classes is None:
+        first = _check_probs(xs, ys, probs_panels[0]["grid_probs"]) if probs_panels else None
+        n_classes = _n_classes(first if first is not None else np.zeros((0, 2)),
+                               y_train, y_test, None)
+    xaxis, yaxis = _axis_settings(xs, ys)
+    shape = (len(ys), len(xs))
+    shown_scale = False
+    for i, panel in enumerate(panels):
+        row, col = i // ncols + 1, i % ncols + 1
+        if panel.get("kind", "probs") == "diff":
+            values = _diff_values(panel, xs, ys).astype(np.float32).reshape(shape)
+            fig.add_trace(
+                go.Heatmap(
+                    x=xs, y=ys, z=values, zmin=0.0, zmax=1.0, colorscale=DIFF_COLORSCALE,
+                    showscale=True, name="|difference|", meta={"role": "diff", "panel": i},
+                    hovertemplate="x=%{x:.2f}<br>y=%{y:.2f}<br>|Δ|=%{z:.2f}<extra></extra>",
+                ),
+                row=row, col=col,
+            )
+        else:
+            probs = _check_probs(xs, ys, panel["grid_probs"])
+            traces = _probability_traces(
+                xs, ys, probs, n_classes, projector, show_colorbar and not shown_scale, contour
+            )
+            shown_scale = shown_scale or show_colorbar
+            for trace in traces:
+                trace.meta = {**trace.meta, "panel": i}
+                fig.add_trace(trace, row=row, col=col)
+        if show_points:
+            for trace in (
+                _point_traces(X_train, y_train, "train", n_classes, projector, i == 0)
+                + _point_traces(X_test, y_test, "test", n_classes, projector, i == 0)
+            ):
+                trace.meta = {**trace.meta, "panel": i}
+                fig.add_trace(trace, row=row, col=col)
+    fig.update_layout(**style.base_layout(title, projector))
+    fig.update_xaxes(**xaxis, showticklabels=False)
+    fig.update_yaxes(**yaxis, showticklabels=False)
+    # Equal aspect in every panel: each y axis is anchored to the x axis of its own subplot.
+    for i in range(n_panels):
+        suffix = "" if i == 0 else str(i + 1)
+        fig.layout[f"yaxis{suffix}"].update(scaleanchor=f"x{suffix}", scaleratio=1)
+    _place_diff_colorbars(fig, panels, ncols)
+    for trace in fig.data:  # the one probability colour bar lies flat under the grid
+        if trace.type == "heatmap" and trace.showscale and trace.meta["role"] == "probability":
+            trace.colorbar = {"orientation": "h", "x": 1.0, "xanchor": "right", "y": -0.02,
+                              "yanchor": "top", "len": 0.35, "thickness": 12,
+                              "title": {"text": "P(class 1)", "side": "top"}}
+    size = style.font_size(projector)
+    fig.update_annotations(font={"size": size})
+    panel_height = panel_height or (340 if projector else 260)
+    fig.update_layout(
+        height=nrows * panel_height + 80,
+        legend={"groupclick": "toggleitem", "itemsizing": "constant", "orientation": "h",
+                "x": 0.0, "y": -0.02, "yanchor": "top"},
+        meta={**_points_meta(y_train, y_test, n_classes, len(xs)),
+              "n_panels": n_panels, "nrows": nrows, "ncols": ncols},
+    )
+    return fig
+
+
+def _panel_title(panel: dict[str, Any]) -> str:
+    title = str(panel.get("title", ""))
+    if panel.get("accuracy") is not None:
+        title = f"{title} · acc {float(panel['accuracy']):.0%}" if title else (
+            f"acc {float(panel['accuracy']):.0%}")
+    return title
+
+
+def _place_diff_colorbars(fig: go.Figure, panels: Sequence[dict[str, Any]], ncols: int) -> None:
+    """Put each difference panel's colour bar right next to its own subplot."""
+    for trace in fig.data:
+        meta = trace.meta if isinstance(trace.meta, dict) else {}
+        if meta.get("role") != "diff":
+            continue
+        i = meta["panel"]
+        suffix = "" if i == 0 else str(i + 1)
+        xdom = fig.layout[f"xaxis{suffix}"].domain
+        ydom = fig.layout[f"yaxis{suffix}"].domain
+        trace.colorbar = {"x": min(xdom[1] + 0.005, 1.02), "xanchor": "left",
+                          "y": (ydom[0] + ydom[1]) / 2, "len": ydom[1] - ydom[0],
+                          "thickness": 12, "title": {"text": "|Δ|", "side": "right"}}

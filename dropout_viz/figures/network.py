@@ -1,0 +1,300 @@
+"""The network as a graph: one thinned sub-network, its dropped units greyed out and unlinked.
+
+Links are batched into a handful of traces (one per weight sign and width bucket, segments
+separated by NaN gaps) so that a 128-wide layer costs no more traces than a 4-wide one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+from dropout_viz.figures import style
+
+N_WIDTH_BUCKETS = 6
+MIN_LINK_WIDTH, MAX_LINK_WIDTH = 0.5, 6.0
+
+
+def _layer_sizes(weights: Sequence[np.ndarray]) -> list[int]:
+    if not weights:
+        raise ValueError("weights must hold at least one (fan_in, fan_out) matrix")
+    sizes = [int(np.shape(weights[0])[0])]
+    for l, w in enumerate(weights):
+        if np.ndim(w) != 2 or np.shape(w)[0] != sizes[-1]:
+            raise ValueError(
+                f"weights[{l}] has shape {np.shape(w)}; expected ({sizes[-1]}, fan_out)"
+            )
+        sizes.append(int(np.shape(w)[1]))
+    return sizes
+
+
+def _keep_vectors(keep_masks, sizes: list[int]) -> list[np.ndarray]:
+    """One boolean keep vector per layer; the output layer (no dropout site) is all kept."""
+    n_sites = len(sizes) - 1
+    if keep_masks is None:
+        keep_masks = [None] * n_sites
+    if len(keep_masks) != n_sites:
+        raise ValueError(
+            f"need one keep mask per dropout site ({n_sites}: inputs, then each hidden layer), "
+            f"got {len(keep_masks)}"
+        )
+    keep = []
+    for site, (mask, units) in enumerate(zip(keep_masks, sizes[:-1], strict=True)):
+        if mask is None:
+            keep.append(np.ones(units, dtype=bool))
+            continue
+        mask = np.asarray(mask)
+        if mask.ndim == 2 and mask.shape[0] == 1:  # a (1, units) epoch mask
+            mask = mask[0]
+        if mask.shape != (units,):
+            raise ValueError(f"keep mask {site} must have shape ({units},), got {mask.shape}")
+        keep.append(mask > 0.5)
+    keep.append(np.ones(sizes[-1], dtype=bool))
+    return keep
+
+
+def _layer_title(layer: int, n_layers: int) -> str:
+    if layer == 0:
+        return "input"
+    if layer == n_layers - 1:
+        return "output"
+    return f"hidden {layer}"
+
+
+def _node_name(layer: int, index: int, n_layers: int, input_names, output_names) -> str:
+    if layer == 0:
+        return str(input_names[index]) if input_names is not None else f"x{index + 1}"
+    if layer == n_layers - 1:
+        return str(output_names[index]) if output_names is not None else f"class {index}"
+    # Hidden units count from 1 like the inputs x1, x2, ...: h{hidden layer}.{unit}.
+    return f"h{layer}.{index + 1}"
+
+
+def network_figure(
+    weights: Sequence[np.ndarray],
+    keep_masks: Sequence[np.ndarray | None] | None = None,
+    input_names: Sequence[str] | None = None,
+    output_names: Sequence[str] | None = None,
+    max_nodes: int = 16,
+    title: str = "",
+    projector: bool = False,
+    compact: bool = False,
+    height: int | None = None,
+) -> go.Figure:
+    """Draw the (thinned) network given by `weights` and `keep_masks`.
+
+    weights[l] has shape (fan_in, fan_out). keep_masks holds one 0/1 vector per dropout site
+    (inputs, then each hidden layer) or None for "nothing dropped" (a site may also be None).
+    Layers wider than max_nodes show their first max_nodes - 1 units and an ellipsis node.
+    Link colour = sign of the weight, width ∝ |w| / max |w| of that layer.
+    `compact=True` gives a small unlabelled version for galleries.
+
+    layout.meta: layer_sizes, dropped (unit indices per site), n_dropped, shown_nodes (indices
+    drawn per layer), n_hidden (units behind each ellipsis), nodes (name, layer, index, x, y,
+    dropped) and n_links.
+    """
+    if max_nodes < 2:
+        raise ValueError(f"max_nodes must be at least 2, got {max_nodes}")
+    sizes = _layer_sizes(weights)
+    n_layers = len(sizes)
+    keep = _keep_vectors(keep_masks, sizes)
+    for names, n, what in ((input_names, sizes[0], "input"), (output_names, sizes[-1], "output")):
+        if names is not None and len(names) != n:
+            raise ValueError(f"{what}_names has {len(names)} entries for {n} {what} units")
+
+    scale = style.line_scale(projector) * (0.5 if compact else 1.0)
+    shown = [list(range(n)) if n <= max_nodes else list(range(max_nodes - 1)) for n in sizes]
+    n_hidden = [n - len(s) for n, s in zip(sizes, shown, strict=True)]
+    n_slots = [len(s) + (1 if h else 0) for s, h in zip(shown, n_hidden, strict=True)]
+    tallest = max(n_slots)
+
+    def slot_y(layer: int, slot: int) -> float:
+        return (n_slots[layer] - 1) / 2 - slot  # centred, first unit on top
+
+    # Link segments, bucketed by (sign, width bucket).
+    buckets: dict[tuple[bool, int], list[np.ndarray]] = {}
+    n_links = 0
+    for l, w in enumerate(weights):
+        w = np.asarray(w, dtype=float)
+        src = np.array([i for i in shown[l] if keep[l][i]], dtype=int)
+        dst = np.array([j for j in shown[l + 1] if keep[l + 1][j]], dtype=int)
+        if src.size == 0 or dst.size == 0:
+            continue
+        w_max = float(np.abs(w).max())
+        ii, jj = np.meshgrid(src, dst, indexing="ij")
+        ii, jj = ii.ravel(), jj.ravel()
+        values = w[ii, jj]
+        rel = np.abs(values) / w_max if w_max > 0 else np.zeros_like(values)
+        bucket = np.rint(rel * (N_WIDTH_BUCKETS - 1)).astype(int)
+        # Shown units occupy slots 0..len-1 in index order, so slot == index here.
+        seg = np.column_stack([
+            np.full(ii.size, l, dtype=float), np.full(ii.size, l + 1, dtype=float),
+            np.full(ii.size, np.nan),
+            (n_slots[l] - 1) / 2 - ii, (n_slots[l + 1] - 1) / 2 - jj, np.full(ii.size, np.nan),
+        ])
+        for positive in (True, False):
+            sign_sel = values >= 0 if positive else values < 0
+            for k in range(N_WIDTH_BUCKETS):
+                sel = sign_sel & (bucket == k)
+                if sel.any():
+                    buckets.setdefault((positive, k), []).append(seg[sel])
+        n_links += ii.size
+
+    fig = go.Figure()
+    for (positive, k), parts in sorted(buckets.items(), key=lambda kv: (not kv[0][0], kv[0][1])):
+        seg = np.concatenate(parts)
+        frac = k / (N_WIDTH_BUCKETS - 1)
+        color = style.POSITIVE_WEIGHT_COLOR if positive else style.NEGATIVE_WEIGHT_COLOR
+        fig.add_trace(
+            go.Scatter(
+                x=seg[:, 0:3].ravel().astype(np.float32),
+                y=seg[:, 3:6].ravel().astype(np.float32),
+                mode="lines", hoverinfo="skip", showlegend=False, connectgaps=False,
+                line={"color": color,
+                      "width": (MIN_LINK_WIDTH + (MAX_LINK_WIDTH - MIN_LINK_WIDTH) * frac) * scale},
+                opacity=0.35 + 0.55 * frac,  # faint thin links keep wide layers readable
+                name=f"{'positive' if positive else 'negative'} weights",
+                meta={"role": "links", "positive": positive, "bucket": k,
+                      "n_links": int(seg.shape[0])},
+            )
+        )
+
+    nodes: list[dict[str, Any]] = []
+    for l in range(n_layers):
+        for slot, i in enumerate(shown[l]):
+            nodes.append({
+                "name": _node_name(l, i, n_layers, input_names, output_names),
+                "layer": l, "index": i, "x": float(l), "y": float(slot_y(l, slot)),
+                "dropped": not bool(keep[l][i]),
+            })
+
+    # Node size from the pixel spacing of the tallest layer.
+    pad = 0.8
+    if height is None:
+        per_slot = 12 if compact else (40 if projector else 30)
+        lo, hi = (140, 400) if compact else (320, 900)
+        height = int(min(max(per_slot * tallest + (40 if compact else 130), lo), hi))
+    if compact:
+        top, bottom = (30 if title else 6), 6
+    else:
+        top, bottom = (90 if title else 70), 20
+    slot_px = (height - top - bottom) / (tallest - 1 + 2 * pad)
+    node_size = max(5.0, min(0.7 * slot_px, 14 if compact else 34))
+
+    def text_position(node: dict[str, Any]) -> str:
+        if node["layer"] == 0:
+            return "middle left"
+        return "middle right" if node["layer"] == n_layers - 1 else "middle center"
+
+    def node_text(node: dict[str, Any]) -> str:
+        if compact or 0 < node["layer"] < n_layers - 1:
+            return ""
+        return node["name"]
+
+    def fill(node: dict[str, Any]) -> str:
+        if node["dropped"]:
+            return style.DROPPED_FILL
+        if node["layer"] == n_layers - 1 and sizes[-1] <= style.MAX_CLASSES:
+            return style.class_color(node["index"])
+        return style.KEPT_FILL
+
+    for dropped in (False, True):
+        group = [n for n in nodes if n["dropped"] == dropped]
+        if not group:
+            continue
+        state = "dropped" if dropped else "kept"
+        fig.add_trace(
+            go.Scatter(
+                x=[n["x"] for n in group], y=[n["y"] for n in group],
+                mode="markers" if compact else "markers+text",
+                text=[node_text(n) for n in group],
+                textposition=[text_position(n) for n in group],
+                hovertext=[f"{n['name']}: {state}" for n in group], hoverinfo="text",
+                marker={"size": node_size, "color": [fill(n) for n in group],
+                        "line": {"color": style.DROPPED_MARK if dropped else style.NODE_OUTLINE,
+                                 "width": 1.5 * scale}},
+                showlegend=False, name=f"{state} units",
+                meta={"role": f"nodes_{state}"},
+            )
+        )
+        if dropped:
+            fig.add_trace(
+                go.Scatter(
+                    x=[n["x"] for n in group], y=[n["y"] for n in group], mode="markers",
+                    marker={"symbol": "x-thin-open", "size": 0.75 * node_size,
+                            "color": style.DROPPED_MARK,
+                            "line": {"color": style.DROPPED_MARK, "width": 2.0 * scale}},
+                    hoverinfo="skip", showlegend=False, name="dropped mark",
+                    meta={"role": "dropped_x"},
+                )
+            )
+
+    ellipses = [l for l in range(n_layers) if n_hidden[l]]
+    if ellipses:
+        fig.add_trace(
+            go.Scatter(
+                x=[float(l) for l in ellipses],
+                y=[slot_y(l, n_slots[l] - 1) for l in ellipses],
+                mode="text" if not compact else "markers",
+                text=[f"…(+{n_hidden[l]} more)" for l in ellipses],
+                marker={"symbol": "line-ns-open", "size": node_size,
+                        "color": style.DROPPED_MARK},
+                hovertext=[
+                    f"{n_hidden[l]} more units not drawn "
+                    f"({int((~keep[l][len(shown[l]):]).sum())} of them dropped)"
+                    for l in ellipses
+                ],
+                hoverinfo="text", showlegend=False, name="more units",
+                meta={"role": "ellipsis"},
+            )
+        )
+
+    dropped = [np.flatnonzero(~k).tolist() for k in keep[:-1]]
+    masked = [keep_masks is not None and keep_masks[s] is not None for s in range(n_layers - 1)]
+    annotations = []
+    if not compact:
+        for l in range(n_layers):
+            text = f"<b>{_layer_title(l, n_layers)}</b> ({sizes[l]})"
+            if l < n_layers - 1 and masked[l]:
+                text += f"<br>{len(dropped[l])} of {sizes[l]} dropped"
+            annotations.append({"x": l, "y": 1.0, "xref": "x", "yref": "paper",
+                                "yanchor": "bottom", "showarrow": False, "text": text})
+
+    half = (tallest - 1) / 2 + pad
+    side = 0.25 if compact else 0.9  # room for input / output labels
+    axis = {"visible": False, "fixedrange": True, "showgrid": False, "zeroline": False}
+    fig.update_layout(**style.base_layout(title, projector))
+    fig.update_layout(
+        xaxis={**axis, "range": [-side, n_layers - 1 + side]},
+        yaxis={**axis, "range": [-half, half]},
+        annotations=annotations,
+        height=height,
+        margin={"l": 6, "r": 6, "t": top, "b": bottom},
+        showlegend=False,
+        hovermode="closest",
+        meta={
+            "layer_sizes": sizes,
+            "dropped": dropped,
+            "n_dropped": [len(d) for d in dropped],
+            "shown_nodes": shown,
+            "n_hidden": n_hidden,
+            "nodes": nodes,
+            "n_links": n_links,
+        },
+    )
+    return fig
+
+
+def mini_network_figure(
+    weights: Sequence[np.ndarray],
+    keep_masks: Sequence[np.ndarray | None] | None = None,
+    max_nodes: int = 10,
+    title: str = "",
+    height: int | None = None,
+) -> go.Figure:
+    """Small unlabelled network for galleries of sub-networks."""
+    return network_figure(weights, keep_masks, max_nodes=max_nodes, title=title, compact=True,
+                          height=height)
