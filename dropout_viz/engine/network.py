@@ -1,0 +1,267 @@
+"""The multilayer perceptron: forward and backward passes with explicit dropout multipliers.
+
+Every dropout site (the inputs, then each hidden layer) is a multiplication of that layer's
+activations by a *site multiplier* before they reach the next weight matrix:
+
+* training, standard convention: the 0/1 keep mask;
+* training, inverted convention: keep mask / q (kept units are scaled up by 1/q);
+* test time, standard convention: q (identical to multiplying the outgoing weights by q);
+* test time, inverted convention: 1 (nothing to do).
+
+So one forward function serves training, thinned sub-networks, the weight-scaled network and
+stacks of K sub-networks at once (multipliers of shape (K, 1, units) broadcast over the points).
+The arrays may carry leading "model" axes: weights (..., fan_in, fan_out), biases (..., fan_out),
+activations (..., n, units). The trainer uses that to train many networks in one pass.
+Like CS231n's layers, `forward` returns the output and a cache that `backward` consumes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+ACTIVATIONS = ("relu", "tanh", "sigmoid")
+CONVENTIONS = ("standard", "inverted")
+
+
+def activate(z: np.ndarray, activation: str) -> np.ndarray:
+    if activation == "relu":
+        return np.maximum(z, 0.0)
+    if activation == "tanh":
+        return np.tanh(z)
+    if activation == "sigmoid":
+        # The tanh form cannot overflow, unlike 1 / (1 + exp(-z)).
+        return 0.5 * (np.tanh(0.5 * z) + 1.0)
+    raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+
+
+def multiply_by_slope(grad: np.ndarray, h: np.ndarray, activation: str) -> None:
+    """grad *= the activation's derivative, in terms of its output h (what the cache keeps)."""
+    if activation == "relu":
+        np.multiply(grad, h > 0.0, out=grad)
+    elif activation == "tanh":
+        grad *= 1.0 - h * h
+    else:  # sigmoid
+        grad *= h * (1.0 - h)
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    shifted -= np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    return shifted
+
+
+def forward(
+    weights: Sequence[np.ndarray],
+    biases: Sequence[np.ndarray],
+    X: np.ndarray,
+    activation: str,
+    site_multipliers: Sequence[np.ndarray | float | None],
+) -> tuple[np.ndarray, list]:
+    """Log-probabilities of every class, and the cache for `backward`.
+
+    site_multipliers[l] multiplies the input of weight layer l (None means 1: no dropout there).
+    """
+    cache = []
+    layer_input = X
+    last = len(weights) - 1
+    for layer, (W, b) in enumerate(zip(weights, biases)):
+        multiplier = site_multipliers[layer]
+        dropped_input = layer_input if multiplier is None else layer_input * multiplier
+        z = np.matmul(dropped_input, W)
+        z += b[..., None, :]
+        cache.append((dropped_input, multiplier, layer_input))
+        layer_input = activate(z, activation) if layer < last else z
+    return log_softmax(layer_input), cache
+
+
+def backward(
+    log_probs: np.ndarray,
+    targets_onehot: np.ndarray,
+    cache: list,
+    weights: Sequence[np.ndarray],
+    activation: str,
+    weight_grads: Sequence[np.ndarray] | None = None,
+    bias_grads: Sequence[np.ndarray] | None = None,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Gradients of the mean cross-entropy (over the n axis) for every weight and bias.
+
+    If `weight_grads`/`bias_grads` are given, the gradients are written into them (the trainer
+    passes views of its flat gradient buffer, so the optimizer never concatenates anything).
+    """
+    n = log_probs.shape[-2]
+    # d(mean CE)/d(logits) for softmax + cross-entropy.
+    grad_z = np.exp(log_probs)
+    grad_z -= targets_onehot
+    grad_z *= 1.0 / n
+    out_w = list(weight_grads) if weight_grads is not None else [None] * len(weights)
+    out_b = list(bias_grads) if bias_grads is not None else [None] * len(weights)
+    for layer in range(len(weights) - 1, -1, -1):
+        dropped_input, multiplier, layer_input = cache[layer]
+        out_w[layer] = np.matmul(
+            np.swapaxes(dropped_input, -1, -2), grad_z, out=out_w[layer]
+        )
+        out_b[layer] = np.sum(grad_z, axis=-2, out=out_b[layer])
+        if layer == 0:
+            break
+        grad_input = np.matmul(grad_z, np.swapaxes(weights[layer], -1, -2))
+        if multiplier is not None:
+            grad_input *= multiplier
+        # layer_input is the previous layer's activation output h.
+        multiply_by_slope(grad_input, layer_input, activation)
+        grad_z = grad_input
+    return out_w, out_b
+
+
+def mean_cross_entropy(log_probs: np.ndarray, targets_onehot: np.ndarray) -> np.ndarray:
+    """Mean over the n axis; keeps any leading model axes."""
+    return (log_probs * targets_onehot).sum(axis=(-1, -2)) * (-1.0 / log_probs.shape[-2])
+
+
+def one_hot(y: np.ndarray, n_classes: int) -> np.ndarray:
+    return np.eye(n_classes)[np.asarray(y, dtype=np.int64)]
+
+
+def test_time_multipliers(keep_probs: Sequence[float], convention: str) -> list[float | None]:
+    """Site multipliers of the deterministic test-time network.
+
+    Standard dropout trained with 0/1 masks, so a unit's outgoing weights are multiplied by q at
+    test time to match the expected input the next layer saw in training. Inverted dropout
+    already scaled by 1/q in training, so the weights are used as they are.
+    """
+    if convention == "inverted":
+        return [None] * len(keep_probs)
+    return [None if q == 1.0 else float(q) for q in keep_probs]
+
+
+def training_multipliers(
+    keep_masks: Sequence[np.ndarray], keep_probs: Sequence[float], convention: str
+) -> list[np.ndarray]:
+    """Site multipliers of a thinned sub-network exactly as it runs during training."""
+    multipliers = []
+    for mask, q in zip(keep_masks, keep_probs):
+        mask = np.asarray(mask, dtype=np.float64)
+        multipliers.append(mask / q if convention == "inverted" else mask)
+    return multipliers
+
+
+class MLP:
+    """A trained or hand-made network: weights, biases, activation, keep probabilities, convention.
+
+    weights[l] has shape (fan_in, fan_out); keep_probs has one entry per dropout site (the inputs
+    first, then each hidden layer), q = 1 - p.
+    """
+
+    def __init__(
+        self,
+        weights: Sequence[np.ndarray],
+        biases: Sequence[np.ndarray],
+        activation: str = "relu",
+        keep_probs: Sequence[float] | None = None,
+        convention: str = "standard",
+    ):
+        self.weights = [np.asarray(W, dtype=np.float64) for W in weights]
+        self.biases = [np.asarray(b, dtype=np.float64) for b in biases]
+        if len(self.weights) != len(self.biases) or not self.weights:
+            raise ValueError("need one bias vector per weight matrix, and at least one layer")
+        for layer, (W, b) in enumerate(zip(self.weights, self.biases)):
+            if W.ndim != 2 or b.shape != (W.shape[1],):
+                raise ValueError(
+                    f"layer {layer}: weights must be (fan_in, fan_out) and biases (fan_out,), "
+                    f"got {W.shape} and {b.shape}"
+                )
+            if layer and W.shape[0] != self.weights[layer - 1].shape[1]:
+                raise ValueError(f"layer {layer}: fan_in {W.shape[0]} does not match layer below")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+        if convention not in CONVENTIONS:
+            raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
+        keep_probs = (1.0,) * len(self.weights) if keep_probs is None else tuple(keep_probs)
+        if len(keep_probs) != len(self.weights):
+            raise ValueError(
+                f"keep_probs needs one entry per dropout site (inputs, then each hidden layer): "
+                f"{len(self.weights)} here, got {len(keep_probs)}"
+            )
+        if any(not 0.0 < q <= 1.0 for q in keep_probs):
+            raise ValueError(f"keep probabilities must be in (0, 1], got {keep_probs}")
+        self.activation = activation
+        self.keep_probs = tuple(float(q) for q in keep_probs)
+        self.convention = convention
+
+    @classmethod
+    def from_weights(cls, weights, biases, activation="relu", keep_probs=None,
+                     convention="standard") -> MLP:
+        return cls(weights, biases, activation, keep_probs, convention)
+
+    @property
+    def layer_sizes(self) -> tuple[int, ...]:
+        return (self.weights[0].shape[0],) + tuple(W.shape[1] for W in self.weights)
+
+    @property
+    def site_sizes(self) -> tuple[int, ...]:
+        """Units at each dropout site: inputs, then each hidden layer."""
+        return self.layer_sizes[:-1]
+
+    def _multipliers(self, keep_masks) -> list:
+        if keep_masks is None:
+            return test_time_multipliers(self.keep_probs, self.convention)
+        if len(keep_masks) != len(self.weights):
+            raise ValueError(
+                f"need one keep mask per dropout site ({len(self.weights)}), got {len(keep_masks)}"
+            )
+        for site, (mask, units) in enumerate(zip(keep_masks, self.site_sizes)):
+            if np.shape(mask)[-1] != units:
+                raise ValueError(f"keep mask {site} must have {units} units, got {np.shape(mask)}")
+        return training_multipliers(keep_masks, self.keep_probs, self.convention)
+
+    def log_proba(self, X: np.ndarray, keep_masks=None) -> np.ndarray:
+        log_probs, _ = forward(
+            self.weights, self.biases, np.asarray(X, dtype=np.float64), self.activation,
+            self._multipliers(keep_masks),
+        )
+        return log_probs
+
+    def predict_proba(self, X: np.ndarray, keep_masks=None) -> np.ndarray:
+        """Class probabilities.
+
+        keep_masks=None: the deterministic test-time network (standard: outgoing weights × q;
+        inverted: weights as they are). Otherwise one 0/1 mask per site, of shape (units,) (one
+        mask for every point), (n, units) (one per point) or (K, 1, units) (a stack of K
+        sub-networks, giving (K, n, classes)): that thinned network exactly as it ran in training.
+        """
+        return np.exp(self.log_proba(X, keep_masks))
+
+    def predict(self, X: np.ndarray, keep_masks=None) -> np.ndarray:
+        return self.log_proba(X, keep_masks).argmax(axis=-1)
+
+    def loss_and_grads(self, X, y, keep_masks):
+        """Mean cross-entropy of the thinned network given by keep_masks, and its gradients."""
+        X = np.asarray(X, dtype=np.float64)
+        targets = one_hot(y, self.weights[-1].shape[1])
+        log_probs, cache = forward(
+            self.weights, self.biases, X, self.activation, self._multipliers(keep_masks)
+        )
+        loss = float(mean_cross_entropy(log_probs, targets))
+        weight_grads, bias_grads = backward(
+            log_probs, targets, cache, self.weights, self.activation)
+        return loss, (weight_grads, bias_grads)
+
+    def hidden_activations(self, X: np.ndarray, keep_masks=None) -> list[np.ndarray]:
+        """Each hidden layer's activation output (before that layer's own dropout)."""
+        _, cache = forward(
+            self.weights, self.biases, np.asarray(X, dtype=np.float64), self.activation,
+            self._multipliers(keep_masks),
+        )
+        return [layer_input for _, _, layer_input in cache[1:]]
+
+    def test_time_weights(self) -> list[np.ndarray]:
+        """The weights the test-time network effectively uses (standard: each row × q)."""
+        if self.convention == "inverted":
+            return [W.copy() for W in self.weights]
+        return [W * q for W, q in zip(self.weights, self.keep_probs)]
+
+    def __repr__(self) -> str:
+        sizes = "-".join(str(s) for s in self.layer_sizes)
+        return (f"MLP({sizes}, {self.activation}, keep_probs={self.keep_probs}, "
+                f"{self.convention})")

@@ -1,0 +1,421 @@
+"""Training: the configuration, the loop, and what a run remembers.
+
+`train_many` trains several configurations of one architecture together: parameters of M
+networks sit in one (M, P) buffer and every forward/backward pass carries a leading model axis,
+so a sweep over p or seeds costs little more than one run. `train` is `train_many` of one
+configuration, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dropout_viz.engine import masks as mask_lib
+from dropout_viz.engine.network import (
+    ACTIVATIONS,
+    CONVENTIONS,
+    MLP,
+    backward,
+    forward,
+    mean_cross_entropy,
+    one_hot,
+    test_time_multipliers,
+)
+from dropout_viz.engine.optimizers import OPTIMIZERS, make_optimizer
+
+MAX_DROP = 0.95
+HISTORY_KEYS = ("thinned_loss", "train_loss", "test_loss", "train_acc", "test_acc")
+
+
+def _range_error(name: str, value, allowed: str) -> ValueError:
+    return ValueError(f"{name} = {value!r} is not allowed: {allowed}.")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run (together with the data set).
+
+    p_input / p_hidden: probability of DROPPING an input / hidden unit (q = 1 - p keeps it).
+    mask_scope: "epoch" (one mask per layer for a whole epoch, as the original notes describe),
+    "batch" (a new mask per mini-batch) or "example" (per example per step, as Keras/PyTorch).
+    convention: "standard" (0/1 masks in training, weights × q at test time) or "inverted"
+    (kept units × 1/q in training, weights as they are at test time).
+    max_norm: cap on the L2 norm of each unit's incoming weights (0 = off).
+    """
+
+    hidden: tuple[int, ...] = (64, 64)
+    activation: str = "relu"
+    p_input: float = 0.0
+    p_hidden: float = 0.5
+    mask_scope: str = "example"
+    convention: str = "inverted"
+    optimizer: str = "adam"
+    lr: float = 0.01
+    batch_size: int = 32
+    epochs: int = 100
+    l2: float = 0.0
+    max_norm: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self):
+        hidden = self.hidden
+        if isinstance(hidden, (int, np.integer)):
+            hidden = (int(hidden),)
+        try:
+            hidden = tuple(int(h) for h in hidden)
+        except (TypeError, ValueError):
+            raise _range_error("hidden", self.hidden, "give a tuple of layer widths") from None
+        object.__setattr__(self, "hidden", hidden)
+        if not hidden or any(h < 1 for h in hidden) or len(hidden) > 8:
+            raise _range_error("hidden", self.hidden,
+                               "give 1 to 8 hidden layers, each at least 1 unit wide")
+        if max(hidden) > 1024:
+            raise _range_error("hidden", self.hidden, "layer widths are limited to 1024")
+        for name in ("p_input", "p_hidden"):
+            p = getattr(self, name)
+            if not isinstance(p, (int, float, np.floating, np.integer)) or not math.isfinite(p):
+                raise _range_error(name, p, "the dropout rate must be a number in [0, 0.95]")
+            if p >= 1:
+                raise _range_error(
+                    name, p, "p = 1 drops every unit, so nothing reaches the output and nothing "
+                    "can learn; the dropout rate must be in [0, 0.95]")
+            if not 0 <= p <= MAX_DROP:
+                raise _range_error(name, p, "the dropout rate must be in [0, 0.95]")
+        for name, choices in (("activation", ACTIVATIONS), ("mask_scope", mask_lib.MASK_SCOPES),
+                              ("convention", CONVENTIONS), ("optimizer", OPTIMIZERS)):
+            if getattr(self, name) not in choices:
+                raise _range_error(name, getattr(self, name), f"choose one of {choices}")
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and 0 < self.lr <= 10):
+            raise _range_error("lr", self.lr, "the learning rate must be in (0, 10]")
+        for name, low, high in (("batch_size", 1, 100_000), ("epochs", 1, 10_000),
+                                ("seed", 0, 2**32 - 1)):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) \
+                    or not low <= value <= high:
+                raise _range_error(name, value, f"must be a whole number in [{low}, {high}]")
+        for name in ("l2", "max_norm"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise _range_error(name, value, "must be a finite number ≥ 0 (0 = off)")
+
+    def replace(self, **changes) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+    def keep_probs(self) -> tuple[float, ...]:
+        return (1.0 - self.p_input,) + (1.0 - self.p_hidden,) * len(self.hidden)
+
+    def architecture(self) -> tuple:
+        """What must agree for configurations to be trained together in one pass."""
+        return (self.hidden, self.activation, self.optimizer, self.batch_size, self.epochs,
+                self.mask_scope)
+
+
+@dataclass(frozen=True)
+class ParameterLayout:
+    """Where each layer's weights and biases live inside the flat parameter vector."""
+
+    layer_sizes: tuple[int, ...]
+
+    @property
+    def shapes(self) -> list[tuple[tuple[int, int], tuple[int]]]:
+        return [((a, b), (b,)) for a, b in zip(self.layer_sizes[:-1], self.layer_sizes[1:])]
+
+    @property
+    def size(self) -> int:
+        return sum(a * b + b for (a, b), _ in self.shapes)
+
+    def views(self, flat: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Per-layer views (no copies) into flat of shape (..., P)."""
+        lead = flat.shape[:-1]
+        weights, biases, offset = [], [], 0
+        for (fan_in, fan_out), _ in self.shapes:
+            weights.append(flat[..., offset:offset + fan_in * fan_out].reshape(
+                lead + (fan_in, fan_out)))
+            offset += fan_in * fan_out
+            biases.append(flat[..., offset:offset + fan_out])
+            offset += fan_out
+        return weights, biases
+
+    def weight_mask(self) -> np.ndarray:
+        """1 where the flat vector holds a weight, 0 for biases (L2 and max-norm skip biases)."""
+        mask = np.zeros(self.size)
+        weights, _ = self.views(mask)
+        for W in weights:
+            W[...] = 1.0
+        return mask
+
+
+def initial_parameters(layout: ParameterLayout, activation: str, seed: int) -> np.ndarray:
+    """He initialisation for relu layers, Glorot otherwise (and for the softmax layer)."""
+    rng = mask_lib.stream_rng(seed, mask_lib.INIT_STREAM)
+    flat = np.zeros(layout.size)
+    weights, _ = layout.views(flat)
+    last = len(weights) - 1
+    for layer, W in enumerate(weights):
+        fan_in, fan_out = W.shape
+        if activation == "relu" and layer < last:
+            W[...] = rng.normal(0.0, math.sqrt(2.0 / fan_in), size=W.shape)
+        else:
+            limit = math.sqrt(6.0 / (fan_in + fan_out))
+            W[...] = rng.uniform(-limit, limit, size=W.shape)
+    return flat
+
+
+@dataclass
+class TrainingRun:
+    """One trained configuration: its history, every epoch's weights and a way to replay masks."""
+
+    config: TrainConfig
+    dataset: object
+    history: dict[str, np.ndarray]
+    layout: ParameterLayout
+    initial_params: np.ndarray
+    final_params: np.ndarray
+    params_by_epoch: np.ndarray | None = None  # (epochs_completed, P), or None if not kept
+    diverged_at: int | None = None  # epoch whose updates produced a non-finite loss
+    stopped_at: int | None = None  # epoch after which a caller asked to stop
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def epochs_completed(self) -> int:
+        return len(self.history["train_loss"])
+
+    def _network_from(self, flat: np.ndarray) -> MLP:
+        weights, biases = self.layout.views(flat)
+        return MLP([W.copy() for W in weights], [b.copy() for b in biases],
+                   self.config.activation, self.config.keep_probs(), self.config.convention)
+
+    def network(self, epoch: int = -1) -> MLP:
+        """The network after `epoch` (0-based; -1 = the last completed epoch)."""
+        completed = self.epochs_completed
+        if completed == 0:
+            return self._network_from(self.initial_params)
+        if epoch < 0:
+            epoch += completed
+        if not 0 <= epoch < completed:
+            raise ValueError(f"epoch must be in [0, {completed - 1}] (or negative), got {epoch}")
+        if epoch == completed - 1:
+            return self._network_from(self.final_params)
+        if self.params_by_epoch is None:
+            raise ValueError("this run kept only its final weights (store_weights=False)")
+        return self._network_from(self.params_by_epoch[epoch])
+
+    def initial_network(self) -> MLP:
+        return self._network_from(self.initial_params)
+
+    @property
+    def n_batches(self) -> int:
+        return mask_lib.n_batches(len(self.dataset.y_train), self.config.batch_size)
+
+    def keep_masks(self, epoch: int, batch: int = 0) -> list[np.ndarray]:
+        """The masks used in (epoch, batch), regenerated from the seed: one array per site."""
+        if epoch < 0:
+            epoch += self.epochs_completed
+        return mask_lib.epoch_keep_masks(
+            self.config.seed, epoch, batch, len(self.dataset.y_train), self.config.batch_size,
+            self.layout.layer_sizes[:-1], self.config.keep_probs(), self.config.mask_scope,
+        )
+
+    def batch_indices(self, epoch: int, batch: int = 0) -> np.ndarray:
+        """Which training examples (rows of X_train) formed that mini-batch."""
+        n_train = len(self.dataset.y_train)
+        batch_size = min(self.config.batch_size, n_train)
+        order, _ = mask_lib.draw_epoch(self.config.seed, epoch, n_train, batch_size, 0, "epoch")
+        return order[batch * batch_size:(batch + 1) * batch_size]
+
+
+EpochCallback = Callable[[int, dict[str, np.ndarray]], "bool | None"]
+
+
+def _accuracy(log_probs: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return (log_probs.argmax(axis=-1) == y).mean(axis=-1)
+
+
+def _train_group(dataset, configs: Sequence[TrainConfig], on_epoch: EpochCallback | None,
+                 store_weights: bool) -> list[TrainingRun]:
+    """Train configurations sharing one architecture together, in one vectorised pass."""
+    first = configs[0]
+    X_train, y_train = np.asarray(dataset.X_train, float), np.asarray(dataset.y_train)
+    X_test, y_test = np.asarray(dataset.X_test, float), np.asarray(dataset.y_test)
+    n_train, n_classes = len(y_train), int(dataset.n_classes)
+    layout = ParameterLayout((X_train.shape[1],) + first.hidden + (n_classes,))
+    site_sizes = layout.layer_sizes[:-1]
+    n_units = sum(site_sizes)
+    n_models, epochs = len(configs), first.epochs
+    batch_size = min(first.batch_size, n_train)
+    batches = mask_lib.n_batches(n_train, batch_size)
+    activation, scope = first.activation, first.mask_scope
+
+    seeds = [c.seed for c in configs]
+    unique_seeds = sorted(set(seeds))
+    seed_row = np.array([unique_seeds.index(s) for s in seeds])
+    init_by_seed = {s: initial_parameters(layout, activation, s) for s in unique_seeds}
+    params = np.stack([init_by_seed[s] for s in seeds])
+    initial = params.copy()
+    weights, biases = layout.views(params)
+    grads = np.zeros_like(params)
+    weight_grads, bias_grads = layout.views(grads)
+
+    def per_model(values) -> np.ndarray:
+        return np.array(values, dtype=np.float64)[:, None]
+
+    optimizer = make_optimizer(first.optimizer, params, per_model([c.lr for c in configs]))
+    l2 = per_model([c.l2 for c in configs]) * layout.weight_mask()
+    use_l2 = bool(np.any(l2))
+    max_norm = np.array([c.max_norm if c.max_norm > 0 else np.inf for c in configs])
+    use_max_norm = bool(np.isfinite(max_norm).any())
+    keep = np.array([c.keep_probs() for c in configs], dtype=np.float32)  # (M, sites)
+    train_scale = np.array([[1.0 / q if c.convention == "inverted" else 1.0 for q in c.keep_probs()]
+                            for c in configs])
+    sites_with_dropout = [bool(np.any(keep[:, s] < 1)) for s in range(len(site_sizes))]
+    # Test-time multipliers per model: (M, 1, 1) so they broadcast over points and units.
+    test_mult = []
+    for s in range(len(site_sizes)):
+        values = [test_time_multipliers(c.keep_probs(), c.convention)[s] for c in configs]
+        test_mult.append(None if all(v is None for v in values) else
+                         np.array([1.0 if v is None else v for v in values])[:, None, None])
+
+    Y_train, Y_test = one_hot(y_train, n_classes), one_hot(y_test, n_classes)
+    history = {k: np.full((n_models, epochs), np.nan) for k in HISTORY_KEYS}
+    snapshots = np.empty((epochs, n_models, layout.size)) if store_weights else None
+    last_good = params.copy()
+    active = np.ones(n_models, dtype=bool)
+    diverged_at: list[int | None] = [None] * n_models
+    stopped_after = None
+
+    for epoch in range(epochs):
+        orders, uniforms = zip(*(mask_lib.draw_epoch(s, epoch, n_train, batch_size, n_units, scope)
+                                 for s in unique_seeds))
+        order = np.stack(orders)[seed_row]  # (M, n_train)
+        X_epoch, Y_epoch = X_train[order], Y_train[order]
+        uniform_sites = mask_lib.split_sites(np.stack(uniforms)[seed_row], site_sizes)
+        epoch_multipliers = []
+        for s, u in enumerate(uniform_sites):
+            if not sites_with_dropout[s]:
+                epoch_multipliers.append(None)
+                continue
+            kept = u < keep[:, s][:, None, None]
+            epoch_multipliers.append(kept * train_scale[:, s][:, None, None])
+        thinned_loss = np.zeros(n_models)
+        with np.errstate(all="ignore"):
+            for b in range(batches):
+                rows = slice(b * batch_size, (b + 1) * batch_size)
+                if scope == "example":
+                    multipliers = [m if m is None else m[:, rows] for m in epoch_multipliers]
+                elif scope == "batch":
+                    multipliers = [m if m is None else m[:, b:b + 1] for m in epoch_multipliers]
+                else:
+                    multipliers = epoch_multipliers
+                X_batch, Y_batch = X_epoch[:, rows], Y_epoch[:, rows]
+                log_probs, cache = forward(weights, biases, X_batch, activation, multipliers)
+                thinned_loss += mean_cross_entropy(log_probs, Y_batch) * X_batch.shape[1]
+                backward(log_probs, Y_batch, cache, weights, activation, weight_grads, bias_grads)
+                if use_l2:
+                    grads += l2 * params
+                optimizer.step(params, grads)
+                if use_max_norm:
+                    for W in weights:
+                        norms = np.sqrt((W * W).sum(axis=-2, keepdims=True))
+                        W *= np.minimum(1.0, max_norm[:, None, None] / np.maximum(norms, 1e-12))
+
+            train_lp, _ = forward(weights, biases, X_train, activation, test_mult)
+            test_lp, _ = forward(weights, biases, X_test, activation, test_mult)
+            metrics = {
+                "thinned_loss": thinned_loss / n_train,
+                "train_loss": mean_cross_entropy(train_lp, Y_train),
+                "test_loss": mean_cross_entropy(test_lp, Y_test),
+                "train_acc": _accuracy(train_lp, y_train),
+                "test_acc": _accuracy(test_lp, y_test),
+            }
+        finite = np.isfinite(params).all(axis=1) & np.isfinite(metrics["thinned_loss"]) \
+            & np.isfinite(metrics["train_loss"])
+        for m in np.flatnonzero(active & ~finite):
+            diverged_at[m] = epoch
+            active[m] = False
+        # A diverged network is frozen at its last finite weights; the others go on.
+        params[~active] = last_good[~active]
+        last_good[active] = params[active]
+        for key, values in metrics.items():
+            history[key][active, epoch] = values[active]
+        if snapshots is not None:
+            snapshots[epoch] = params
+        if on_epoch is not None and on_epoch(epoch, {k: v.copy() for k, v in metrics.items()}) \
+                is False:
+            stopped_after = epoch
+            break
+        if not active.any():
+            break
+
+    last_epoch = epoch
+    runs = []
+    for m, config in enumerate(configs):
+        completed = last_epoch + 1 if diverged_at[m] is None else diverged_at[m]
+        runs.append(TrainingRun(
+            config=config, dataset=dataset,
+            history={k: v[m, :completed].copy() for k, v in history.items()},
+            layout=layout, initial_params=initial[m].copy(), final_params=params[m].copy(),
+            params_by_epoch=None if snapshots is None else snapshots[:completed, m].copy(),
+            diverged_at=diverged_at[m],
+            stopped_at=stopped_after if diverged_at[m] is None else None,
+        ))
+    return runs
+
+
+def _check_dataset(dataset) -> None:
+    if len(dataset.y_train) < 2:
+        raise ValueError("the training split needs at least 2 points")
+    if int(dataset.n_classes) < 2:
+        raise ValueError("need at least 2 classes to train a classifier")
+
+
+def train(dataset, config: TrainConfig, on_epoch: EpochCallback | None = None,
+          store_weights: bool = True) -> TrainingRun:
+    """Train one network. on_epoch(epoch, metrics) may return False to stop after that epoch.
+
+    If the loss or the weights become NaN/inf, training stops, `diverged_at` records the epoch,
+    and the run keeps the last finite weights and the history up to that epoch.
+    """
+    _check_dataset(dataset)
+
+    def report(epoch, metrics):
+        if on_epoch is not None:
+            return on_epoch(epoch, {k: float(v[0]) for k, v in metrics.items()})
+        return None
+
+    return _train_group(dataset, [config], report, store_weights)[0]
+
+
+def train_many(dataset, configs: Sequence[TrainConfig],
+               on_progress: Callable[[float], bool | None] | None = None,
+               store_weights: bool = False) -> list[TrainingRun]:
+    """Train several configurations; those sharing an architecture train together in one pass.
+
+    Returns one TrainingRun per config, in order; each equals what `train` gives for it alone.
+    on_progress(fraction_done) may return False to stop early.
+    """
+    _check_dataset(dataset)
+    configs = list(configs)
+    if not configs:
+        return []
+    groups: dict[tuple, list[int]] = {}
+    for i, config in enumerate(configs):
+        groups.setdefault(config.architecture(), []).append(i)
+    total_epochs = sum(configs[idx[0]].epochs for idx in groups.values())
+    done = [0]
+    results: list[TrainingRun | None] = [None] * len(configs)
+    for indices in groups.values():
+        def report(epoch, metrics):
+            done[0] += 1
+            if on_progress is not None:
+                return on_progress(done[0] / total_epochs)
+            return None
+
+        runs = _train_group(dataset, [configs[i] for i in indices], report, store_weights)
+        for i, run in zip(indices, runs):
+            results[i] = run
+    return results
