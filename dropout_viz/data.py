@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.datasets import load_digits, make_circles, make_moons
 
 __all__ = [
     "CSV_COLUMNS",
@@ -185,6 +184,9 @@ def _generate_2d(
     name: str, n_samples: int, jitter_std: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Raw points and labels of a 2-D set; the jitter is added to every point alike."""
+    # Imported here: sklearn.datasets takes about a second to import, and only two sets need it.
+    from sklearn.datasets import make_circles, make_moons
+
     if name == "moons":
         X, y = make_moons(n_samples=n_samples, noise=jitter_std, random_state=seed)
         return X, y, 2
@@ -231,6 +233,8 @@ def _balanced_labels(n_samples: int, n_classes: int) -> np.ndarray:
 @lru_cache(maxsize=1)
 def _digits() -> tuple[np.ndarray, np.ndarray]:
     """The 1797 bundled 8x8 digit images (pixels 0..16), loaded once per process."""
+    from sklearn.datasets import load_digits  # bundled with sklearn: no download
+
     bunch = load_digits()
     X = np.asarray(bunch.data, dtype=np.float64)
     y = np.asarray(bunch.target, dtype=np.int64)
@@ -249,35 +253,29 @@ def _split_indices(
 
     The test split gets round(n * test_fraction) points, kept within [2, n - 2], shared out
     over classes in proportion to their sizes (largest remainder). Every class keeps at least
-    one training point when that is possible; the training split must end up with 2+ classes.
+    one training point when that is possible, and the training split has at least 2 classes
+    whenever ``y`` has.
     """
     n = len(y)
+    if n < MIN_SAMPLES:
+        raise ValueError(f"At least {MIN_SAMPLES} points are needed to split; got {n}.")
     classes, counts = np.unique(y, return_counts=True)
     n_test = min(max(math.floor(n * test_fraction + 0.5), 2), n - 2)
-    if n_test < 2:
-        raise ValueError(
-            f"There are only {n} points; at least {MIN_SAMPLES} are needed so that the "
-            "training and test splits each get at least 2."
-        )
 
     ideal = counts * n_test / n
     alloc = np.minimum(np.floor(ideal).astype(np.int64), counts - 1)
     # Largest fractional share first; ties go to the bigger class, then to the lower label.
     order = sorted(range(len(classes)), key=lambda k: (-(ideal[k] - alloc[k]), -counts[k], k))
-    for cap in (counts - 1, counts):  # first keep a training point per class, then relax
+    # First keep a training point in every class. Only if that leaves too few test points do
+    # classes give up their last one; by then each class has exactly one training point, and
+    # n - n_test >= 2 of those stay, so the training split always keeps 2+ classes.
+    for cap in (counts - 1, counts):
         while alloc.sum() < n_test:
             room = [k for k in order if alloc[k] < cap[k]]
             if not room:
                 break
             for k in room[: n_test - alloc.sum()]:
                 alloc[k] += 1
-
-    if np.count_nonzero(counts - alloc) < 2:
-        raise ValueError(
-            f"The training split would contain only one class: {n} points in "
-            f"{len(classes)} classes are too few for test_fraction={test_fraction:g}. "
-            "Use more points or a smaller test_fraction."
-        )
 
     train_parts, test_parts = [], []
     for k, label in enumerate(classes):
@@ -328,7 +326,7 @@ def _standardised_dataset(
 
 def _check_choice(arg: str, value: Any, allowed: tuple[str, ...]) -> None:
     if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"Unknown {arg} {value!r}. Choose one of: {', '.join(allowed)}.")
+        raise ValueError(f"{arg} must be one of: {', '.join(allowed)}; got {value!r}.")
 
 
 def _check_int(arg: str, value: Any, low: int, high: int) -> None:
@@ -371,8 +369,7 @@ def dataset_from_csv(
 
     raw = _read_limited(source, int(max_bytes))
     text = _decode(raw)
-    rows = _parse_rows(text)
-    X, labels = rows
+    X, labels = _parse_rows(text)
     y, class_names = _encode_labels(labels)
     _check_spread(X)
 
@@ -499,29 +496,21 @@ def _parse_header(cells: list[str], row_number: int) -> dict[str, int]:
 
     missing = [col for col in CSV_COLUMNS if col not in names]
     extra = [
-        f"'{cells[i].strip()}'" if name else f"an unnamed column (column {i + 1})"
+        f"'{cells[i].strip()}'" if name else f"an unnamed column {i + 1} (a trailing comma?)"
         for i, name in enumerate(names)
         if name not in CSV_COLUMNS
     ]
     problems = []
     if missing:
-        problems.append(
-            f"the column{'s' if len(missing) > 1 else ''} "
-            + ", ".join(f"'{col}'" for col in missing)
-            + (" are" if len(missing) > 1 else " is")
-            + " missing"
-        )
+        quoted = ", ".join(f"'{col}'" for col in missing)
+        problems.append(f"missing column{'s' if len(missing) > 1 else ''} {quoted}")
     if extra:
-        problems.append(
-            f"there {'are extra columns' if len(extra) > 1 else 'is an extra column'} "
-            + ", ".join(extra)
-        )
+        problems.append(f"extra column{'s' if len(extra) > 1 else ''} {', '.join(extra)}")
     if problems:
-        message = "; ".join(problems)
+        advice = " Remove the other columns." if extra else ""
         raise ValueError(
-            f"Row {row_number} (the header): {message}. "
-            "The file must have exactly the columns x1, x2 and label (in any order), "
-            "so remove any other columns."
+            f"Row {row_number} (the header) has {' and '.join(problems)}. "
+            f"The file must have exactly the columns x1, x2 and label, in any order.{advice}"
         )
     return {col: names.index(col) for col in CSV_COLUMNS}
 
@@ -543,10 +532,10 @@ def _parse_coordinate(cell: str, row_number: int, column: str) -> float:
             "(NaN and infinity are not allowed). Columns x1 and x2 must be ordinary numbers."
         )
     if abs(value) > CSV_MAX_ABS_VALUE:
+        limit = f"{CSV_MAX_ABS_VALUE:.0e}".replace("+", "")  # "1e15"
         raise ValueError(
             f"Row {row_number}, column '{column}': {text} is too large. "
-            f"Values in x1 and x2 must lie between -{CSV_MAX_ABS_VALUE:g} and "
-            f"{CSV_MAX_ABS_VALUE:g}."
+            f"Values in x1 and x2 must lie between -{limit} and {limit}."
         )
     return value
 
@@ -558,11 +547,19 @@ def _parse_rows(text: str) -> tuple[np.ndarray, list[str]]:
     n_cells = 0
     points: list[tuple[float, float]] = []
     labels: list[str] = []
+    last_line = 0
     try:
         for cells in reader:
-            row_number = reader.line_num  # physical line, as an editor counts it
+            # Physical line where this record starts, as an editor counts it (header = 1).
+            row_number, last_line = last_line + 1, reader.line_num
             if not any(cell.strip() for cell in cells):
                 continue  # blank line (or only commas)
+            if last_line > row_number:
+                raise ValueError(
+                    f'Row {row_number}: a double quote (") opens a cell that is never closed, '
+                    f"so rows {row_number} to {last_line} run together. "
+                    "Remove the stray quote character."
+                )
             if columns is None:
                 columns = _parse_header(cells, row_number)
                 n_cells = len(cells)
@@ -590,7 +587,7 @@ def _parse_rows(text: str) -> tuple[np.ndarray, list[str]]:
             labels.append(label)
     except csv.Error as err:
         raise ValueError(
-            f"Row {reader.line_num} could not be read as CSV ({err}). "
+            f"Row {last_line + 1} could not be read as CSV ({err}). "
             "Check for stray quote characters."
         ) from None
 
