@@ -49,7 +49,7 @@ def test_preset_is_valid_quick_and_explained(presets, name):
 
 def test_presets_set_what_their_lessons_need(presets):
     rescue = apply_preset(presets["over-fitting-rescue"])
-    assert (rescue.dataset, rescue.n_samples, rescue.noise) == ("moons", 80, 0.35)
+    assert (rescue.dataset, rescue.n_samples, rescue.noise) == ("moons", 80, 0.5)
     assert (rescue.n_layers, rescue.width, rescue.p_hidden) == (2, 128, 0.5)
 
     ensemble = apply_preset(presets["ensemble-in-disguise"])
