@@ -176,7 +176,8 @@ class TrainingRun:
     layout: ParameterLayout
     initial_params: np.ndarray
     final_params: np.ndarray
-    params_by_epoch: np.ndarray | None = None  # (epochs_completed, P), or None if not kept
+    params_by_epoch: np.ndarray | None = None  # (len(snapshot_epochs), P), or None if not kept
+    snapshot_every: int = 1
     diverged_at: int | None = None  # epoch whose updates produced a non-finite loss
     stopped_at: int | None = None  # epoch after which a caller asked to stop
     extra: dict = field(default_factory=dict)
@@ -203,7 +204,22 @@ class TrainingRun:
             return self._network_from(self.final_params)
         if self.params_by_epoch is None:
             raise ValueError("this run kept only its final weights (store_weights=False)")
-        return self._network_from(self.params_by_epoch[epoch])
+        stored = np.flatnonzero(self.snapshot_epochs == epoch)
+        if not len(stored):
+            raise ValueError(f"epoch {epoch} was not kept: this run stored every "
+                             f"{self.snapshot_every}th epoch ({self.snapshot_epochs[:3]}...)")
+        return self._network_from(self.params_by_epoch[stored[0]])
+
+    @property
+    def snapshot_epochs(self) -> np.ndarray:
+        """The epochs whose weights `network(epoch)` can return."""
+        completed = self.epochs_completed
+        if self.params_by_epoch is None:
+            return np.array([completed - 1]) if completed else np.array([], dtype=int)
+        kept = np.arange(self.snapshot_every - 1, completed, self.snapshot_every)
+        if completed and (not len(kept) or kept[-1] != completed - 1):
+            kept = np.append(kept, completed - 1)
+        return kept
 
     def initial_network(self) -> MLP:
         return self._network_from(self.initial_params)
@@ -282,7 +298,10 @@ def _train_group(dataset, configs: Sequence[TrainConfig], on_epoch: EpochCallbac
 
     Y_train, Y_test = one_hot(y_train, n_classes), one_hot(y_test, n_classes)
     history = {k: np.full((n_models, epochs), np.nan) for k in HISTORY_KEYS}
-    snapshots = np.empty((epochs, n_models, layout.size)) if store_weights else None
+    # store_weights: True keeps every epoch, an int k keeps every k-th (bounding memory for
+    # long runs of wide networks); the last epoch is always kept as final_params.
+    snapshot_every = int(store_weights) if store_weights else 0
+    snapshots = np.empty((epochs, n_models, layout.size)) if snapshot_every else None
     last_good = params.copy()
     active = np.ones(n_models, dtype=bool)
     diverged_at: list[int | None] = [None] * n_models
@@ -359,11 +378,21 @@ def _train_group(dataset, configs: Sequence[TrainConfig], on_epoch: EpochCallbac
             config=config, dataset=dataset,
             history={k: v[m, :completed].copy() for k, v in history.items()},
             layout=layout, initial_params=initial[m].copy(), final_params=params[m].copy(),
-            params_by_epoch=None if snapshots is None else snapshots[:completed, m].copy(),
+            params_by_epoch=None if snapshots is None else _kept_snapshots(
+                snapshots[:completed, m], snapshot_every),
+            snapshot_every=max(snapshot_every, 1),
             diverged_at=diverged_at[m],
             stopped_at=stopped_after if diverged_at[m] is None else None,
         ))
     return runs
+
+
+def _kept_snapshots(snapshots: np.ndarray, every: int) -> np.ndarray:
+    completed = len(snapshots)
+    kept = list(range(every - 1, completed, every))
+    if completed and (not kept or kept[-1] != completed - 1):
+        kept.append(completed - 1)
+    return snapshots[kept].copy()
 
 
 def _check_dataset(dataset) -> None:
@@ -374,7 +403,7 @@ def _check_dataset(dataset) -> None:
 
 
 def train(dataset, config: TrainConfig, on_epoch: EpochCallback | None = None,
-          store_weights: bool = True) -> TrainingRun:
+          store_weights: bool | int = True) -> TrainingRun:
     """Train one network. on_epoch(epoch, metrics) may return False to stop after that epoch.
 
     If the loss or the weights become NaN/inf, training stops, `diverged_at` records the epoch,
