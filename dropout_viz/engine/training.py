@@ -301,7 +301,7 @@ def _train_group(dataset, configs: Sequence[TrainConfig], on_epoch: EpochCallbac
     # store_weights: True keeps every epoch, an int k keeps every k-th (bounding memory for
     # long runs of wide networks); the last epoch is always kept as final_params.
     snapshot_every = int(store_weights) if store_weights else 0
-    snapshots = np.empty((epochs, n_models, layout.size)) if snapshot_every else None
+    snapshots: list[tuple[int, np.ndarray]] = []  # (epoch, (M, P) parameters after it)
     last_good = params.copy()
     active = np.ones(n_models, dtype=bool)
     diverged_at: list[int | None] = [None] * n_models
@@ -361,8 +361,8 @@ def _train_group(dataset, configs: Sequence[TrainConfig], on_epoch: EpochCallbac
         last_good[active] = params[active]
         for key, values in metrics.items():
             history[key][active, epoch] = values[active]
-        if snapshots is not None:
-            snapshots[epoch] = params
+        if snapshot_every and (epoch + 1) % snapshot_every == 0:
+            snapshots.append((epoch, params.copy()))
         if on_epoch is not None and on_epoch(epoch, {k: v.copy() for k, v in metrics.items()}) \
                 is False:
             stopped_after = epoch
@@ -378,8 +378,8 @@ def _train_group(dataset, configs: Sequence[TrainConfig], on_epoch: EpochCallbac
             config=config, dataset=dataset,
             history={k: v[m, :completed].copy() for k, v in history.items()},
             layout=layout, initial_params=initial[m].copy(), final_params=params[m].copy(),
-            params_by_epoch=None if snapshots is None else _kept_snapshots(
-                snapshots[:completed, m], snapshot_every),
+            params_by_epoch=_kept_snapshots(snapshots, m, completed, params[m])
+            if snapshot_every else None,
             snapshot_every=max(snapshot_every, 1),
             diverged_at=diverged_at[m],
             stopped_at=stopped_after if diverged_at[m] is None else None,
@@ -387,12 +387,12 @@ def _train_group(dataset, configs: Sequence[TrainConfig], on_epoch: EpochCallbac
     return runs
 
 
-def _kept_snapshots(snapshots: np.ndarray, every: int) -> np.ndarray:
-    completed = len(snapshots)
-    kept = list(range(every - 1, completed, every))
-    if completed and (not kept or kept[-1] != completed - 1):
-        kept.append(completed - 1)
-    return snapshots[kept].copy()
+def _kept_snapshots(snapshots, model: int, completed: int, final: np.ndarray) -> np.ndarray:
+    """One model's stored parameters, in the order of TrainingRun.snapshot_epochs."""
+    kept = [(epoch, flat[model]) for epoch, flat in snapshots if epoch < completed]
+    if completed and (not kept or kept[-1][0] != completed - 1):
+        kept.append((completed - 1, final))
+    return np.array([flat for _, flat in kept]).reshape(len(kept), -1)
 
 
 def _check_dataset(dataset) -> None:
