@@ -1,0 +1,78 @@
+"""From settings to what the views draw: data set, training configuration, grid predictions.
+
+Pure functions (no Streamlit) so the app, the command line and the tests compute the same
+thing. The app wraps the expensive ones in caches keyed by `Settings.data_key()` and
+`Settings.train_key()`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dropout_viz.data import Dataset, load_dataset
+from dropout_viz.engine import MLP, TrainConfig, TrainingRun, accuracy, log_loss, train
+from dropout_viz.figures.boundary import make_grid
+from dropout_viz.settings import DataKey, TrainKey
+
+GRID_RESOLUTION = 100
+
+
+def dataset_for(key: DataKey) -> Dataset:
+    return load_dataset(key.dataset, n_samples=key.n_samples, noise=key.noise,
+                        test_fraction=key.test_fraction, seed=key.data_seed)
+
+
+def config_for(key: TrainKey) -> TrainConfig:
+    return TrainConfig(
+        hidden=key.hidden, activation=key.activation, p_input=key.p_input,
+        p_hidden=key.p_hidden, mask_scope=key.mask_scope, convention=key.convention,
+        optimizer=key.optimizer, lr=key.lr, batch_size=key.batch_size, epochs=key.epochs,
+        l2=key.l2, max_norm=key.max_norm, seed=key.seed,
+    )
+
+
+def train_for(key: TrainKey, dataset: Dataset | None = None, on_epoch=None) -> TrainingRun:
+    return train(dataset if dataset is not None else dataset_for(key.data), config_for(key),
+                 on_epoch=on_epoch)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The plane a decision boundary is drawn on (standardised coordinates)."""
+
+    xs: np.ndarray
+    ys: np.ndarray
+    points: np.ndarray  # (len(xs) * len(ys), 2)
+
+
+def grid_for(dataset: Dataset, resolution: int = GRID_RESOLUTION) -> Grid:
+    X_all = np.vstack([dataset.X_train, dataset.X_test])
+    xs, ys, points = make_grid(X_all, resolution=resolution)
+    return Grid(xs, ys, points)
+
+
+def is_planar(dataset: Dataset) -> bool:
+    """Decision boundaries and unit maps need a 2-D input."""
+    return dataset.n_features == 2
+
+
+def view_mask(keep_masks: list[np.ndarray], example: int = 0) -> list[np.ndarray]:
+    """One (units,) mask per site: per-example masks show the given example's sub-network."""
+    return [m if m.ndim == 1 else m[min(example, len(m) - 1)] for m in keep_masks]
+
+
+@dataclass(frozen=True)
+class Scores:
+    accuracy: float
+    log_loss: float
+
+
+def scores(probs: np.ndarray, y: np.ndarray) -> Scores:
+    return Scores(accuracy(probs, y), log_loss(probs, y))
+
+
+def thinned_and_full(net: MLP, keep_mask: list[np.ndarray], points: np.ndarray):
+    """Probabilities of one thinned sub-network and of the test-time network at the same points."""
+    return net.predict_proba(points, keep_mask), net.predict_proba(points)

@@ -1,0 +1,100 @@
+"""The sidebar: presets, then the controls, grouped, each drawn from its FIELD_SPECS entry."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dropout_viz.presets import apply_preset, load_presets
+from dropout_viz.settings import FIELD_SPECS, GROUP_FIELDS
+from dropout_viz.ui import state
+
+LR_CHOICES = (1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3,
+              0.5, 1.0)
+SCOPE_CAPTIONS = {
+    "epoch": "One mask per layer for a whole epoch: each epoch trains one thinned network "
+             "(the original notes' description; not what the frameworks do).",
+    "batch": "A new mask for every mini-batch, shared by its examples "
+             "(Keras noise_shape=(1, features)).",
+    "example": "A new mask for every example at every step: the paper, Keras and PyTorch.",
+}
+CONVENTION_CAPTIONS = {
+    "standard": "Train with 0/1 masks; at test time multiply each unit's outgoing weights by q.",
+    "inverted": "Scale kept units by 1/q while training; use the weights as they are at test "
+                "time (Keras, PyTorch).",
+}
+GROUP_TITLES = {"data": "Data", "network": "Network", "dropout": "Dropout",
+                "training": "Training"}
+LABEL_OVERRIDES = {"p_hidden": "Dropout rate p", "max_norm": "Max-norm c (0 = off)"}
+PRESET_KEY = "_preset_choice"
+
+
+def _apply_chosen_preset() -> None:
+    name = st.session_state.get(PRESET_KEY)
+    presets = load_presets()
+    if name in presets:
+        preset = presets[name]
+        state.load_into_session(apply_preset(preset))
+        state.open_tab(preset.tab)
+
+
+def preset_picker() -> None:
+    presets = load_presets()
+    names = [""] + list(presets)
+    current = st.session_state.get("preset", "")
+    st.session_state.setdefault(PRESET_KEY, current if current in presets else "")
+    st.selectbox(
+        "Lesson preset", names, key=PRESET_KEY, on_change=_apply_chosen_preset,
+        format_func=lambda n: presets[n].title if n else "— choose a lesson —",
+        help="Sets every control for a prepared lesson; change any control afterwards.",
+    )
+    chosen = presets.get(st.session_state.get(PRESET_KEY, ""))
+    if chosen is not None:
+        st.caption(chosen.teaches)
+
+
+def control(name: str, disabled: bool = False) -> None:
+    """One settings widget, keyed by the field name (its value lives in session state)."""
+    spec = FIELD_SPECS[name]
+    label = LABEL_OVERRIDES.get(name, spec.label)
+    common = dict(key=name, help=spec.help, disabled=disabled)
+    if name == "lr":
+        value = st.session_state.get(name, spec.default)
+        options = sorted(set(LR_CHOICES) | {value})
+        st.select_slider(label + " (log scale)", options=options,
+                         format_func=lambda v: f"{v:g}", **common)
+    elif name == "mask_scope":
+        st.radio(label, spec.choices, captions=[SCOPE_CAPTIONS[c] for c in spec.choices],
+                 format_func={"epoch": "per epoch", "batch": "per mini-batch",
+                              "example": "per example"}.get, **common)
+    elif name == "convention":
+        st.radio(label, spec.choices, captions=[CONVENTION_CAPTIONS[c] for c in spec.choices],
+                 horizontal=False, **common)
+    elif spec.kind == "choice":
+        st.selectbox(label, spec.choices, **common)
+    elif spec.kind == "bool":
+        st.toggle(label, **common)
+    elif spec.kind == "int":
+        st.slider(label, int(spec.min), int(spec.max), step=int(spec.step or 1), **common)
+    elif spec.kind == "float":
+        low = spec.off if spec.off is not None else spec.min
+        st.slider(label, float(low), float(spec.max), step=float(spec.step), **common)
+
+
+def render(hidden: tuple[str, ...] = ()) -> None:
+    """Draw the sidebar; controls named in `hidden` (teacher's view) are left out."""
+    with st.sidebar:
+        st.title("dropout_viz")
+        if "preset" not in hidden:
+            preset_picker()
+        for group, title in GROUP_TITLES.items():
+            names = [n for n in GROUP_FIELDS[group] if n not in hidden]
+            if not names:
+                continue
+            with st.expander(title, expanded=group in ("dropout", "network")):
+                for name in names:
+                    disabled = (st.session_state.get("dataset") == "digits"
+                                and name in ("n_samples", "noise"))
+                    control(name, disabled=disabled)
+                if group == "data" and st.session_state.get("dataset") == "digits":
+                    st.caption("Digits uses all 1,797 bundled images: points and noise "
+                               "do not apply.")

@@ -1,0 +1,106 @@
+"""The page's state: one `Settings` object, read from the widgets and mirrored in the URL.
+
+Each Settings field has a widget whose session-state key is the field's name. On a session's
+first run the URL seeds those keys (bad values fall back to defaults with a warning); on every
+run the settings are rebuilt from the keys and written back to the URL, so a copied link
+reopens the same page. The open tab travels in the URL as `tab`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from dropout_viz.settings import (
+    DEFAULTS,
+    FIELD_SPECS,
+    TABS,
+    Settings,
+    from_query_params,
+    to_query_params,
+)
+
+INITIALISED = "_settings_initialised"
+WARNINGS = "_url_warnings"
+TAB_KEY = "tab"  # URL parameter naming the open tab
+TAB_WIDGET = "_tab_label"  # session-state key of the st.tabs widget (holds the label)
+TAB_LABELS = {"action": "Dropout in action", "ensemble": "Thinned sub-networks",
+              "experiments": "Experiments", "learn": "Learn"}
+
+
+def open_tab(tab: str) -> None:
+    st.session_state[TAB_WIDGET] = TAB_LABELS[tab]
+
+
+def current_tab() -> str:
+    label = st.session_state.get(TAB_WIDGET)
+    return next((slug for slug, text in TAB_LABELS.items() if text == label), TABS[0])
+
+
+def widget_value(name: str, value: Any) -> Any:
+    """A Settings value as its widget holds it (multiselect wants a list)."""
+    return list(value) if FIELD_SPECS[name].kind == "names" else value
+
+
+def load_into_session(settings: Settings) -> None:
+    """Set every widget's value from `settings` (a preset, a link, or the defaults)."""
+    for name in FIELD_SPECS:
+        st.session_state[name] = widget_value(name, getattr(settings, name))
+
+
+def init_session() -> None:
+    """On a session's first run, read the settings from the URL (never raises)."""
+    if st.session_state.get(INITIALISED):
+        return
+    params = {key: st.query_params.get_all(key) for key in st.query_params}
+    tab = params.pop(TAB_KEY, [None])[-1]
+    settings, warnings = from_query_params(params)
+    if tab is not None and tab not in TABS:
+        warnings.append(f"Ignored 'tab={str(tab)[:40]}': must be one of {', '.join(TABS)}.")
+        tab = None
+    load_into_session(settings)
+    open_tab(tab or TABS[0])
+    st.session_state[WARNINGS] = warnings
+    st.session_state[INITIALISED] = True
+
+
+def _normalise(name: str, value: Any) -> Any:
+    spec = FIELD_SPECS[name]
+    if spec.kind == "float" and isinstance(value, float) and spec.step and not spec.log:
+        # Slider arithmetic gives 0.35000000000000003; keep settings (and URLs) exact.
+        return round(value, 10)
+    if spec.kind == "names":
+        return tuple(value or ())
+    return value
+
+
+def current_settings() -> Settings:
+    """Settings from the widgets' values; a value that does not fit is reset with a message."""
+    values = {}
+    for name in FIELD_SPECS:
+        value = _normalise(name, st.session_state.get(name, getattr(DEFAULTS, name)))
+        try:
+            FIELD_SPECS[name].check(value)
+        except ValueError as error:
+            st.session_state.setdefault(WARNINGS, []).append(f"{error}; using the default.")
+            value = getattr(DEFAULTS, name)
+            st.session_state[name] = widget_value(name, value)
+        values[name] = value
+    return Settings(**values)
+
+
+def sync_url(settings: Settings, tab: str) -> None:
+    """Mirror the settings (only what differs from the defaults) and the tab in the URL."""
+    params = to_query_params(settings)
+    if tab != TABS[0]:
+        params[TAB_KEY] = tab
+    if params != st.query_params.to_dict():
+        st.query_params.from_dict(params)
+
+
+def take_warnings() -> list[str]:
+    """Warnings collected since the last run (URL problems, reset values), shown once."""
+    warnings = st.session_state.get(WARNINGS, [])
+    st.session_state[WARNINGS] = []
+    return warnings
