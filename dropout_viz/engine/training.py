@@ -392,7 +392,7 @@ def _kept_snapshots(snapshots, model: int, completed: int, final: np.ndarray) ->
     kept = [(epoch, flat[model]) for epoch, flat in snapshots if epoch < completed]
     if completed and (not kept or kept[-1][0] != completed - 1):
         kept.append((completed - 1, final))
-    return np.array([flat for _, flat in kept]).reshape(len(kept), -1)
+    return np.array([flat for _, flat in kept]).reshape(len(kept), final.shape[-1])
 
 
 def _check_dataset(dataset) -> None:
