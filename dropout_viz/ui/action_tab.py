@@ -4,6 +4,7 @@ network's, and the training curves. Scrubbing and Play rerun only the epoch frag
 from __future__ import annotations
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from dropout_viz import pipeline
@@ -25,10 +26,11 @@ def output_names(dataset) -> list[str]:
 def scope_caption(settings: Settings, run: TrainingRun, epoch: int) -> str:
     n_train, batches = len(run.dataset.y_train), run.n_batches
     if settings.mask_scope == "epoch":
-        return (f"Per-epoch masks: the units crossed out were dropped for all of epoch {epoch + 1}, "
-                f"so this one thinned network is what that epoch trained. {run.epochs_completed} "
-                "epochs train at most that many sub-networks — closer to a fixed handful of "
-                "sub-networks than to the per-example dropout of the paper and the frameworks.")
+        return (f"Per-epoch masks: the units crossed out were dropped for all of epoch "
+                f"{epoch + 1}, so this one thinned network is what that epoch trained. "
+                f"{run.epochs_completed} epochs train at most that many sub-networks: closer "
+                "to a fixed handful of sub-networks than to the per-example dropout of the "
+                "paper and the frameworks.")
     if settings.mask_scope == "batch":
         return (f"Per-mini-batch masks: shown is the mask of mini-batch 1 of {batches} in epoch "
                 f"{epoch + 1}; every mini-batch trains a different thinned network.")
@@ -49,7 +51,6 @@ def _play_step(epochs: np.ndarray) -> int:
 
 
 def epoch_view(run: TrainingRun, settings: Settings) -> None:
-    dataset = run.dataset
     epochs = run.snapshot_epochs
     labels = [int(e) + 1 for e in epochs]
     if st.session_state.get(EPOCH_KEY) not in labels:
@@ -74,37 +75,49 @@ def epoch_view(run: TrainingRun, settings: Settings) -> None:
             st.rerun(scope="app")  # the fragment's timer changes with the play state
 
     epoch = st.session_state[EPOCH_KEY] - 1
+    figures = action_figures(run, settings, epoch)
+    if "boundary" in figures:
+        diagram_col, boundary_col = st.columns([2, 3])
+        with diagram_col:
+            st.plotly_chart(figures["network"], key="network", config=PLOTLY_CONFIG)
+        with boundary_col:
+            st.plotly_chart(figures["boundary"], key="boundary", config=PLOTLY_CONFIG)
+            st.caption("Filled points train, hollow points test; titles give test accuracy. "
+                       "The thinned network is one member of the ensemble; the full network "
+                       "is what dropout predicts with.")
+    else:
+        st.plotly_chart(figures["network"], key="network", config=PLOTLY_CONFIG)
+        st.caption("Digits have 64 inputs, so there is no plane to draw a decision boundary "
+                   "on; the curves below and the Experiments tab show how the network does.")
+    st.caption(scope_caption(settings, run, epoch))
+    st.plotly_chart(figures["history"], key="history", config=PLOTLY_CONFIG)
+
+
+def action_figures(run: TrainingRun, settings: Settings, epoch: int) -> dict[str, go.Figure]:
+    """The tab's figures at one epoch (also what the command-line export writes)."""
+    dataset = run.dataset
     net = run.network(epoch)
     keep_mask = pipeline.view_mask(run.keep_masks(epoch, 0))
     projector = settings.projector
-
     planar = pipeline.is_planar(dataset)
-    diagram_col, boundary_col = st.columns([2, 3]) if planar else (st.container(), None)
-    with diagram_col:
-        fig = network_figure(
-            net.weights, keep_mask, input_names=list(dataset.feature_names) if planar else None,
-            output_names=output_names(dataset), title=f"Thinned network of epoch {epoch + 1}",
-            projector=projector)
-        st.plotly_chart(fig, key="network", config=PLOTLY_CONFIG)
+    figures = {"network": network_figure(
+        net.weights, keep_mask, input_names=list(dataset.feature_names) if planar else None,
+        output_names=output_names(dataset), title=f"Thinned network of epoch {epoch + 1}",
+        projector=projector)}
     if planar:
         grid = pipeline.grid_for(dataset)
         thinned, full = pipeline.thinned_and_full(net, keep_mask, grid.points)
         thinned_acc = accuracy(net.predict_proba(dataset.X_test, keep_mask), dataset.y_test)
         full_acc = accuracy(net.predict_proba(dataset.X_test), dataset.y_test)
-        with boundary_col:
-            fig = boundary_panels(
-                [{"grid_probs": thinned, "title": f"Thinned sub-network, epoch {epoch + 1}",
-                  "accuracy": thinned_acc},
-                 {"grid_probs": full, "title": net_title(settings), "accuracy": full_acc}],
-                grid.xs, grid.ys, dataset.X_train, dataset.y_train, dataset.X_test,
-                dataset.y_test, n_classes=dataset.n_classes, ncols=2, projector=projector)
-            st.plotly_chart(fig, key="boundary", config=PLOTLY_CONFIG)
-            st.caption("Filled points train, hollow points test; titles give test accuracy. "
-                       "The thinned network is one member of the ensemble; the full network "
-                       "is what dropout predicts with.")
-    st.caption(scope_caption(settings, run, epoch))
-    st.plotly_chart(history_figure(run.history, epoch_marker=epoch + 1, projector=projector),
-                    key="history", config=PLOTLY_CONFIG)
+        figures["boundary"] = boundary_panels(
+            [{"grid_probs": thinned, "title": f"Thinned sub-network, epoch {epoch + 1}",
+              "accuracy": thinned_acc},
+             {"grid_probs": full, "title": net_title(settings), "accuracy": full_acc}],
+            grid.xs, grid.ys, dataset.X_train, dataset.y_train, dataset.X_test,
+            dataset.y_test, n_classes=dataset.n_classes, ncols=2, projector=projector)
+    figures["history"] = history_figure(run.history, epoch_marker=epoch + 1,
+                                        projector=projector)
+    return figures
 
 
 def training_notes(run: TrainingRun, settings: Settings) -> None:

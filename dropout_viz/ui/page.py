@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
+
 import streamlit as st
 
 from dropout_viz.settings import TABS
-from dropout_viz.ui import action_tab, sidebar, state
+from dropout_viz.ui import sidebar, state
 
-TAB_RENDERERS = {"action": action_tab.render}
+# Each tab is a module in dropout_viz/ui/ with render(settings).
+TAB_MODULES = {"action": "action_tab", "ensemble": "ensemble_tab",
+               "experiments": "experiments_tab", "learn": "learn_tab"}
 
 
 def main() -> None:
@@ -23,9 +27,6 @@ def main() -> None:
     for slug, tab in zip(TABS, tabs):
         if tab.open:
             with tab:
-                renderer = TAB_RENDERERS.get(slug)
-                if renderer is None:
-                    st.info("This tab is being built.")
-                else:
-                    renderer(settings)
+                module = importlib.import_module(f"dropout_viz.ui.{TAB_MODULES[slug]}")
+                module.render(settings)
     state.sync_url(settings, state.current_tab())
