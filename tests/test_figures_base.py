@@ -311,7 +311,7 @@ def test_wide_network_uses_ellipsis_nodes_and_few_traces():
     assert fig.layout.meta["dropped"] == [np.flatnonzero(m == 0).tolist() for m in masks]
     notes = " ".join(a.text for a in fig.layout.annotations)
     for m, n in zip(masks, sizes, strict=False):
-        assert f"{int((m == 0).sum())} of {n} dropped" in notes
+        assert f"{n} units<br>{int((m == 0).sum())} dropped" in notes
     kept, _ = node_coords(fig)
     ellipsis_xy = set(zip(ellipsis.x, ellipsis.y, strict=True))
     for (x0, y0, x1, y1), _ in link_segments(fig):

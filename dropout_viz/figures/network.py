@@ -257,9 +257,10 @@ def network_figure(
     annotations = []
     if not compact:
         for l in range(n_layers):
-            text = f"<b>{_layer_title(l, n_layers)}</b> ({sizes[l]})"
+            # Short stacked lines, so four layers fit side by side in a narrow column.
+            text = f"<b>{_layer_title(l, n_layers)}</b><br>{sizes[l]} units"
             if l < n_layers - 1 and masked[l]:
-                text += f"<br>{len(dropped[l])} of {sizes[l]} dropped"
+                text += f"<br>{len(dropped[l])} dropped"
             annotations.append({"x": l, "y": 1.0, "xref": "x", "yref": "paper",
                                 "yanchor": "bottom", "showarrow": False, "text": text})
 

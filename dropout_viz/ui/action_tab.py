@@ -114,7 +114,8 @@ def action_figures(run: TrainingRun, settings: Settings, epoch: int) -> dict[str
               "accuracy": thinned_acc},
              {"grid_probs": full, "title": net_title(settings), "accuracy": full_acc}],
             grid.xs, grid.ys, dataset.X_train, dataset.y_train, dataset.X_test,
-            dataset.y_test, n_classes=dataset.n_classes, ncols=2, projector=projector)
+            dataset.y_test, n_classes=dataset.n_classes, ncols=2, projector=projector,
+            panel_height=520 if projector else 420)
     figures["history"] = history_figure(run.history, epoch_marker=epoch + 1,
                                         projector=projector)
     return figures
