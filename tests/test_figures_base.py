@@ -331,7 +331,7 @@ def test_network_names_hover_and_layout():
     assert list(traces_with(fig, "nodes_dropped")[0].hovertext) == ["h1.2: dropped"]
     assert fig.layout.meta["dropped"] == [[], [1]]
     notes = [a.text for a in fig.layout.annotations]
-    assert "1 of 3 dropped" in notes[1] and "dropped" not in notes[0]  # input site unmasked
+    assert "3 units<br>1 dropped" in notes[1] and "dropped" not in notes[0]  # input site unmasked
     assert fig.layout.xaxis.visible is False and fig.layout.xaxis.fixedrange is True
     assert fig.layout.uirevision == style.UIREVISION
 
