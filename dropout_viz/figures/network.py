@@ -180,7 +180,7 @@ def network_figure(
     if compact:
         top, bottom = (30 if title else 6), 6
     else:
-        top, bottom = (90 if title else 70), 20
+        top, bottom = (130 if title else 80), 20
     slot_px = (height - top - bottom) / (tallest - 1 + 2 * pad)
     node_size = max(5.0, min(0.7 * slot_px, 14 if compact else 34))
 
