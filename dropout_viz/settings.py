@@ -256,8 +256,10 @@ FIELD_SPECS: dict[str, FieldSpec] = {spec.name: spec for spec in (
     # data
     FieldSpec("dataset", "data", "choice", "Dataset",
               "Which toy problem to classify. Digits is scikit-learn's 8×8 handwritten digits "
-              "(10 classes, 64 pixel inputs).", "the dataset",
-              choices=("moons", "circles", "blobs", "xor", "spiral", "linear", "digits")),
+              "(10 classes, 64 pixel inputs). Upload is a CSV file of your own (x1, x2, label) "
+              "chosen below; a link cannot carry the file.", "the dataset",
+              choices=("moons", "circles", "blobs", "xor", "spiral", "linear", "digits",
+                       "upload")),
     FieldSpec("n_samples", "data", "int", "Number of points",
               "How many points to generate, before the train/test split.",
               "the number of points", min=20, max=2000, step=10),

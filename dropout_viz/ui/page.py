@@ -3,15 +3,38 @@
 from __future__ import annotations
 
 import importlib
+import logging
 
 import streamlit as st
 
 from dropout_viz.settings import TABS
-from dropout_viz.ui import sidebar, state
+from dropout_viz.ui import cache, sidebar, state
 
 # Each tab is a module in dropout_viz/ui/ with render(settings).
 TAB_MODULES = {"action": "action_tab", "ensemble": "ensemble_tab",
                "experiments": "experiments_tab", "learn": "learn_tab"}
+LOG = logging.getLogger(__name__)
+
+
+def data_notes(settings) -> list[str]:
+    """Facts about the data that change what the settings mean (the batch is clamped to n)."""
+    n_train = len(cache.get_dataset(settings.data_key()).y_train)
+    if settings.batch_size > n_train:
+        return [f"Batch size {settings.batch_size} is larger than the {n_train} training "
+                f"points, so every step uses all {n_train} (full-batch training)."]
+    return []
+
+
+def render_tab(slug: str, settings) -> None:
+    """One tab; an unexpected error becomes a message (the settings stay as they are)."""
+    try:
+        module = importlib.import_module(f"dropout_viz.ui.{TAB_MODULES[slug]}")
+        module.render(settings)
+    except Exception as error:  # noqa: BLE001 - a student must never get a traceback box
+        LOG.exception("tab %s failed", slug)
+        st.error(f"Something went wrong while drawing \"{state.TAB_LABELS[slug]}\": "
+                 f"{type(error).__name__}: {str(error)[:300]}. Your settings are kept: change "
+                 "a setting or open another tab to go on.")
 
 
 def main() -> None:
@@ -22,11 +45,16 @@ def main() -> None:
     sidebar.render(hidden=settings.hidden_controls)
     for warning in state.take_warnings():
         st.warning(warning)
+    try:
+        notes = data_notes(settings)
+    except ValueError as error:
+        notes = [f"The data set could not be made: {error}"]
+    for note in notes:
+        st.info(note)
 
     tabs = st.tabs([state.TAB_LABELS[t] for t in TABS], key=state.TAB_WIDGET, on_change="rerun")
     for slug, tab in zip(TABS, tabs):
         if tab.open:
             with tab:
-                module = importlib.import_module(f"dropout_viz.ui.{TAB_MODULES[slug]}")
-                module.render(settings)
+                render_tab(slug, settings)
     state.sync_url(settings, state.current_tab())

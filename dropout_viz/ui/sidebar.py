@@ -6,7 +6,7 @@ import streamlit as st
 
 from dropout_viz.presets import apply_preset, load_presets
 from dropout_viz.settings import FIELD_SPECS, GROUP_FIELDS
-from dropout_viz.ui import state
+from dropout_viz.ui import state, upload
 
 LR_CHOICES = (1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3,
               0.5, 1.0)
@@ -69,6 +69,10 @@ def control(name: str, disabled: bool = False) -> None:
     elif name == "convention":
         st.radio(label, spec.choices, captions=[CONVENTION_CAPTIONS[c] for c in spec.choices],
                  horizontal=False, **common)
+    elif name == "dataset":
+        # "upload" is offered once this session holds an accepted file.
+        choices = [c for c in spec.choices if c != upload.UPLOAD or upload.current()]
+        st.selectbox(label, choices, **common)
     elif spec.kind == "choice":
         st.selectbox(label, spec.choices, **common)
     elif spec.kind == "bool":
@@ -92,9 +96,11 @@ def render(hidden: tuple[str, ...] = ()) -> None:
                 continue
             with st.expander(title, expanded=group in ("dropout", "network")):
                 for name in names:
-                    disabled = (st.session_state.get("dataset") == "digits"
+                    disabled = (st.session_state.get("dataset") in ("digits", upload.UPLOAD)
                                 and name in ("n_samples", "noise"))
                     control(name, disabled=disabled)
                 if group == "data" and st.session_state.get("dataset") == "digits":
                     st.caption("Digits uses all 1,797 bundled images: points and noise "
                                "do not apply.")
+                if group == "data":
+                    upload.render()

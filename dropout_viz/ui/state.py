@@ -20,6 +20,7 @@ from dropout_viz.settings import (
     from_query_params,
     to_query_params,
 )
+from dropout_viz.ui import upload
 
 INITIALISED = "_settings_initialised"
 WARNINGS = "_url_warnings"
@@ -87,6 +88,12 @@ def current_settings() -> Settings:
             value = getattr(DEFAULTS, name)
             st.session_state[name] = widget_value(name, value)
         values[name] = value
+    if values["dataset"] == upload.UPLOAD and upload.current() is None:
+        # A link (or a stale session) asks for an upload this session does not hold.
+        st.session_state.setdefault(WARNINGS, []).append(
+            f"dataset=upload needs a CSV file, and a link cannot carry one: showing "
+            f"{DEFAULTS.dataset} instead. Upload the file in the sidebar's Data group.")
+        values["dataset"] = st.session_state["dataset"] = DEFAULTS.dataset
     return Settings(**values)
 
 
