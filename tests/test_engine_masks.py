@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dropout_viz.data import Dataset, load_dataset
+from dropout_viz.data import Dataset
 from dropout_viz.engine import MASK_SCOPES, TrainConfig, sample_keep_masks, train
 from dropout_viz.engine.masks import epoch_keep_masks
 
@@ -213,9 +213,9 @@ def test_thinned_loss_is_the_loss_of_the_replayed_sub_networks():
 
 
 def test_batch_indices_cover_the_training_set_each_epoch():
-    run = train(load_dataset("moons", n_samples=60, seed=1),
-                TrainConfig(hidden=(4,), batch_size=10, epochs=2, seed=3))
+    run = train(make_dataset(n_train=45), TrainConfig(hidden=(4,), batch_size=10, epochs=2, seed=3))
     for epoch in range(2):
         parts = [run.batch_indices(epoch, b) for b in range(run.n_batches)]
-        assert sorted(np.concatenate(parts)) == list(range(len(run.dataset.y_train)))
+        assert run.n_batches == 5 and [len(part) for part in parts] == [10, 10, 10, 10, 5]
+        assert sorted(np.concatenate(parts)) == list(range(45))
     assert not np.array_equal(run.batch_indices(0, 0), run.batch_indices(1, 0))
