@@ -1,0 +1,171 @@
+"""Command line: train a run and print its metrics, or export every tab's figures and the data.
+
+    python -m dropout_viz train --preset over-fitting-rescue --p-hidden 0.3 --json
+    python -m dropout_viz export --preset over-fitting-rescue --out DIR
+
+Every option is generated from settings.FIELD_SPECS (same names, ranges and help as the app's
+controls), so the command line cannot drift from the sidebar.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from dropout_viz import export, pipeline
+from dropout_viz.presets import apply_preset, load_presets
+from dropout_viz.settings import (
+    DATA_FIELDS,
+    DEFAULTS,
+    FIELD_SPECS,
+    TRAIN_FIELDS,
+    FieldSpec,
+    Settings,
+    format_value,
+)
+
+# Settings fields that only matter in the app (the teacher's view and the preset marker).
+APP_ONLY = ("hidden_controls", "preset")
+# Choices the command line cannot offer: an uploaded CSV exists only in a browser session.
+APP_ONLY_CHOICES = ("upload",)
+TRAIN_OPTIONS = DATA_FIELDS + TRAIN_FIELDS
+EXPORT_OPTIONS = tuple(name for name in FIELD_SPECS if name not in APP_ONLY)
+
+
+def option_name(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _value_type(spec: FieldSpec):
+    def parse(text: str):
+        try:
+            return spec.parse(text)
+        except (ValueError, OverflowError) as error:
+            raise argparse.ArgumentTypeError(f"{text!r}: {spec.what} must be {spec.allowed()}"
+                                             ) from error
+    parse.__name__ = spec.kind  # argparse names the type in "invalid <type> value" messages
+    return parse
+
+
+def _option_help(spec: FieldSpec) -> str:
+    default = format_value(spec.default) or "none"
+    return f"{spec.help} Allowed: {spec.allowed()}. Default: {default}."
+
+
+def add_settings_options(parser: argparse.ArgumentParser, names: Sequence[str]) -> None:
+    group = parser.add_argument_group("settings (override the preset, then the defaults)")
+    for name in names:
+        spec = FIELD_SPECS[name]
+        help_text = _option_help(spec).replace("%", "%%")
+        if spec.kind == "bool":
+            group.add_argument(option_name(name), dest=name, default=None, help=help_text,
+                               action=argparse.BooleanOptionalAction)
+        elif spec.kind == "choice":
+            group.add_argument(option_name(name), dest=name, default=None, help=help_text,
+                               choices=[c for c in spec.choices if c not in APP_ONLY_CHOICES])
+        else:
+            group.add_argument(option_name(name), dest=name, default=None, help=help_text,
+                               type=_value_type(spec), metavar=spec.kind.upper())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    presets = load_presets()
+    parser = argparse.ArgumentParser(
+        prog="python -m dropout_viz",
+        description="dropout_viz from the command line: train a configuration and print its "
+                    "metrics, or export every tab's figures and the run's data.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    preset_help = ("Start from a lesson preset: " + ", ".join(presets)
+                   + ". Options given explicitly override it.")
+
+    train = commands.add_parser(
+        "train", help="train one run and print its final metrics",
+        description="Train one run with the app's engine and print its final metrics.")
+    train.add_argument("--preset", choices=list(presets), metavar="NAME", help=preset_help)
+    train.add_argument("--json", action="store_true",
+                       help="print the metrics and the settings as JSON")
+    add_settings_options(train, TRAIN_OPTIONS)
+
+    export_parser = commands.add_parser(
+        "export", help="write every tab's figures (HTML, PNG if possible) and the run's data",
+        description="Write each tab's figures as standalone HTML (plus PNG at 2x when the "
+                    "kaleido image engine is installed), history.csv, weights.npz and "
+                    "settings.json to a folder.")
+    export_parser.add_argument("--preset", choices=list(presets), metavar="NAME",
+                               help=preset_help)
+    export_parser.add_argument("--out", required=True, type=Path, metavar="DIR",
+                               help="folder to write into (created if missing)")
+    export_parser.add_argument("--no-png", action="store_true",
+                               help="write HTML only, even if PNG export is available")
+    add_settings_options(export_parser, EXPORT_OPTIONS)
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace, names: Sequence[str]) -> Settings:
+    base = DEFAULTS
+    if args.preset:
+        base = apply_preset(load_presets()[args.preset])
+    overrides = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    return base.replace(**overrides)
+
+
+def _train(settings: Settings):
+    return pipeline.train_for(settings.train_key())
+
+
+def run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    settings = _checked(lambda: settings_from_args(args, TRAIN_OPTIONS), parser)
+    run = _train(settings)
+    metrics = export.run_metrics(run)
+    if args.json:
+        print(json.dumps({"settings": export.settings_dict(settings), **metrics}, indent=2))
+        return 0
+    print(f"Trained {metrics['epochs_completed']} epochs"
+          + (f" (diverged in epoch {metrics['diverged_at_epoch']})"
+             if metrics["diverged_at_epoch"] else "") + ".")
+    for name, value in metrics["final"].items():
+        print(f"  {name:<14} {value:.4f}")
+    return 0
+
+
+def run_export(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    settings = _checked(lambda: settings_from_args(args, EXPORT_OPTIONS), parser)
+    run = _train(settings)
+    report = export.write_export(run, settings, args.out,
+                                 png=False if args.no_png else None)
+    for path in report.written:
+        print(path)
+    if not args.no_png and not report.png:
+        print("PNG not written: no image export engine (install kaleido to get PNGs; the HTML "
+              "files' camera button also saves a 2x PNG).", file=sys.stderr)
+    for tab, why in report.skipped_tabs.items():
+        print(f"No figures for the {tab} tab: {why}.", file=sys.stderr)
+    return 0
+
+
+def _checked(make, parser: argparse.ArgumentParser) -> Settings:
+    try:
+        return make()
+    except ValueError as error:  # e.g. a combination Settings refuses
+        parser.error(str(error))
+
+
+def _quiet_streamlit() -> None:
+    """Tab modules use st.cache_data, which warns "No runtime found" outside the app."""
+    try:
+        from streamlit.logger import set_log_level
+    except ImportError:
+        return
+    set_log_level("error")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _quiet_streamlit()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "train":
+        return run_train(args, parser)
+    return run_export(args, parser)

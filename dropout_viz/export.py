@@ -1,0 +1,177 @@
+"""Everything a run can be saved as: standalone HTML charts, PNGs, history CSV, weights NPZ.
+
+Shared by the download buttons on every tab and by `python -m dropout_viz export`. Each tab's
+figures come from one pure builder named in FIGURE_BUILDERS; a tab whose module is missing is
+skipped (and reported), so the export grows as tabs are added.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import io
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+
+from dropout_viz.engine import TrainingRun
+from dropout_viz.figures.style import PLOTLY_CONFIG
+from dropout_viz.settings import FIELD_SPECS, Settings
+
+
+def _action(module, run: TrainingRun, settings: Settings) -> dict[str, go.Figure]:
+    return module.action_figures(run, settings, run.epochs_completed - 1)
+
+
+def _ensemble(module, run: TrainingRun, settings: Settings) -> dict[str, go.Figure]:
+    return module.ensemble_figures(run, settings)
+
+
+def _experiments(module, run: TrainingRun, settings: Settings) -> dict[str, go.Figure]:
+    return module.experiments_figures(settings)
+
+
+def _learn(module, run: TrainingRun, settings: Settings) -> dict[str, go.Figure]:
+    return module.learn_figures(run, settings)
+
+
+# tab → (module holding its pure figure builder, how to call it). Modules are imported lazily.
+FIGURE_BUILDERS: dict[str, tuple[str, Callable]] = {
+    "action": ("dropout_viz.ui.action_tab", _action),
+    "ensemble": ("dropout_viz.figures.ensemble", _ensemble),
+    "experiments": ("dropout_viz.figures.experiments", _experiments),
+    "learn": ("dropout_viz.ui.learn_tab", _learn),
+}
+
+
+@dataclass
+class TabFigures:
+    figures: dict[str, dict[str, go.Figure]] = field(default_factory=dict)  # tab → name → figure
+    skipped: dict[str, str] = field(default_factory=dict)  # tab → why it has no figures
+
+
+def tab_figures(run: TrainingRun, settings: Settings,
+                tabs: tuple[str, ...] | None = None) -> TabFigures:
+    """Every tab's figures for this run (the final epoch where a tab shows one epoch)."""
+    result = TabFigures()
+    for tab in tabs or tuple(FIGURE_BUILDERS):
+        module_name, build = FIGURE_BUILDERS[tab]
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name != module_name:
+                raise  # a real missing dependency, not a tab that does not exist yet
+            result.skipped[tab] = f"{module_name} does not exist yet"
+            continue
+        result.figures[tab] = build(module, run, settings)
+    return result
+
+
+def figure_html(fig: go.Figure, title: str = "dropout_viz") -> str:
+    """A standalone page: plotly.js is embedded, so the file opens offline."""
+    return fig.to_html(include_plotlyjs=True, full_html=True, config=PLOTLY_CONFIG,
+                       div_id=_slug(title))
+
+
+def png_engine_available() -> bool:
+    """Plotly writes PNG through kaleido, which is optional (not in requirements)."""
+    try:
+        importlib.import_module("kaleido")
+    except ImportError:
+        return False
+    return True
+
+
+def figure_png(fig: go.Figure, scale: float = 2.0) -> bytes:
+    """PNG at `scale`× (2× for slides, like the chart toolbar's camera button). Needs kaleido."""
+    return fig.to_image(format="png", scale=scale)
+
+
+def history_csv(history: Mapping[str, np.ndarray]) -> str:
+    """One row per epoch: epoch (1-based), then every recorded metric."""
+    names = list(history)
+    n_epochs = max((len(history[name]) for name in names), default=0)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["epoch", *names])
+    for epoch in range(n_epochs):
+        row = [epoch + 1]
+        for name in names:
+            values = history[name]
+            row.append(repr(float(values[epoch])) if epoch < len(values) else "")
+        writer.writerow(row)
+    return buffer.getvalue()
+
+
+def weights_npz(run: TrainingRun, settings: Settings | None = None) -> bytes:
+    """The final network: W0, b0, W1, b1, … (W as (fan_in, fan_out)), the keep probabilities,
+    the convention, the activation and the settings as JSON (load with np.load, no pickle)."""
+    net = run.network()
+    arrays: dict[str, np.ndarray] = {}
+    for layer, (W, b) in enumerate(zip(net.weights, net.biases)):
+        arrays[f"W{layer}"], arrays[f"b{layer}"] = W, b
+    arrays["keep_probs"] = np.asarray(net.keep_probs)
+    arrays["convention"] = np.asarray(net.convention)
+    arrays["activation"] = np.asarray(net.activation)
+    if settings is not None:
+        arrays["settings_json"] = np.asarray(json.dumps(settings_dict(settings)))
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def settings_dict(settings: Settings) -> dict:
+    """Every field as plain JSON values."""
+    return {name: list(value) if isinstance(value := getattr(settings, name), tuple) else value
+            for name in FIELD_SPECS}
+
+
+def run_metrics(run: TrainingRun) -> dict:
+    """The run's final metrics (last completed epoch) and how training went."""
+    last = {name: float(values[-1]) for name, values in run.history.items() if len(values)}
+    return {"epochs_completed": run.epochs_completed, "diverged_at_epoch":
+            None if run.diverged_at is None else run.diverged_at + 1, "final": last}
+
+
+@dataclass
+class ExportReport:
+    written: list[Path]
+    skipped_tabs: dict[str, str]
+    png: bool  # whether PNGs were written
+
+
+def write_export(run: TrainingRun, settings: Settings, out_dir: Path | str,
+                 png: bool | None = None) -> ExportReport:
+    """Write every tab's figures (HTML, and PNG when possible), history.csv and weights.npz."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    png = png_engine_available() if png is None else png
+    collected = tab_figures(run, settings)
+    written: list[Path] = []
+    for tab, figures in collected.figures.items():
+        for name, fig in figures.items():
+            stem = f"{tab}-{_slug(name)}"
+            path = out / f"{stem}.html"
+            path.write_text(figure_html(fig, stem), encoding="utf-8")
+            written.append(path)
+            if png:
+                path = out / f"{stem}.png"
+                path.write_bytes(figure_png(fig))
+                written.append(path)
+    data_files = {"history.csv": history_csv(run.history).encode(),
+                  "weights.npz": weights_npz(run, settings),
+                  "settings.json": json.dumps(settings_dict(settings), indent=2).encode()}
+    for name, content in data_files.items():
+        path = out / name
+        path.write_bytes(content)
+        written.append(path)
+    return ExportReport(written, collected.skipped, png)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "figure"

@@ -1,0 +1,332 @@
+"""The "Learn" tab: the lesson in words and formulas, with live numbers from the current run.
+
+Every statement here follows /work/shared/dropout-facts.md. The app's p is the probability of
+DROPPING a unit (as in the notes, Keras and PyTorch); Srivastava et al. and Gal & Ghahramani
+write p for the KEEP probability, so quotes from them are translated and say so.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from dropout_viz import lesson
+from dropout_viz.engine import TrainingRun
+from dropout_viz.figures import PLOTLY_CONFIG, base_layout
+from dropout_viz.figures.style import CLASS_COLORS, MARKER_LINE, NEGATIVE_WEIGHT_COLOR, line_scale
+from dropout_viz.settings import Settings, TrainKey
+from dropout_viz.ui import cache
+
+SITE_KEY, UNIT_KEY, POINT_KEY = "learn_site", "learn_unit", "learn_point"
+N_MASKS = 1000  # sampled masks behind the "mean training-time input"
+N_MC = 200  # sub-networks behind the Monte-Carlo comparison
+
+NOTATION = (
+    "**Notation.** Here p is the probability of **dropping** a unit, as in the notes, Keras "
+    "(`Dropout(rate)`) and PyTorch (`nn.Dropout(p)`); q = 1 − p is the probability of keeping "
+    "it. Srivastava et al. (2014) and Gal & Ghahramani (2016) write p for the **keep** "
+    "probability: their p = 0.5 is the same, but their p = 0.8 is our p = 0.2. Quotes below "
+    "are translated to our p and say so."
+)
+
+CO_ADAPTATION = """
+A wide network trained on few examples can fit them with units that only make sense
+together: one unit corrects another's mistake on a particular training point. Hinton et al.
+(2012) called this *co-adaptation*, and it is one face of over-fitting: the combination works on
+the training set and nowhere else.
+
+Dropout removes each unit (with its connections) with probability p at every training step.
+A unit can no longer count on any particular partner being present, so it is pushed to learn a
+feature that is useful with many random sets of other units. Each step trains a different
+**thinned sub-network**; all of them share the same weights. With n droppable units there are
+2ⁿ sub-networks, and the network you test with stands in for their average (the *Thinned
+sub-networks* tab shows them).
+"""
+
+
+def _site_name(site: int) -> str:
+    return "the inputs" if site == 0 else f"hidden layer {site}"
+
+
+def _receiver_name(net, site: int) -> str:
+    return "output logit" if site == len(net.weights) - 1 else f"unit of hidden layer {site + 1}"
+
+
+def unit_input_figure(result: lesson.UnitInput, projector: bool = False) -> go.Figure:
+    """Histogram of the unit's training-time inputs over sampled masks, with the test-time input."""
+    scale = line_scale(projector)
+    fig = go.Figure(go.Histogram(x=result.sampled, nbinsx=40, name="training-time inputs",
+                                 marker={"color": CLASS_COLORS[4]}, opacity=0.8))
+    lines = (
+        (result.sampled_mean, f"mean over {result.n_masks} masks", CLASS_COLORS[0], "solid"),
+        (result.test_time, "test-time input", CLASS_COLORS[1], "dash"),
+        (result.without_fix, result.without_fix_text, NEGATIVE_WEIGHT_COLOR, "dot"),
+    )
+    for position, (value, label, color, dash) in enumerate(lines):
+        fig.add_vline(x=value, line={"color": color, "dash": dash, "width": 3 * scale})
+        fig.add_annotation(x=value, y=1.0 - 0.09 * position, yref="paper", xanchor="left",
+                           text=f" {label}: {value:.3g}", showarrow=False,
+                           bgcolor="rgba(255,255,255,0.8)", font={"color": color})
+    fig.update_layout(**base_layout(
+        f"Input of one unit after {_site_name(result.site)}: training vs test time", projector))
+    fig.update_layout(height=380 if projector else 320, showlegend=False, bargap=0.05)
+    fig.update_xaxes(title_text="pre-activation z (input the unit receives)")
+    fig.update_yaxes(title_text="masks", linecolor=MARKER_LINE)
+    return fig
+
+
+def default_probe(run: TrainingRun) -> tuple[int, int, int] | None:
+    """(site, unit, point) shown before the reader picks: the last dropout site."""
+    sites = lesson.dropout_sites(run.network())
+    return (sites[-1], 0, 0) if sites else None
+
+
+def probe_result(run: TrainingRun, site: int, unit: int, point: int) -> lesson.UnitInput:
+    return lesson.unit_input(run.network(), run.dataset.X_test[point], site, unit,
+                             n_masks=N_MASKS, seed=run.config.seed)
+
+
+def learn_figures(run: TrainingRun, settings: Settings) -> dict[str, go.Figure]:
+    """The tab's figures for the default probe (what the command-line export writes)."""
+    probe = default_probe(run)
+    if probe is None:
+        return {}
+    return {"unit_input": unit_input_figure(probe_result(run, *probe), settings.projector)}
+
+
+@st.cache_data(max_entries=32, show_spinner="Sampling sub-networks…")
+def _ensemble_comparison(key: TrainKey, _run: TrainingRun) -> lesson.EnsembleComparison:
+    # `_run` is the run for `key` (not hashed); the result is a few floats.
+    return lesson.compare_ensembles(_run.network(), _run.dataset.X_test, N_MC, seed=key.seed)
+
+
+def _live_unit_input(run: TrainingRun, settings: Settings) -> None:
+    net = run.network()
+    sites = lesson.dropout_sites(net)
+    if not sites:
+        st.info("p = 0 everywhere: nothing is dropped, so training and test time feed every "
+                "unit the same input. Set p > 0 in the sidebar to see the numbers.")
+        return
+    if st.session_state.get(SITE_KEY) not in sites:
+        st.session_state[SITE_KEY] = sites[-1]
+    site_col, unit_col, point_col = st.columns(3)
+    with site_col:
+        site = st.selectbox("Dropout site", sites, key=SITE_KEY, format_func=_site_name)
+    n_units = net.weights[site].shape[1]
+    n_points = len(run.dataset.X_test)
+    for key, top in ((UNIT_KEY, n_units), (POINT_KEY, n_points)):
+        if not 1 <= st.session_state.get(key, 1) <= top:
+            st.session_state[key] = 1
+    with unit_col:
+        unit = st.number_input(f"Receiving {_receiver_name(net, site)} (1–{n_units})", 1,
+                               n_units, key=UNIT_KEY) - 1
+    with point_col:
+        point = st.number_input(f"Test point (1–{n_points})", 1, n_points, key=POINT_KEY) - 1
+
+    result = probe_result(run, site, unit, point)
+    q, standard = result.keep_prob, result.convention == "standard"
+    mean_col, test_col, wrong_col = st.columns(3)
+    mean_col.metric(f"Mean training-time input ({N_MASKS} masks)", f"{result.sampled_mean:.4f}",
+                    help=f"± {result.standard_error:.4f} (standard error); the exact mean over "
+                         f"all masks is {result.expected:.4f}.")
+    test_col.metric("Test-time input, " + ("weights × q" if standard else "weights as trained"),
+                    f"{result.test_time:.4f}")
+    wrong_col.metric("With " + result.without_fix_text, f"{result.without_fix:.4f}")
+    st.caption(
+        f"Point {point + 1} of the test set; dropout at {_site_name(site)} with q = {q:g} "
+        f"({result.convention} convention), every other layer as at test time. The exact "
+        f"mean over all masks is {result.expected:.4f} = the test-time input "
+        f"{result.test_time:.4f}: the sampled mean differs from it only by sampling noise "
+        f"(± {result.standard_error:.4f}).")
+    st.plotly_chart(unit_input_figure(result, settings.projector), key="learn_unit_input",
+                    config=PLOTLY_CONFIG)
+
+
+def _standard_section(settings: Settings) -> None:
+    st.header("Why the test-time network uses weights × (1 − p)")
+    st.markdown(
+        "During training (standard convention) a unit's output hᵢ reaches the next layer only "
+        "when its keep mask mᵢ is 1, which happens with probability q = 1 − p. The unit j of "
+        "the next layer therefore receives a random input:")
+    st.latex(r"z_j = \sum_i W_{ij}\, m_i\, h_i + b_j, \qquad m_i \sim \mathrm{Bernoulli}(q)")
+    st.latex(r"\mathbb{E}[z_j] = \sum_i (q\,W_{ij})\, h_i + b_j")
+    st.markdown(
+        "At test time nothing is dropped: every hᵢ arrives. With the trained weights the unit "
+        "would get Σ Wᵢⱼhᵢ + bⱼ, larger (in the weighted part) by a factor 1/q than anything it "
+        "saw on average in training. Multiplying each unit's outgoing weights by q gives the "
+        "test-time network exactly the **mean** training-time input. This is the notes' "
+        "\"numerical coherence\", and what *Full network* means in this app when the "
+        "convention is standard.")
+    st.markdown("**Live, from the current network** — pick a unit and a test point:")
+
+
+def _inverted_section(settings: Settings) -> None:
+    st.header("The inverted convention: what Keras and PyTorch do")
+    st.markdown(
+        "The frameworks move the correction to training time: kept units are divided by q "
+        "while training, so the expected input is already right and the test-time network "
+        "uses the weights as they are.")
+    st.latex(r"z_j = \sum_i W_{ij}\, \frac{m_i}{q}\, h_i + b_j, \qquad "
+             r"\mathbb{E}[z_j] = \sum_i W_{ij}\, h_i + b_j")
+    st.markdown(
+        "- Keras `Dropout(rate)`: kept inputs are scaled by 1/(1 − rate) when `training=True`; "
+        "at inference the layer is the identity.\n"
+        "- PyTorch `nn.Dropout(p)`: p is the probability of zeroing; × 1/(1 − p) in training, "
+        "identity in `eval()` mode.\n\n"
+        "**Keras does not rescale the weights at test time.** The notes' last line says it "
+        "multiplies the weights by (1 − p); that is an understandable slip, since the two "
+        "conventions give the same expected activations, but in Keras the scaling happens "
+        "during training (it moved there in 2015), and nothing at all happens at test time. "
+        "Scaling by (1 − p) *again* at test time would shrink every input, as the third number "
+        "above shows when the convention is inverted.")
+    st.markdown(
+        "Both conventions give the same expected activations, yet their training trajectories "
+        "differ unless the learning rate and the initialisation are rescaled too (Srivastava "
+        "et al., §10). Compare them with the *Standard vs inverted* preset.")
+
+
+def _masks_section(run: TrainingRun, settings: Settings) -> None:
+    st.header("Per-epoch masks vs per-example masks")
+    net = run.network()
+    droppable = sum(net.site_sizes[s] for s in lesson.dropout_sites(net))
+    n_train, epochs = len(run.dataset.y_train), run.epochs_completed
+    counts = {scope: lesson.mask_counts(scope, epochs, n_train, settings.batch_size, droppable,
+                                        settings.width, settings.p_hidden)
+              for scope in ("epoch", "batch", "example")}
+    st.markdown(
+        "The notes describe one mask per epoch: \"for every epoch we train a different neural "
+        "network\". The paper, Keras and PyTorch draw a fresh mask for **every training "
+        "example at every step**. The difference is large:")
+    st.markdown(
+        f"- **Per epoch**: {epochs} epochs train at most **{counts['epoch'].masks_drawn:,}** "
+        "sub-networks, each for a full pass over the data. That is closer to training a "
+        "fixed handful of sub-networks (like gyro dropout or Masksembles) than to dropout "
+        "as the paper describes it.\n"
+        f"- **Per mini-batch** (Keras `noise_shape=(1, features)`, \"batchwise dropout\"): "
+        f"up to **{counts['batch'].masks_drawn:,}** sub-networks in this run.\n"
+        f"- **Per example** (the paper and the frameworks): up to "
+        f"**{counts['example'].masks_drawn:,}** ({n_train} training examples × {epochs} "
+        "epochs).\n\n"
+        f"For comparison, this network has {droppable} droppable units and so "
+        + (f"2^{droppable} ≈ {float(counts['example'].possible):.2g}" if droppable > 30
+           else f"{counts['example'].possible:,}")
+        + " distinct sub-networks. This run uses masks **per "
+        + {"epoch": "epoch", "batch": "mini-batch", "example": "example"}[settings.mask_scope]
+        + "** (sidebar: *New mask every*).")
+    if settings.p_hidden > 0:
+        st.caption(f"A whole hidden layer of {settings.width} units is dropped with probability "
+                   f"pⁿ = {settings.p_hidden:g}^{settings.width} = "
+                   f"{counts['epoch'].whole_layer_dropped:.3g}; such a sub-network outputs a "
+                   "constant.")
+
+
+def _ensemble_section(run: TrainingRun, settings: Settings) -> None:
+    st.header("Monte-Carlo averaging vs weight scaling")
+    st.markdown(
+        "The ideal prediction averages all 2ⁿ sub-networks. Two practical stand-ins:\n"
+        "- **Weight scaling**: one deterministic pass with weights × q (standard) or the "
+        "weights as they are (inverted).\n"
+        "- **Monte-Carlo (MC) dropout**: keep dropout on at test time and average K sampled "
+        "sub-networks. The average converges to the arithmetic mean of the ensemble at about "
+        "1/√K.\n\n"
+        "When do they agree?\n"
+        "- **Linear network**: the mean over all masks of the outputs equals the weight-scaled "
+        "network exactly.\n"
+        "- **Softmax right after the dropout site** (dropout on the last hidden layer only, or "
+        "logistic regression with input dropout): weight scaling equals exactly the "
+        "*normalised geometric mean* of all sub-networks, each weighted by its probability "
+        "(Hinton et al. 2012; Baldi & Sadowski 2013). Not the arithmetic mean.")
+    st.latex(r"\frac{\prod_m P(y \mid x, m)^{\pi(m)}}{\sum_{y'} \prod_m P(y' \mid x, m)^{\pi(m)}}"
+             r" = \mathrm{softmax}\big(\mathbb{E}_m[z]\big), \qquad "
+             r"\pi(m) = q^{k}(1-q)^{n-k}")
+    st.markdown(
+        "- **Hidden nonlinearities after dropout** (ReLU, tanh, sigmoid in any layer after a "
+        "dropout site): weight scaling only approximates the ensemble. Baldi & Sadowski found "
+        "the errors tend not to accumulate, but that is worth measuring, not assuming.\n\n"
+        "Srivastava et al. (§7.5, MNIST) found MC averaging as good as weight scaling from "
+        "about K = 50 sub-networks: an observation on MNIST, not a law. Gal & Ghahramani (2016) "
+        "use MC dropout to estimate uncertainty: T = 10 passes is already reasonable.")
+    if not lesson.dropout_sites(run.network()):
+        return
+    comparison = _ensemble_comparison(settings.train_key(), run)
+    where = ("Here dropout acts only on the last hidden layer, so the geometric mean should "
+             "match weight scaling up to sampling noise." if comparison.exact_case else
+             "Here a nonlinearity follows a dropout site, so neither mean has to match weight "
+             "scaling exactly.")
+    arith_col, geo_col, agree_col = st.columns(3)
+    arith_col.metric(f"Arithmetic MC mean vs weight scaling (K = {N_MC})",
+                     f"{comparison.arithmetic_gap:.4f}",
+                     help="Mean absolute difference in predicted probability over the test "
+                          "points and classes.")
+    geo_col.metric(f"Geometric MC mean vs weight scaling (K = {N_MC})",
+                   f"{comparison.geometric_gap:.4f}")
+    agree_col.metric("Same predicted class", f"{comparison.agreement:.0%}")
+    st.caption("Measured on the current network's test points. " + where)
+
+
+SUGGESTIONS = (
+    ("Dropout rate p for hidden units", "p_hidden", 0.2, 0.5, "keep 0.5–0.8"),
+    ("Dropout rate p for inputs", "p_input", 0.2, 0.2, "keep 0.8 for real-valued inputs"),
+    ("Max-norm c", "max_norm", 3.0, 4.0, "c ≈ 3–4"),
+)
+
+
+def suggestion_rows(settings: Settings) -> list[dict[str, str]]:
+    """The paper's practical advice, in this app's p, beside the current values."""
+    rows = []
+    for label, name, low, high, paper in SUGGESTIONS:
+        value = getattr(settings, name)
+        suggested = f"{low:g}" if low == high else f"{low:g}–{high:g}"
+        inside = low - 1e-9 <= value <= high + 1e-9
+        rows.append({"Setting": label, "Suggested": suggested, "Paper (its p = keep)": paper,
+                     "Now": f"{value:g}" + (" ✓" if inside else "")})
+    return rows
+
+
+def _practice_section(settings: Settings) -> None:
+    st.header("Practical advice")
+    st.markdown(
+        "Srivastava et al. (2014, Appendix A) give ranges; they write p for the **keep** "
+        "probability, translated here to this app's drop probability:")
+    st.table(suggestion_rows(settings))
+    st.markdown(
+        "- Dropout nets like a higher learning rate, and momentum of 0.95–0.99.\n"
+        "- With a fixed width n the test error was flat for keep 0.4–0.8 (our p = 0.2–0.6); "
+        "with q·n held fixed it was best near keep 0.6 (our p = 0.4). The *Experiments* tab "
+        "sweeps p both ways.\n"
+        "- On a toy problem with two input features, dropping inputs removes half of what "
+        "the network can see; keep p for inputs small.\n"
+        "- These ranges come from large image and speech benchmarks; expect the direction, not "
+        "the exact numbers, on small 2-D data.")
+
+
+REFERENCES = """
+- N. Srivastava, G. Hinton, A. Krizhevsky, I. Sutskever, R. Salakhutdinov (2014).
+  *Dropout: A Simple Way to Prevent Neural Networks from Overfitting.* JMLR 15, 1929–1958.
+  (Their p is the keep probability.)
+- Y. Gal, Z. Ghahramani (2016). *Dropout as a Bayesian Approximation: Representing Model
+  Uncertainty in Deep Learning.* ICML. (Their p is the keep probability.)
+- P. Baldi, P. Sadowski (2013). *Understanding Dropout.* NIPS 26.
+- G. Hinton, N. Srivastava, A. Krizhevsky, I. Sutskever, R. Salakhutdinov (2012).
+  *Improving neural networks by preventing co-adaptation of feature detectors.*
+  arXiv:1207.0580.
+"""
+
+
+def render(settings: Settings) -> None:
+    run = cache.get_run(settings.train_key())
+    st.info(NOTATION)
+    st.header("Why dropout: co-adaptation")
+    st.markdown(CO_ADAPTATION)
+    _standard_section(settings)
+    if run.epochs_completed == 0:
+        st.warning("Training diverged before the first epoch finished, so the numbers below "
+                   "come from the initial weights.")
+    _live_unit_input(run, settings)
+    _inverted_section(settings)
+    _masks_section(run, settings)
+    _ensemble_section(run, settings)
+    _practice_section(settings)
+    st.header("References")
+    st.markdown(REFERENCES)
+

@@ -1,0 +1,148 @@
+"""The command line and the export it shares with the app's download buttons."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dropout_viz import cli, export, pipeline
+from dropout_viz.presets import apply_preset, load_presets
+from dropout_viz.settings import FIELD_SPECS, Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = ["--epochs", "3", "--width", "8", "--n-samples", "60"]
+
+
+def test_train_json_prints_the_run_metrics(capsys):
+    assert cli.main(["train", "--preset", "over-fitting-rescue", *SMALL, "--p-hidden", "0.3",
+                     "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["settings"]["p_hidden"] == 0.3  # explicit option beats the preset
+    assert printed["settings"]["noise"] == 0.5  # from the preset
+    assert printed["settings"]["preset"] == "over-fitting-rescue"
+    assert printed["epochs_completed"] == 3
+    assert printed["diverged_at_epoch"] is None
+    # Same numbers as training the same settings directly.
+    settings = apply_preset(load_presets()["over-fitting-rescue"]).replace(
+        epochs=3, width=8, n_samples=60, p_hidden=0.3)
+    run = pipeline.train_for(settings.train_key())
+    assert printed["final"]["test_acc"] == pytest.approx(run.history["test_acc"][-1])
+    assert set(printed["final"]) == set(run.history)
+
+
+def test_train_without_json_prints_a_table(capsys):
+    assert cli.main(["train", *SMALL]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Trained 3 epochs.")
+    assert "test_acc" in out
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--p-hidden", "0.95"], "the dropout rate must be a number in [0, 0.9]"),
+    (["--p-hidden", "abc"], "'abc': the dropout rate"),
+    (["--mask-scope", "weekly"], "invalid choice: 'weekly'"),
+    (["--preset", "no-such-lesson"], "invalid choice: 'no-such-lesson'"),
+])
+def test_bad_options_are_refused_with_a_message(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", *args])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def help_text(command: str, capsys) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([command, "--help"])
+    assert exit_info.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_help_documents_every_option(capsys):
+    train_help, export_help = help_text("train", capsys), help_text("export", capsys)
+    flat_train, flat_export = " ".join(train_help.split()), " ".join(export_help.split())
+    for name in cli.TRAIN_OPTIONS:
+        assert cli.option_name(name) in train_help
+        assert FIELD_SPECS[name].allowed() in flat_train
+    for name in cli.EXPORT_OPTIONS:
+        assert cli.option_name(name) in export_help
+        assert FIELD_SPECS[name].help.split(".")[0] in flat_export
+    assert "--projector" in export_help and "--no-projector" in export_help
+    for preset in load_presets():  # argparse may wrap a name at a hyphen
+        assert preset in "".join(train_help.split())
+    assert "--out DIR" in export_help
+
+
+def test_every_settings_field_is_an_option_somewhere():
+    covered = set(cli.EXPORT_OPTIONS) | set(cli.APP_ONLY)
+    assert covered == set(FIELD_SPECS)
+    assert set(cli.TRAIN_OPTIONS) <= set(cli.EXPORT_OPTIONS)
+
+
+def test_export_writes_the_promised_files(tmp_path, capsys):
+    out = tmp_path / "lesson"
+    assert cli.main(["export", "--preset", "over-fitting-rescue", *SMALL, "--out",
+                     str(out)]) == 0
+    captured = capsys.readouterr()
+    names = {path.name for path in out.iterdir()}
+    assert {"history.csv", "weights.npz", "settings.json", "action-network.html",
+            "action-boundary.html", "action-history.html", "learn-unit-input.html"} <= names
+    assert str(out / "history.csv") in captured.out
+    if not export.png_engine_available():  # kaleido is optional, and says so
+        assert "PNG not written" in captured.err
+        assert not any(name.endswith(".png") for name in names)
+
+    html = (out / "action-boundary.html").read_text(encoding="utf-8")
+    assert "Plotly.newPlot" in html and '<script src="http' not in html  # works offline
+    assert len(html) > 1_000_000  # the library is embedded
+
+    rows = list(csv.reader(io.StringIO((out / "history.csv").read_text())))
+    assert rows[0][0] == "epoch" and "test_acc" in rows[0]
+    assert [row[0] for row in rows[1:]] == ["1", "2", "3"]
+
+    with np.load(out / "weights.npz") as weights:
+        assert weights["W0"].shape == (2, 8) and weights["W2"].shape == (8, 2)
+        assert str(weights["convention"]) == "standard"
+        saved = json.loads(str(weights["settings_json"]))
+    assert saved["preset"] == "over-fitting-rescue" and saved["width"] == 8
+    assert json.loads((out / "settings.json").read_text()) == saved
+
+
+def test_exported_weights_reproduce_the_run(tmp_path):
+    settings = Settings(epochs=2, width=6, n_samples=40)
+    run = pipeline.train_for(settings.train_key())
+    with np.load(io.BytesIO(export.weights_npz(run, settings))) as saved:
+        net = run.network()
+        for layer, W in enumerate(net.weights):
+            np.testing.assert_array_equal(saved[f"W{layer}"], W)
+            np.testing.assert_array_equal(saved[f"b{layer}"], net.biases[layer])
+        np.testing.assert_array_equal(saved["keep_probs"], net.keep_probs)
+
+
+def test_history_csv_round_trips_the_numbers():
+    history = {"train_loss": np.array([0.7, 0.123456789012345]), "test_acc": np.array([0.5, 1])}
+    rows = list(csv.DictReader(io.StringIO(export.history_csv(history))))
+    assert [float(r["train_loss"]) for r in rows] == [0.7, 0.123456789012345]
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+
+
+def test_missing_tab_modules_are_skipped_not_fatal(monkeypatch):
+    monkeypatch.setitem(export.FIGURE_BUILDERS, "ensemble",
+                        ("dropout_viz.figures.no_such_module", lambda m, r, s: {}))
+    settings = Settings(epochs=1, width=4, n_samples=40)
+    run = pipeline.train_for(settings.train_key())
+    collected = export.tab_figures(run, settings, tabs=("action", "ensemble"))
+    assert set(collected.figures) == {"action"}
+    assert "no_such_module does not exist yet" in collected.skipped["ensemble"]
+
+
+def test_python_dash_m_entry_point():
+    result = subprocess.run([sys.executable, "-m", "dropout_viz", "--help"], cwd=ROOT,
+                            capture_output=True, text=True, check=True)
+    assert "train" in result.stdout and "export" in result.stdout
