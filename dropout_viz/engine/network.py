@@ -25,14 +25,19 @@ ACTIVATIONS = ("relu", "tanh", "sigmoid")
 CONVENTIONS = ("standard", "inverted")
 
 
-def activate(z: np.ndarray, activation: str) -> np.ndarray:
+def activate(z: np.ndarray, activation: str, out: np.ndarray | None = None) -> np.ndarray:
+    """The activation of z; out=z overwrites z (the forward pass does, to save allocations)."""
     if activation == "relu":
-        return np.maximum(z, 0.0)
+        return np.maximum(z, 0.0, out=out)
     if activation == "tanh":
-        return np.tanh(z)
+        return np.tanh(z, out=out)
     if activation == "sigmoid":
         # The tanh form cannot overflow, unlike 1 / (1 + exp(-z)).
-        return 0.5 * (np.tanh(0.5 * z) + 1.0)
+        h = np.multiply(z, 0.5, out=out)
+        np.tanh(h, out=h)
+        h += 1.0
+        h *= 0.5
+        return h
     raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
 
 
@@ -72,7 +77,7 @@ def forward(
         z = np.matmul(dropped_input, W)
         z += b[..., None, :]
         cache.append((dropped_input, multiplier, layer_input))
-        layer_input = activate(z, activation) if layer < last else z
+        layer_input = activate(z, activation, out=z) if layer < last else z
     return log_softmax(layer_input), cache
 
 
@@ -99,13 +104,12 @@ def backward(
     out_b = list(bias_grads) if bias_grads is not None else [None] * len(weights)
     for layer in range(len(weights) - 1, -1, -1):
         dropped_input, multiplier, layer_input = cache[layer]
-        out_w[layer] = np.matmul(
-            np.swapaxes(dropped_input, -1, -2), grad_z, out=out_w[layer]
-        )
-        out_b[layer] = np.sum(grad_z, axis=-2, out=out_b[layer])
+        # .mT and the .sum method skip NumPy's Python-level wrappers (this loop is hot).
+        out_w[layer] = np.matmul(dropped_input.mT, grad_z, out=out_w[layer])
+        out_b[layer] = grad_z.sum(axis=-2, out=out_b[layer])
         if layer == 0:
             break
-        grad_input = np.matmul(grad_z, np.swapaxes(weights[layer], -1, -2))
+        grad_input = np.matmul(grad_z, weights[layer].mT)
         if multiplier is not None:
             grad_input *= multiplier
         # layer_input is the previous layer's activation output h.

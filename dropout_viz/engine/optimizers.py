@@ -49,7 +49,8 @@ class Adam:
         self.t += 1
         b1, b2 = self.beta1, self.beta2
         self.first *= b1
-        self.first += (1.0 - b1) * grads
+        np.multiply(grads, 1.0 - b1, out=self.scratch)  # scratch avoids a temporary per step
+        self.first += self.scratch
         self.second *= b2
         np.multiply(grads, grads, out=self.scratch)
         self.scratch *= 1.0 - b2
