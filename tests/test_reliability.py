@@ -1,0 +1,336 @@
+"""Bad input, diverging training, unexpected errors, interruptible runs and determinism.
+
+API cases go through TrainConfig / Settings / load_dataset / train; page cases through AppTest:
+the page shows a message naming what was wrong and what is allowed, and keeps the other settings.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from streamlit.runtime.scriptrunner_utils.exceptions import RerunException
+from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
+from streamlit.testing.v1 import AppTest
+
+from dropout_viz import pipeline
+from dropout_viz.data import Dataset, load_dataset
+from dropout_viz.engine import TrainConfig, train
+from dropout_viz.settings import DEFAULTS, FIELD_SPECS, Settings
+from dropout_viz.ui import cache
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+# Plain SGD at the slider's top rate blows up a deep relu net within a few epochs.
+DIVERGING = dict(optimizer="sgd", lr="1", n_layers="4", p_hidden="0", epochs="30")
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    cache.clear_all()
+    yield
+    cache.clear_all()
+
+
+def app(**url: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    for key, value in url.items():
+        at.query_params[key] = value
+    return at
+
+
+def texts(elements) -> list[str]:
+    return [e.value for e in elements]
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+
+
+def tiny_dataset(X, y, n_classes: int) -> Dataset:
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y)
+    return Dataset(X_train=X, y_train=y, X_test=X[:2], y_test=y[:2], n_classes=n_classes,
+                   name="tiny", feature_names=("x1", "x2"), mean=np.zeros(2), scale=np.ones(2))
+
+
+# --- bad values through the API ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("p", [1, 1.0])
+def test_p_of_one_is_refused_with_the_reason(p):
+    with pytest.raises(ValueError) as error:
+        TrainConfig(p_hidden=p)
+    message = str(error.value)
+    assert "p_hidden = " in message and "drops every unit" in message
+    assert "[0, 0.95]" in message
+
+
+@pytest.mark.parametrize("name", ["p_hidden", "p_input"])
+@pytest.mark.parametrize("p", [-0.1, 1.5, math.nan, math.inf, "0.5", None])
+def test_p_outside_zero_one_is_refused(name, p):
+    with pytest.raises(ValueError, match=rf"{name} = .* is not allowed: .*\[0, 0\.95\]"):
+        TrainConfig(**{name: p})
+
+
+def test_settings_refuse_p_of_one_and_say_the_range():
+    with pytest.raises(ValueError, match=r"p_hidden = 1\.0 is out of range: the dropout rate "
+                                         r"must be in \[0, 0\.9\]"):
+        Settings(p_hidden=1.0)
+    with pytest.raises(ValueError, match=r"width = 1 is out of range: the layer width must be "
+                                         r"in \[2, 256\]"):
+        Settings(width=1)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    (dict(name="mnist"), "name must be one of: moons, circles"),
+    (dict(name="moons", n_samples=3), "n_samples must be a whole number from 4 to 20000; got 3"),
+    (dict(name="moons", noise=-0.1), "noise must be a number from 0 to 2; got -0.1"),
+    (dict(name="moons", noise=math.nan), "noise must be a number from 0 to 2; got nan"),
+    (dict(name="moons", test_fraction=1.0), "test_fraction must be a number from 0.1 to 0.9"),
+])
+def test_load_dataset_names_the_bad_argument(kwargs, message):
+    with pytest.raises(ValueError, match="^" + message.replace("(", r"\(")):
+        load_dataset(**kwargs)
+
+
+def test_four_points_with_batch_64_train_full_batch():
+    dataset = load_dataset("moons", n_samples=4, test_fraction=0.5)
+    assert len(dataset.y_train) == 2
+    run = train(dataset, TrainConfig(hidden=(8,), batch_size=64, epochs=5))
+    assert run.config.batch_size == 64
+    assert run.n_batches == 1
+    assert sorted(run.batch_indices(0, 0).tolist()) == [0, 1]  # the whole training split
+    assert run.epochs_completed == 5 and np.isfinite(run.history["train_loss"]).all()
+
+
+def test_one_class_is_refused_by_the_engine():
+    one_class = tiny_dataset([[0, 0], [1, 0], [0, 1], [1, 1]], [0, 0, 0, 0], n_classes=1)
+    with pytest.raises(ValueError, match="need at least 2 classes"):
+        train(one_class, TrainConfig(epochs=2))
+
+
+def test_width_one_trains_and_stays_finite():
+    dataset = load_dataset("moons", n_samples=40)
+    run = train(dataset, TrainConfig(hidden=(1,), p_hidden=0.5, epochs=10))
+    assert run.layout.layer_sizes == (2, 1, 2)
+    assert run.diverged_at is None and run.epochs_completed == 10
+    assert np.isfinite(run.history["train_loss"]).all()
+    # With one unit and p = 0.5, a sub-network that dropped it outputs a constant.
+    net = run.network()
+    dropped = net.predict_proba(dataset.X_test, [np.ones(2), np.zeros(1)])
+    np.testing.assert_allclose(dropped, dropped[:1].repeat(len(dropped), axis=0))
+
+
+def test_identical_points_train_to_one_constant_prediction():
+    same = tiny_dataset(np.zeros((6, 2)), [0, 1, 0, 1, 0, 0], n_classes=2)
+    run = train(same, TrainConfig(hidden=(4,), epochs=20))
+    assert run.diverged_at is None and np.isfinite(run.history["train_loss"]).all()
+    probs = run.network().predict_proba(same.X_train)
+    np.testing.assert_allclose(probs, probs[:1].repeat(6, axis=0))
+    # The best constant guess is the class share: 4 of 6 points are class 0.
+    assert abs(probs[0, 0] - 4 / 6) < 0.1
+
+
+def test_diverging_learning_rate_keeps_the_last_finite_state():
+    settings = DEFAULTS.replace(optimizer="sgd", lr=1.0, n_layers=4, p_hidden=0.0, epochs=30)
+    run = pipeline.train_for(settings.train_key())
+    assert run.diverged_at is not None and run.diverged_at < 30
+    assert run.epochs_completed == run.diverged_at
+    assert np.isfinite(run.final_params).all()
+    assert np.isfinite(run.history["train_loss"]).all()
+
+
+# --- bad values on the page -----------------------------------------------------------------
+
+
+def test_page_says_where_training_diverged_and_still_draws():
+    at = app(**DIVERGING).run()
+    assert_clean(at)
+    settings = Settings(optimizer="sgd", lr=1.0, n_layers=4, p_hidden=0.0, epochs=30)
+    run = cache.RUNS.get(settings.train_key())
+    assert run is not None and run.diverged_at is not None
+    [error] = texts(at.error)
+    assert error.startswith(f"Training diverged in epoch {run.diverged_at + 1}: ")
+    assert f"(epoch {run.epochs_completed})" in error
+    assert "Try a learning rate of 0.1 or lower." in error
+    # The last finite state is drawn: charts up to the last good epoch.
+    assert len(at.get("plotly_chart")) == 3
+    assert at.select_slider(key="action_epoch").value == run.epochs_completed
+    assert at.session_state["optimizer"] == "sgd" and at.session_state["n_layers"] == 4
+
+
+def test_page_says_when_the_batch_is_larger_than_the_training_set():
+    at = app(n_samples="20", batch_size="64", epochs="5").run()
+    assert_clean(at)
+    assert ("Batch size 64 is larger than the 12 training points, so every step uses all 12 "
+            "(full-batch training).") in texts(at.info)
+    assert at.session_state["batch_size"] == 64  # the setting itself is kept
+
+
+def test_width_one_in_a_link_is_reported_and_the_rest_kept():
+    at = app(width="1", p_hidden="0.3", epochs="5").run()
+    assert_clean(at)
+    assert "Ignored 'width=1': must be a whole number in [2, 256]; using 64." in texts(at.warning)
+    assert at.session_state["width"] == 64
+    assert at.session_state["p_hidden"] == 0.3 and at.session_state["epochs"] == 5
+
+
+def test_p_of_one_in_a_link_is_reported_and_the_rest_kept():
+    at = app(p_hidden="1", dataset="circles", epochs="5").run()
+    assert_clean(at)
+    assert "Ignored 'p_hidden=1': must be a number in [0, 0.9]; using 0.5." in texts(at.warning)
+    assert at.session_state["dataset"] == "circles" and at.session_state["epochs"] == 5
+
+
+def test_junk_in_every_query_parameter_gives_warnings_not_errors():
+    junk = "%%junk<script>"
+    at = app(**{name: junk for name in FIELD_SPECS}, tab=junk, unknown=junk).run()
+    assert_clean(at)
+    warnings = texts(at.warning)
+    for name in FIELD_SPECS:
+        assert any(f"'{name}" in w for w in warnings), name
+    assert "Ignored unknown setting 'unknown'." in warnings
+    assert any(w.startswith("Ignored 'tab=%%junk") for w in warnings)
+    # Every setting fell back to its default and the page drew the default run.
+    for name in FIELD_SPECS:
+        default = getattr(DEFAULTS, name)
+        expected = list(default) if FIELD_SPECS[name].kind == "names" else default
+        assert at.session_state[name] == expected, name
+    assert len(at.get("plotly_chart")) == 3
+
+
+def test_an_unexpected_error_in_a_tab_is_a_message_not_a_traceback(monkeypatch):
+    def broken(key, session=None):
+        raise RuntimeError("simulated failure")
+
+    monkeypatch.setattr(cache, "get_run", broken)
+    at = app(width="16", p_hidden="0.3").run()
+    assert_clean(at)
+    [error] = texts(at.error)
+    assert error.startswith('Something went wrong while drawing "Dropout in action": '
+                            "RuntimeError: simulated failure.")
+    assert "Your settings are kept" in error
+    assert at.session_state["width"] == 16 and at.session_state["p_hidden"] == 0.3
+    assert at.query_params["width"] == "16"
+    # The sidebar is still there to change a setting.
+    assert at.slider(key="width").value == 16
+
+
+# --- long runs: stop and supersede ------------------------------------------------------------
+
+
+class FakeStreamlit:
+    """Stands in for `st` in cache.py: the progress bar raises the rerun Streamlit would raise
+    when a newer run is requested (runner.fastReruns) at the given update (0 draws the bar)."""
+
+    def __init__(self, interrupt_at_update: int | None = 1):
+        self.interrupt_at_update = interrupt_at_update
+        self.updates = 0
+        self.buttons: list[tuple[str, str]] = []
+        self.infos: list[str] = []
+        self.session_state: dict = {}
+
+    def container(self):
+        return SimpleNamespace(progress=self._progress, button=self._button, empty=lambda: None)
+
+    def _progress(self, fraction, text=""):
+        if self.interrupt_at_update is not None and self.updates == self.interrupt_at_update:
+            self.updates += 1
+            raise RerunException(RerunData())
+        self.updates += 1
+        return SimpleNamespace(progress=self._progress)
+
+    def _button(self, label, key=None, **kwargs):
+        self.buttons.append((label, key))
+        return False
+
+    def button(self, label, key=None, **kwargs):
+        return self._button(label, key)
+
+    def info(self, text):
+        self.infos.append(text)
+
+
+@pytest.fixture
+def fake_st(monkeypatch):
+    fake = FakeStreamlit()
+    monkeypatch.setattr(cache, "st", fake)
+    monkeypatch.setattr(cache, "SHOW_PROGRESS_AFTER_S", 0.0)
+    return fake
+
+
+SLOW = DEFAULTS.replace(epochs=40, width=16)
+
+
+def test_an_interrupted_run_stops_the_engine_cleanly(fake_st):
+    dataset = pipeline.dataset_for(SLOW.data_key())
+    reporter = cache.ProgressReporter(40, stop_key="stop")
+    run = train(dataset, pipeline.config_for(SLOW.train_key()), on_epoch=reporter)
+    assert isinstance(reporter.interruption, RerunException)
+    assert run.stopped_at == 0 and run.epochs_completed == 1
+    assert fake_st.buttons == [("Stop training", "stop")]
+
+
+def test_without_a_stop_key_the_interruption_propagates(fake_st):
+    dataset = pipeline.dataset_for(SLOW.data_key())
+    with pytest.raises(RerunException):
+        train(dataset, pipeline.config_for(SLOW.train_key()),
+              on_epoch=cache.ProgressReporter(40))
+
+
+def test_stop_button_keeps_the_epochs_finished_so_far(fake_st):
+    session: dict = {}
+    key = SLOW.train_key()
+    with pytest.raises(RerunException):  # the Stop click interrupts the run...
+        cache.get_run(key, session)
+    assert [label for label, _ in fake_st.buttons] == ["Stop training"]
+    session[cache.STOP_REQUESTED] = True  # ...and its callback runs first in the next run
+    fake_st.interrupt_at_update = None
+    run = cache.get_run(key, session)
+    assert run.stopped_at == 0 and run.epochs_completed == 1
+    assert cache.RUNS.get(key) is None  # a stopped run is this session's, not shared
+    assert fake_st.infos == ["Training was stopped after epoch 1 of 40: everything below "
+                             "shows the 1 epoch finished so far."]
+    assert fake_st.buttons[-1][0] == "Train all 40 epochs"
+    # Later reruns (scrubbing, other widgets) keep showing the stopped run.
+    assert cache.get_run(key, session) is run
+    # "Train all" forgets it, so the next run trains every epoch.
+    session[cache.STOPPED_RUNS].pop(key)
+    full = cache.get_run(key, session)
+    assert full.stopped_at is None and full.epochs_completed == 40
+    assert cache.RUNS.get(key) is full
+
+
+def test_a_newer_setting_supersedes_an_interrupted_run(fake_st):
+    session: dict = {}
+    with pytest.raises(RerunException):  # a slider moved while this trained
+        cache.get_run(SLOW.train_key(), session)
+    fake_st.interrupt_at_update = None
+    newer = SLOW.replace(p_hidden=0.2).train_key()
+    run = cache.get_run(newer, session)
+    assert run.config.p_hidden == 0.2 and run.epochs_completed == 40
+    assert cache.INTERRUPTED_RUN not in session and session[cache.STOPPED_RUNS] == {}
+    assert cache.RUNS.get(SLOW.train_key()) is None  # the old run was dropped, not finished
+
+
+# --- determinism ------------------------------------------------------------------------------
+
+
+def chart_specs(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def test_two_sessions_with_the_same_settings_see_identical_pictures():
+    link = dict(dataset="spiral", p_hidden="0.3", mask_scope="example", epochs="25", seed="7")
+    first = chart_specs(app(**link).run())
+    cache.clear_all()  # the second session trains again rather than reusing the first's run
+    second_at = app(**link).run()
+    assert_clean(second_at)
+    second = chart_specs(second_at)
+    assert len(first) == 3 and first == second
+    other_seed = chart_specs(app(**{**link, "seed": "8"}).run())
+    assert other_seed != first  # the comparison can tell different runs apart
