@@ -1,0 +1,73 @@
+"""Reading the charts an AppTest run produced.
+
+Streamlit ships a Plotly chart as its JSON spec. Plotly ≥ 6 encodes NumPy arrays in that spec as
+{"dtype": "f8", "bdata": <base64>, "shape": "r, c"}; `decode` turns those back into arrays so
+tests can compare numbers.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import numpy as np
+
+
+def is_typed_array(value: Any) -> bool:
+    return isinstance(value, dict) and "bdata" in value and "dtype" in value
+
+
+def decode_typed_array(value: dict) -> np.ndarray:
+    """One {"dtype", "bdata", "shape"?} object as a NumPy array (shape "r, c" is row-major)."""
+    array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+    shape = value.get("shape")
+    if shape:
+        dims = shape if isinstance(shape, list) else str(shape).split(",")
+        array = array.reshape(tuple(int(d) for d in dims))
+    return array
+
+
+def decode(value: Any) -> Any:
+    """A spec with every typed array replaced by a NumPy array (dicts and lists walked)."""
+    if is_typed_array(value):
+        return decode_typed_array(value)
+    if isinstance(value, dict):
+        return {key: decode(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [decode(item) for item in value]
+    return value
+
+
+def chart_spec(element) -> dict:
+    """The decoded {data, layout, ...} spec of an AppTest plotly_chart element."""
+    return decode(json.loads(element.proto.spec))
+
+
+def charts_by_key(at) -> dict[str, dict]:
+    """Every Plotly chart on the page, decoded, by its user key ("network", "boundary", ...).
+
+    Streamlit stores the user key inside the element id: "$$ID-<hash>-<key>".
+    """
+    charts = {}
+    for element in at.get("plotly_chart"):
+        element_id = element.proto.id
+        key = element_id.split("-", 2)[-1] if element_id.startswith("$$ID-") else element_id
+        charts[key] = chart_spec(element)
+    return charts
+
+
+def traces(spec: dict, **meta: Any) -> list[dict]:
+    """Traces whose `meta` contains all of the given items (e.g. role="probability")."""
+    found = []
+    for trace in spec["data"]:
+        trace_meta = trace.get("meta") or {}
+        if isinstance(trace_meta, dict) and all(trace_meta.get(k) == v for k, v in meta.items()):
+            found.append(trace)
+    return found
+
+
+def arrays_differ(a: Any, b: Any) -> bool:
+    """True when two decoded values (arrays, lists, scalars) are not numerically equal."""
+    a_arr, b_arr = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return a_arr.shape != b_arr.shape or not np.allclose(a_arr, b_arr, equal_nan=True)
