@@ -15,7 +15,7 @@ from dropout_viz.engine import TrainingRun
 from dropout_viz.figures import PLOTLY_CONFIG, base_layout
 from dropout_viz.figures.style import CLASS_COLORS, MARKER_LINE, NEGATIVE_WEIGHT_COLOR, line_scale
 from dropout_viz.settings import Settings, TrainKey
-from dropout_viz.ui import cache
+from dropout_viz.ui import cache, downloads
 
 SITE_KEY, UNIT_KEY, POINT_KEY = "learn_site", "learn_unit", "learn_point"
 N_MASKS = 1000  # sampled masks behind the "mean training-time input"
@@ -138,8 +138,9 @@ def _live_unit_input(run: TrainingRun, settings: Settings) -> None:
         f"mean over all masks is {result.expected:.4f} = the test-time input "
         f"{result.test_time:.4f}: the sampled mean differs from it only by sampling noise "
         f"(± {result.standard_error:.4f}).")
-    st.plotly_chart(unit_input_figure(result, settings.projector), key="learn_unit_input",
-                    config=PLOTLY_CONFIG)
+    figure = unit_input_figure(result, settings.projector)
+    st.plotly_chart(figure, key="learn_unit_input", config=PLOTLY_CONFIG)
+    downloads.download_row({"unit_input": figure}, run, settings, "learn")
 
 
 def _standard_section(settings: Settings) -> None:

@@ -6,7 +6,7 @@ import streamlit as st
 
 from dropout_viz.presets import apply_preset, load_presets
 from dropout_viz.settings import FIELD_SPECS, GROUP_FIELDS
-from dropout_viz.ui import state, upload
+from dropout_viz.ui import classroom, state, upload
 
 LR_CHOICES = (1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3,
               0.5, 1.0)
@@ -104,3 +104,4 @@ def render(hidden: tuple[str, ...] = ()) -> None:
                                "do not apply.")
                 if group == "data":
                     upload.render()
+    classroom.render(hidden)
