@@ -29,7 +29,7 @@ def config_for(key: TrainKey) -> TrainConfig:
         hidden=key.hidden, activation=key.activation, p_input=key.p_input,
         p_hidden=key.p_hidden, mask_scope=key.mask_scope, convention=key.convention,
         optimizer=key.optimizer, lr=key.lr, batch_size=key.batch_size, epochs=key.epochs,
-        l2=key.l2, max_norm=key.max_norm, seed=key.seed,
+        l2=key.l2, max_norm=key.max_norm, seed=key.seed, init=key.init,
     )
 
 

@@ -43,6 +43,7 @@ class Settings:
     n_layers: int = 2
     width: int = 64
     activation: str = "relu"
+    init: str = "auto"
     # dropout (p = probability of DROPPING a unit)
     p_hidden: float = 0.5
     p_input: float = 0.0
@@ -110,6 +111,7 @@ class TrainKey:
     n_layers: int
     width: int
     activation: str
+    init: str
     p_hidden: float
     p_input: float
     mask_scope: str
@@ -282,6 +284,10 @@ FIELD_SPECS: dict[str, FieldSpec] = {spec.name: spec for spec in (
     FieldSpec("activation", "network", "choice", "Activation",
               "Nonlinearity of the hidden units.", "the activation",
               choices=("relu", "tanh", "sigmoid")),
+    FieldSpec("init", "network", "choice", "Initial weights",
+              "auto: He for relu layers, Glorot otherwise. glorot: Glorot uniform everywhere, "
+              "which is what Keras' Dense layer does by default.", "the initialisation",
+              choices=("auto", "glorot")),
     # dropout
     FieldSpec("p_hidden", "dropout", "float", "Dropout rate p (hidden)",
               "Probability of DROPPING each hidden unit during training; q = 1 − p keeps it. "

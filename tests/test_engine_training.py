@@ -280,16 +280,19 @@ def test_one_diverging_run_does_not_disturb_the_others(moons):
 
 
 def test_notes_keras_model_on_digits():
-    """64-128-128-10 relu, dropout 0.5 after each hidden layer, Adam 1e-3, batch 32, 10 epochs."""
+    """64-128-128-10 relu, dropout 0.5 after each hidden layer, Adam 1e-3, batch 32, 10 epochs,
+    Glorot-uniform initial weights (Keras' Dense default), 20% of the digits held out."""
     data = load_dataset("digits", test_fraction=0.2, seed=0)
     config = TrainConfig(hidden=(128, 128), activation="relu", p_input=0.0, p_hidden=0.5,
                          mask_scope="example", convention="inverted", optimizer="adam", lr=1e-3,
-                         batch_size=32, epochs=10, seed=0)
-    run = train(data, config, store_weights=False)
-    # Measured: 0.947 (340 of 359) at seed 0; 0.942–0.953 over seeds 0–7. PyTorch, same
-    # architecture and split, Glorot init: 0.939–0.958 over 5 seeds (mean 0.949).
-    assert run.history["test_acc"][-1] >= 0.94
-    assert run.history["train_acc"][-1] >= 0.96
+                         batch_size=32, epochs=10, init="glorot")
+    runs = train_many(data, [config.replace(seed=seed) for seed in range(3)])
+    test_acc = [run.history["test_acc"][-1] for run in runs]
+    # Measured: 0.950, 0.955, 0.955 (seeds 0-2; 359 test images, so one image is 0.28 points).
+    # With He initialisation instead, the same model gives 0.942-0.953 over seeds 0-7.
+    assert np.mean(test_acc) >= 0.95
+    assert min(test_acc) >= 0.94
+    assert all(run.history["train_acc"][-1] >= 0.96 for run in runs)
 
 
 def test_dropout_lowers_test_loss_on_small_noisy_moons():

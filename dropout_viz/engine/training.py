@@ -8,6 +8,7 @@ configuration, so the two cannot drift apart.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from collections.abc import Callable, Sequence
@@ -29,6 +30,7 @@ from dropout_viz.engine.network import (
 from dropout_viz.engine.optimizers import OPTIMIZERS, make_optimizer
 
 MAX_DROP = 0.95
+INITIALISATIONS = ("auto", "glorot")
 HISTORY_KEYS = ("thinned_loss", "train_loss", "test_loss", "train_acc", "test_acc")
 
 
@@ -46,6 +48,7 @@ class TrainConfig:
     convention: "standard" (0/1 masks in training, weights × q at test time) or "inverted"
     (kept units × 1/q in training, weights as they are at test time).
     max_norm: cap on the L2 norm of each unit's incoming weights (0 = off).
+    init: "auto" (He for relu layers, Glorot otherwise) or "glorot" (Keras' Dense default).
     """
 
     hidden: tuple[int, ...] = (64, 64)
@@ -61,6 +64,7 @@ class TrainConfig:
     l2: float = 0.0
     max_norm: float = 0.0
     seed: int = 0
+    init: str = "auto"
 
     def __post_init__(self):
         hidden = self.hidden
@@ -87,6 +91,7 @@ class TrainConfig:
             if not 0 <= p <= MAX_DROP:
                 raise _range_error(name, p, "the dropout rate must be in [0, 0.95]")
         for name, choices in (("activation", ACTIVATIONS), ("mask_scope", mask_lib.MASK_SCOPES),
+                              ("init", INITIALISATIONS),
                               ("convention", CONVENTIONS), ("optimizer", OPTIMIZERS)):
             if getattr(self, name) not in choices:
                 raise _range_error(name, getattr(self, name), f"choose one of {choices}")
@@ -112,7 +117,7 @@ class TrainConfig:
     def architecture(self) -> tuple:
         """What must agree for configurations to be trained together in one pass."""
         return (self.hidden, self.activation, self.optimizer, self.batch_size, self.epochs,
-                self.mask_scope)
+                self.mask_scope, self.init)
 
 
 @dataclass(frozen=True)
@@ -150,15 +155,20 @@ class ParameterLayout:
         return mask
 
 
-def initial_parameters(layout: ParameterLayout, activation: str, seed: int) -> np.ndarray:
-    """He initialisation for relu layers, Glorot otherwise (and for the softmax layer)."""
+def initial_parameters(layout: ParameterLayout, activation: str, seed: int,
+                       init: str = "auto") -> np.ndarray:
+    """Seeded initial weights (biases 0).
+
+    "auto": He (normal, std √(2/fan_in)) for relu layers, Glorot uniform otherwise and for the
+    softmax layer. "glorot": Glorot uniform everywhere, as Keras' Dense does by default.
+    """
     rng = mask_lib.stream_rng(seed, mask_lib.INIT_STREAM)
     flat = np.zeros(layout.size)
     weights, _ = layout.views(flat)
     last = len(weights) - 1
     for layer, W in enumerate(weights):
         fan_in, fan_out = W.shape
-        if activation == "relu" and layer < last:
+        if init == "auto" and activation == "relu" and layer < last:
             W[...] = rng.normal(0.0, math.sqrt(2.0 / fan_in), size=W.shape)
         else:
             limit = math.sqrt(6.0 / (fan_in + fan_out))
@@ -270,7 +280,8 @@ def _train_group(dataset, configs: Sequence[TrainConfig], on_epoch: EpochCallbac
     seeds = [c.seed for c in configs]
     unique_seeds = sorted(set(seeds))
     seed_row = np.array([unique_seeds.index(s) for s in seeds])
-    init_by_seed = {s: initial_parameters(layout, activation, s) for s in unique_seeds}
+    init_by_seed = {s: initial_parameters(layout, activation, s, first.init)
+                    for s in unique_seeds}
     params = np.stack([init_by_seed[s] for s in seeds])
     initial = params.copy()
     weights, biases = layout.views(params)
@@ -395,6 +406,16 @@ def _kept_snapshots(snapshots, model: int, completed: int, final: np.ndarray) ->
     return np.array([flat for _, flat in kept]).reshape(len(kept), final.shape[-1])
 
 
+def _one_blas_thread():
+    """These matrices are small: a second BLAS thread only adds hand-over costs, and on a busy
+    2-core server it can make training 20× slower. threadpoolctl ships with scikit-learn."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - scikit-learn brings it
+        return contextlib.nullcontext()
+    return threadpool_limits(1, user_api="blas")
+
+
 def _check_dataset(dataset) -> None:
     if len(dataset.y_train) < 2:
         raise ValueError("the training split needs at least 2 points")
@@ -416,7 +437,8 @@ def train(dataset, config: TrainConfig, on_epoch: EpochCallback | None = None,
             return on_epoch(epoch, {k: float(v[0]) for k, v in metrics.items()})
         return None
 
-    return _train_group(dataset, [config], report, store_weights)[0]
+    with _one_blas_thread():
+        return _train_group(dataset, [config], report, store_weights)[0]
 
 
 def train_many(dataset, configs: Sequence[TrainConfig],
@@ -444,7 +466,8 @@ def train_many(dataset, configs: Sequence[TrainConfig],
                 return on_progress(done[0] / total_epochs)
             return None
 
-        runs = _train_group(dataset, [configs[i] for i in indices], report, store_weights)
+        with _one_blas_thread():
+            runs = _train_group(dataset, [configs[i] for i in indices], report, store_weights)
         for i, run in zip(indices, runs):
             results[i] = run
     return results
