@@ -1,0 +1,177 @@
+"""A Streamlit server on a free loopback port and a headless Chromium page to drive it.
+
+Shared by the end-to-end tests (tests/browser/) and benchmarks/page_latency.py. Chromium is
+Debian's (`apt-get install -y chromium`), driven by Playwright; `playwright install` is not
+needed. Charts are read back from Plotly's graph divs (`.js-plotly-plot`), found by the
+Streamlit key of their element (`.st-key-<key>`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+APP = REPO / "app.py"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+SETTLED = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+EXCEPTION = '[data-testid="stException"]'
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class StreamlitServer:
+    """`streamlit run <script>` in its own process group; `url` once healthy."""
+
+    def __init__(self, script: Path | str = APP, port: int | None = None,
+                 startup_timeout_s: float = 90.0, log_path: Path | str | None = None):
+        self.script = Path(script)
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.startup_timeout_s = startup_timeout_s
+        self.log_path = Path(log_path) if log_path else None
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> StreamlitServer:
+        command = [sys.executable, "-m", "streamlit", "run", str(self.script),
+                   "--server.headless", "true", "--server.address", "127.0.0.1",
+                   "--server.port", str(self.port), "--browser.gatherUsageStats", "false"]
+        log = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL
+        self.process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+        deadline = time.monotonic() + self.startup_timeout_s
+        health = f"{self.url}_stcore/health"
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"streamlit exited with code {self.process.returncode} "
+                                   f"before it was healthy (log: {self.log_path})")
+            try:
+                with urllib.request.urlopen(health, timeout=2) as response:
+                    if response.status == 200 and response.read().strip() == b"ok":
+                        return self
+            except OSError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise TimeoutError(f"streamlit was not healthy on {health} after "
+                           f"{self.startup_timeout_s:.0f} s")
+
+    def stop(self) -> None:
+        """End the server and whatever it started (its own process group, by id)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def __enter__(self) -> StreamlitServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def chromium_path() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        raise RuntimeError("chromium is not installed: apt-get install -y chromium")
+    return path
+
+
+@contextmanager
+def chromium(playwright):
+    browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+# JavaScript: a fingerprint of each keyed Plotly chart (title, meta, annotations, trace data)
+# so a change of content can be detected without caring how Plotly stores arrays.
+FINGERPRINTS_JS = """
+() => {
+  const out = {};
+  for (const gd of document.querySelectorAll('[class*="st-key-"] .js-plotly-plot')) {
+    if (!gd._fullLayout || !gd.data) continue;  // not drawn yet
+    const holder = gd.closest('[class*="st-key-"]');
+    const key = [...holder.classList].find(c => c.startsWith('st-key-')).slice(7);
+    const layout = gd.layout || {};
+    out[key] = JSON.stringify({
+      title: layout.title, meta: layout.meta,
+      annotations: (layout.annotations || []).map(a => a.text),
+      data: gd.data.map(t => [t.x, t.y, t.z]),
+    });
+  }
+  return out;
+}
+"""
+
+# JavaScript predicate: the script is idle and every chart named in `before` shows new content.
+CHANGED_JS = """
+([before, fingerprints]) => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  const now = (FP)();
+  for (const key of Object.keys(before)) {
+    if (!(key in now) || now[key] === before[key]) return false;
+  }
+  window.__settledAt = performance.now();
+  return true;
+}
+""".replace("(FP)", "(" + FINGERPRINTS_JS.strip() + ")")
+
+
+def fingerprints(page) -> dict[str, str]:
+    return page.evaluate(FINGERPRINTS_JS)
+
+
+def wait_until_loaded(page, chart_keys: tuple[str, ...] = (), timeout_ms: float = 90_000) -> None:
+    """The first run finished and the named charts are drawn."""
+    page.wait_for_selector(SETTLED, timeout=timeout_ms)
+    keys = list(chart_keys)
+    page.wait_for_function(
+        """(keys) => {
+             const app = document.querySelector('[data-testid="stApp"]');
+             if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+             const drawn = k => { const gd = document.querySelector(`.st-key-${k} .js-plotly-plot`);
+                                  return gd && gd._fullLayout; };
+             if (!keys.every(drawn)) return false;
+             window.__settledAt = performance.now();
+             return true; }""",
+        arg=keys, polling="raf", timeout=timeout_ms)
+
+
+def wait_until_changed(page, before: dict[str, str], timeout_ms: float = 90_000) -> None:
+    """The script is idle again and every chart in `before` shows different content."""
+    page.wait_for_function(CHANGED_JS, arg=[before, None], polling="raf", timeout=timeout_ms)
+
+
+def slider(page, label: str):
+    """The keyboard-focusable thumb of the slider labelled `label` (an input[type=range])."""
+    return page.locator(f'input[type="range"][aria-label="{label}"]')
+
+
+def nudge(page, label: str, key: str = "ArrowLeft") -> float:
+    """Focus a slider's thumb and press a key; returns performance.now() just before."""
+    thumb = slider(page, label)
+    thumb.focus()
+    started = page.evaluate("() => performance.now()")
+    thumb.press(key)
+    return started
