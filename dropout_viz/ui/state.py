@@ -53,6 +53,11 @@ def load_into_session(settings: Settings) -> None:
 def init_session() -> None:
     """On a session's first run, read the settings from the URL (never raises)."""
     if st.session_state.get(INITIALISED):
+        for name in FIELD_SPECS:
+            # Re-store each value before any widget exists: Streamlit forgets a widget's value
+            # on a run that does not draw it, and view controls live in tabs drawn only when open.
+            if name in st.session_state:
+                st.session_state[name] = st.session_state[name]
         return
     params = {key: st.query_params.get_all(key) for key in st.query_params}
     tab = params.pop(TAB_KEY, [None])[-1]
