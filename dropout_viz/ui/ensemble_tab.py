@@ -1,0 +1,227 @@
+"""The "Thinned sub-networks" tab: a gallery of the sub-networks dropout trains, their average
+beside the test-time network, Monte-Carlo convergence and where the sub-networks disagree."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from dropout_viz import ensemble
+from dropout_viz.engine import TrainingRun
+from dropout_viz.ensemble import Convergence, EnsembleResults
+from dropout_viz.figures import PLOTLY_CONFIG
+from dropout_viz.figures.ensemble import KIND_NAMES, ensemble_figures, test_time_name
+from dropout_viz.settings import FIELD_SPECS, Settings, TrainKey
+from dropout_viz.ui import cache
+
+MAX_CACHED = 12  # results for this many (run, K, source, average, measure) combinations
+SOURCE_LABELS = {"sampled": "sampled now", "trained": "as trained"}
+KIND_LABELS = {"arithmetic": "arithmetic mean", "geometric": "normalised geometric mean"}
+MEASURE_LABELS = {"entropy": "entropy (disagreement)", "std": "standard deviation"}
+
+
+@st.cache_data(max_entries=MAX_CACHED, show_spinner=False)
+def cached_convergence(key: TrainKey, kind: str, _run: TrainingRun) -> Convergence:
+    """Depends on neither K nor the gallery source, so moving the K slider reuses it."""
+    dataset = _run.dataset
+    return ensemble.convergence_curve(_run.network(), dataset.X_test, dataset.y_test, kind,
+                                      seed=key.seed)
+
+
+@st.cache_data(max_entries=MAX_CACHED, show_spinner=False)
+def cached_results(key: TrainKey, k: int, source: str, kind: str, measure: str,
+                   _run: TrainingRun) -> EnsembleResults:
+    """Compact arrays (float32 grids, ~50×50 in the gallery), not figures. `key` identifies the
+    run (`_run` itself is not hashed); the sampled masks are seeded by the training seed."""
+    return ensemble.compute_ensemble(_run, k, source, kind, measure, seed=key.seed,
+                                     convergence=cached_convergence(key, kind, _run))
+
+
+def controls() -> None:
+    """The tab's view settings; keyed by their Settings field, values live in session state."""
+    k_col, source_col, kind_col, measure_col = st.columns([3, 2, 2, 2])
+    with k_col:
+        spec = FIELD_SPECS["k_subnets"]
+        st.slider("Sub-networks shown (K)", int(spec.min), int(spec.max), step=1,
+                  key="k_subnets", help=spec.help)
+    with source_col:
+        st.radio("Gallery", FIELD_SPECS["gallery_source"].choices, key="gallery_source",
+                 format_func=SOURCE_LABELS.get, horizontal=True,
+                 help="Sampled now: fresh random masks on the final weights. As trained: the "
+                      "masks training used in the last K epochs, with that epoch's weights.")
+    with kind_col:
+        st.radio("Average", FIELD_SPECS["ensemble_kind"].choices, key="ensemble_kind",
+                 format_func=KIND_LABELS.get,
+                 help="How the sub-networks' probabilities are combined: their mean, or the "
+                      "normalised geometric mean (exp of the mean log-probability, rescaled "
+                      "to sum to 1).")
+    with measure_col:
+        st.radio("Disagreement", FIELD_SPECS["uncertainty"].choices, key="uncertainty",
+                 format_func=MEASURE_LABELS.get,
+                 help="Entropy: the entropy of the averaged prediction minus the sub-networks' "
+                      "average entropy (mutual information), the part due to disagreement. "
+                      "Standard deviation: the spread of the probability they give the "
+                      "predicted class.")
+
+
+def gallery_caption(results: EnsembleResults, run: TrainingRun, settings: Settings,
+                    wanted: int) -> str:
+    gallery = results.gallery
+    if gallery.source == "sampled":
+        text = (f"**Sampled now:** {gallery.k} fresh random masks (drawn from the training "
+                "seed, so a shared link shows the same ones) on the final weights. Every "
+                "sub-network is built from the same shared weights, yet each draws its own "
+                "boundary: look at how much they differ, and where.")
+    else:
+        scope = run.config.mask_scope
+        which = {
+            "epoch": "each epoch trained exactly one mask, so these are the sub-networks of "
+                     f"the last {gallery.k} epochs",
+            "batch": f"every mini-batch trained its own mask ({run.n_batches} per epoch); "
+                     f"shown is the one of the first mini-batch of each of the last "
+                     f"{gallery.k} epochs",
+            "example": "every example at every step had its own mask; shown is the one of the "
+                       "first example of the first mini-batch of each of the last "
+                       f"{gallery.k} epochs",
+        }[scope]
+        text = (f"**As trained:** {which}, each drawn with the weights at the end of that "
+                "epoch. Titles give the epoch.")
+        if run.snapshot_every > 1:
+            text += (f" This run kept every {run.snapshot_every}th epoch's weights (to bound "
+                     "memory), so these are the last kept epochs.")
+        if gallery.k < wanted:
+            text += f" Only {gallery.k} epochs were trained, so only {gallery.k} are shown."
+    text += (" Grey, crossed-out units are dropped; blue links are positive weights, orange "
+             "negative, thicker for larger |w|. Layers wider than 10 units show their first 9. "
+             "Titles give each sub-network's test accuracy.")
+    empty = [i for i in range(gallery.k)
+             if any(not m[i].any() for m, q in zip(gallery.keep_masks, results.keep_probs)
+                    if q < 1.0)]
+    if empty:
+        names = ", ".join(f"#{i + 1}" for i in empty[:6])
+        text += (f" {names} lost every unit of a layer, so it predicts the same for every "
+                 "point.")
+    return text
+
+
+def exactness_note(results: EnsembleResults, source: str) -> str:
+    """What the test-time network is, relative to the ensemble, in these settings (and no more)."""
+    keep = results.keep_probs
+    if all(q == 1.0 for q in keep):
+        note = ("With p = 0 nothing is dropped: every sub-network is the full network.")
+    elif ensemble.weight_scaling_is_exact(keep):
+        note = ("Dropout acts only on the last hidden layer here, so the softmax is the only "
+                "nonlinearity after it: the test-time network is exactly the normalised "
+                "geometric mean of all sub-networks, each weighted by its probability (Hinton "
+                "et al. 2012; Baldi & Sadowski 2013). The geometric mean of sampled "
+                "sub-networks estimates it; the arithmetic mean is a different average.")
+    else:
+        note = (f"Dropout acts before {results.activation} units here, so weight scaling only "
+                "approximates the ensemble's average (Baldi & Sadowski 2013): the right-hand "
+                "panel shows how closely, over the whole plane.")
+    if source == "trained":
+        note += (" As trained, the sub-networks carry weights from different epochs while the "
+                 "test-time network has the final ones, so they need not agree even with many "
+                 "sub-networks.")
+    return note
+
+
+def agreement_line(results: EnsembleResults) -> str:
+    comparison, k = results.comparison, results.gallery.k
+    agreeing = round(comparison.agreement * comparison.n_test)
+    return (f"The {KIND_LABELS[comparison.kind]} of the {k} sub-networks and the test-time "
+            f"network predict the same class on **{agreeing} of {comparison.n_test} test "
+            f"points ({comparison.agreement:.0%})**.")
+
+
+def convergence_caption(convergence: Convergence) -> str:
+    acc = convergence.accuracy.mean(axis=0)
+    ks = convergence.ks
+    target = convergence.test_time.accuracy
+    close = np.abs(acc - target) <= 0.01
+    settled = next((int(ks[i]) for i in range(len(ks)) if close[i:].all()), None)
+    draws = (f" The band is the range over {convergence.repeats} independent draws: it narrows "
+             "as K grows (the Monte-Carlo error shrinks about as 1/√K)."
+             if convergence.repeats > 1 else "")
+    if settled is None:
+        settle = (f"Even at K = {int(ks[-1])} the average's accuracy differs from the test-time "
+                  f"network's by {abs(acc[-1] - target) * 100:.1f} points.")
+    else:
+        settle = (f"From K = {settled} on, the average's accuracy stays within one point of the "
+                  "test-time network's.")
+    return (f"Each point averages the first K of {int(ks[-1])} sub-networks sampled on the "
+            "final weights. One sub-network on its own scores "
+            f"{convergence.single.accuracy:.1%} on average (dotted); the test-time network "
+            f"{target:.1%} (dashed). {settle}{draws} Srivastava et al. (2014, Fig. 11) found "
+            "Monte-Carlo averaging as good as weight scaling from about K = 50 on MNIST; "
+            "compare this data set.")
+
+
+def uncertainty_caption(results: EnsembleResults, source: str) -> str:
+    u = results.uncertainty
+    measure = ("entropy of the averaged prediction minus the sub-networks' average entropy "
+               "(in nats)" if u.measure == "entropy" else
+               "standard deviation of the probability the sub-networks give the predicted class")
+    text = (f"Purple where {u.k} sub-networks disagree, white where they all predict the same "
+            f"({measure}; zero everywhere when p = 0). Monte-Carlo dropout (Gal & Ghahramani "
+            "2016) reads this spread as the network's uncertainty: look where it is high — "
+            "along the boundary, and check whether it grows away from the training points. "
+            "Fixed scale from 0 to the largest possible value; more sub-networks give a "
+            "smoother map.")
+    if source == "trained":
+        text += (" Drawn from sub-networks sampled on the final weights (not the gallery's "
+                 "as-trained ones, whose weights differ by epoch).")
+    return text
+
+
+def render(settings: Settings) -> None:
+    st.markdown("Dropout trains many **thinned sub-networks** that share one set of weights. "
+                "Here are some of them, their average, and how it compares with the single "
+                "network used at test time.")
+    controls()
+    run = cache.get_run(settings.train_key())
+    if run.diverged_at is not None:
+        st.error(f"Training diverged in epoch {run.diverged_at + 1}; showing the last finite "
+                 "weights. A lower learning rate helps.")
+    if run.epochs_completed == 0:
+        st.info("No epoch finished with finite weights, so there are no sub-networks to show.")
+        return
+    source = settings.gallery_source
+    results = cached_results(settings.train_key(), settings.k_subnets, source,
+                             settings.ensemble_kind, settings.uncertainty, run)
+    figures = ensemble_figures(results, projector=settings.projector)
+
+    st.subheader(f"{results.gallery.k} thinned sub-networks")
+    st.plotly_chart(figures["gallery"], key="ensemble_gallery", config=PLOTLY_CONFIG)
+    st.caption(gallery_caption(results, run, settings, settings.k_subnets))
+
+    st.subheader("Their average beside the test-time network")
+    if "comparison" in figures:
+        st.plotly_chart(figures["comparison"], key="ensemble_comparison", config=PLOTLY_CONFIG)
+        st.markdown(agreement_line(results))
+        st.caption("Same colour scale in all three; white is 50/50. Right: how far apart the "
+                   "two are at each place (0 = identical). Look for where the difference "
+                   "lives: mostly near the boundary, or far from the data? " +
+                   exactness_note(results, source))
+    else:
+        avg, full = results.comparison.average_scores, results.comparison.test_time_scores
+        left, right = st.columns(2)
+        left.metric(f"{KIND_NAMES[results.comparison.kind]} of {results.gallery.k}: accuracy",
+                    f"{avg.accuracy:.1%}", help=f"log-loss {avg.log_loss:.3f}")
+        right.metric(f"{test_time_name(results.convention)}: accuracy",
+                     f"{full.accuracy:.1%}", help=f"log-loss {full.log_loss:.3f}")
+        st.markdown(agreement_line(results))
+        st.caption("These inputs have more than two features, so there is no plane to draw. "
+                   + exactness_note(results, source))
+
+    st.subheader("More sub-networks, better average")
+    st.plotly_chart(figures["convergence"], key="ensemble_convergence", config=PLOTLY_CONFIG)
+    st.caption(convergence_caption(results.convergence))
+
+    st.subheader("Where the sub-networks disagree")
+    if "uncertainty" in figures:
+        st.plotly_chart(figures["uncertainty"], key="ensemble_uncertainty",
+                        config=PLOTLY_CONFIG)
+        st.caption(uncertainty_caption(results, source))
+    else:
+        st.info("The disagreement map needs 2-D data: choose a data set other than digits.")
