@@ -1,0 +1,150 @@
+"""The Learn tab in the running app: the lesson's statements and its live numbers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dropout_viz import lesson
+from dropout_viz.settings import DEFAULTS, FIELD_SPECS, Settings
+from dropout_viz.ui import cache, learn_tab
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+SMALL = {"epochs": "10", "width": "12"}
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    cache.clear_all()
+    yield
+    cache.clear_all()
+
+
+def learn(**url: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180)
+    for key, value in {**SMALL, **url, "tab": "learn"}.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def text_of(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += [i.value for i in at.info] + [h.value for h in at.header]
+    return " ".join(" ".join(parts).split())
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def settings_of(**url: str) -> Settings:
+    values = {**SMALL, **url}
+    return DEFAULTS.replace(**{k: FIELD_SPECS[k].parse(v) for k, v in values.items()})
+
+
+@pytest.mark.parametrize("convention", ["standard", "inverted"])
+def test_live_numbers_equal_a_direct_computation(convention):
+    at = learn(convention=convention)
+    run = cache.RUNS.get(settings_of(convention=convention).train_key())
+    net = run.network()
+    site = len(net.weights) - 1  # default: the last dropout site, first unit, first test point
+    h = net.hidden_activations(run.dataset.X_test[:1])[site - 1][0]
+    W, b, q = net.weights[site], net.biases[site], net.keep_probs[site]
+    test_time = h @ (W[:, 0] * (q if convention == "standard" else 1.0)) + b[0]
+    wrong = h @ W[:, 0] * (1.0 if convention == "standard" else q) + b[0]
+    shown = metrics(at)
+    label = "weights × q" if convention == "standard" else "weights as trained"
+    assert shown[f"Test-time input, {label}"] == f"{test_time:.4f}"
+    wrong_label = next(k for k in shown if k.startswith("With "))
+    assert shown[wrong_label] == f"{wrong:.4f}"
+    rng = np.random.default_rng(run.config.seed)
+    masks = rng.random((learn_tab.N_MASKS, len(h))) < q
+    scale = 1 / q if convention == "inverted" else 1.0
+    sampled_mean = np.mean(masks * scale @ (h * W[:, 0]) + b[0])
+    assert shown[f"Mean training-time input ({learn_tab.N_MASKS} masks)"] == f"{sampled_mean:.4f}"
+
+
+def test_choosing_another_unit_and_point_changes_the_numbers():
+    at = learn()
+    before = metrics(at)
+    at.number_input(key=learn_tab.UNIT_KEY).set_value(2).run()
+    at.number_input(key=learn_tab.POINT_KEY).set_value(3).run()
+    after = metrics(at)
+    assert before != after
+    run = cache.RUNS.get(settings_of().train_key())
+    expected = lesson.unit_input(run.network(), run.dataset.X_test[2], site=2, unit=1,
+                                 n_masks=learn_tab.N_MASKS, seed=run.config.seed)
+    assert after["Test-time input, weights × q"] == f"{expected.test_time:.4f}"
+    assert any("Point 3 of the test set" in c.value for c in at.caption)
+
+
+def test_input_dropout_site_can_be_chosen():
+    at = learn(p_input="0.2")
+    sites = at.selectbox(key=learn_tab.SITE_KEY)
+    assert sites.options == ["the inputs", "hidden layer 1", "hidden layer 2"]
+    sites.select(0).run()
+    assert any("dropout at the inputs with q = 0.8" in c.value for c in at.caption)
+
+
+def test_the_lesson_states_the_facts():
+    text = text_of(at := learn())
+    assert "Keras does not rescale the weights at test time." in text
+    assert "notes' last line" in text
+    assert "Srivastava et al. (2014) and Gal & Ghahramani (2016) write p for the **keep**" in text
+    assert "probability of **dropping**" in text
+    assert "co-adaptation" in text
+    assert "exactly" in text and "normalised geometric mean" in text
+    assert "only approximates" in text
+    assert "10 epochs train at most **10** sub-networks" in text
+    for reference in ("Srivastava", "Gal, Z. Ghahramani (2016)", "Baldi, P. Sadowski (2013)"):
+        assert reference in text
+    formulas = [latex.value for latex in at.latex]
+    assert any(r"\mathbb{E}[z_j] = \sum_i (q\,W_{ij})" in f for f in formulas)
+    assert any(r"\frac{m_i}{q}" in f for f in formulas)
+    assert any("Learn" in t.label for t in at.tabs)
+
+
+def test_practical_advice_as_suggested_ranges():
+    at = learn(p_hidden="0.3", max_norm="3.5")
+    table = at.table[0].value
+    rows = {row["Setting"]: row for row in table.to_dict("records")}
+    assert rows["Dropout rate p for hidden units"]["Suggested"] == "0.2–0.5"
+    assert rows["Dropout rate p for hidden units"]["Now"] == "0.3 ✓"
+    assert rows["Dropout rate p for inputs"]["Suggested"] == "0.2"
+    assert rows["Dropout rate p for inputs"]["Now"] == "0"
+    assert rows["Max-norm c"]["Now"] == "3.5 ✓"
+    assert "keep 0.5–0.8" in rows["Dropout rate p for hidden units"]["Paper (its p = keep)"]
+
+
+def test_mc_comparison_metrics_match_lesson():
+    at = learn(n_layers="1")
+    run = cache.RUNS.get(settings_of(n_layers="1").train_key())
+    comparison = lesson.compare_ensembles(run.network(), run.dataset.X_test, learn_tab.N_MC,
+                                          seed=run.config.seed)
+    shown = metrics(at)
+    assert shown[f"Geometric MC mean vs weight scaling (K = {learn_tab.N_MC})"] == \
+        f"{comparison.geometric_gap:.4f}"
+    assert comparison.exact_case
+    assert "geometric mean should match weight scaling" in text_of(at)
+
+
+def test_no_dropout_explains_instead_of_numbers():
+    at = learn(p_hidden="0")
+    assert any("p = 0 everywhere" in i.value for i in at.info)
+    assert not [m for m in at.metric if m.label.startswith("Test-time")]
+
+
+def test_learn_figures_for_export_and_projector():
+    run = cache.get_run(settings_of().train_key())
+    figures = learn_tab.learn_figures(run, settings_of().replace(projector=True))
+    layout = json.loads(figures["unit_input"].to_json())["layout"]
+    assert layout["font"]["size"] == 22
+    assert learn_tab.learn_figures(cache.get_run(settings_of(p_hidden="0").train_key()),
+                                   settings_of(p_hidden="0")) == {}
