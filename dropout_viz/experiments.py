@@ -1,0 +1,419 @@
+"""Experiments on top of the engine: with vs without dropout, sweeping p, inside the neurons.
+
+Pure NumPy (no Streamlit, no Plotly), so the app, the command-line export and the tests compute
+the same numbers.
+
+* `twin_runs`: the run and its p = 0 twin, trained together (same data, seed, initial weights,
+  batch order; only the dropout rates differ).
+* `sweep_p`: p from 0 to 0.8 × a few seeds, each architecture trained in one vectorised
+  `train_many` pass. Mode "width" keeps the layer width n; mode "active" keeps the expected
+  number of active units q·n (Srivastava et al. 2014, §7.3), so n grows as p grows.
+* `activation_stats`: what the hidden units output on the training data (histogram, mean,
+  fraction near zero), the sparsity effect of Srivastava et al. Fig. 8.
+* `unit_maps`: every hidden unit's output over the 2-D input plane (TensorFlow Playground style).
+* `classification`: confusion matrix and misclassified examples (digits).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from dropout_viz.engine import MLP, TrainConfig, TrainingRun, train_many
+from dropout_viz.engine.training import HISTORY_KEYS
+from dropout_viz.figures.boundary import make_grid
+
+SWEEP_PS: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(9))  # 0, 0.1, ..., 0.8
+SWEEP_SEEDS = 3
+SWEEP_MODES = ("width", "active")
+MAX_SWEEP_WIDTH = 1024  # the engine's limit on a layer's width
+
+# An activation counts as "near zero" when |a| < NEAR_ZERO. For ReLU units that is exactly the
+# fraction of inactive (zero) outputs; for tanh it counts outputs at the origin; sigmoid units
+# output 0.5 at rest, so for them the fraction measures saturation towards 0, not sparsity.
+NEAR_ZERO = 1e-3
+HISTOGRAM_BINS = 40
+
+ProgressCallback = Callable[[float], "bool | None"]
+
+
+# ----------------------------------------------------------------------------- with vs without
+
+
+def twin_config(config: TrainConfig) -> TrainConfig:
+    """The same configuration without dropout: p_hidden = p_input = 0, everything else equal."""
+    return config.replace(p_hidden=0.0, p_input=0.0)
+
+
+def twin_runs(dataset, config: TrainConfig, on_progress: ProgressCallback | None = None,
+              store_weights: bool | int = False) -> tuple[TrainingRun, TrainingRun]:
+    """(run, twin): `config` and its p = 0 twin, trained together in one `train_many` pass.
+
+    Both start from the same initial weights (same seed) and see the training points in the
+    same order; the masks come from the same uniforms, which at p = 0 keep every unit.
+    """
+    run, twin = train_many(dataset, [config, twin_config(config)], on_progress,
+                           store_weights=store_weights)
+    return run, twin
+
+
+def generalisation_gap(run: TrainingRun) -> float:
+    """Test loss minus training loss of the test-time network after the last epoch."""
+    history = run.history
+    if not len(history["test_loss"]):
+        return math.nan
+    return float(history["test_loss"][-1] - history["train_loss"][-1])
+
+
+# ----------------------------------------------------------------------------- sweep over p
+
+
+def active_width(width: int, p: float) -> int:
+    """Width n(p) with the same expected number of active units as `width` at p = 0.
+
+    (1 − p)·n(p) = width, rounded to the nearest unit and capped at the engine's limit.
+    """
+    return int(min(MAX_SWEEP_WIDTH, max(1, round(width / (1.0 - p)))))
+
+
+def sweep_configs(base: TrainConfig, ps: Sequence[float] = SWEEP_PS, seeds: int = SWEEP_SEEDS,
+                  mode: str = "width") -> list[list[TrainConfig]]:
+    """configs[i][s]: `base` with p_hidden = ps[i] and training seed base.seed + s.
+
+    The sweep varies the hidden dropout rate only; p_input stays as in `base`. In mode
+    "active" every hidden layer's width is n(p) = base width / (1 − p) (see `active_width`).
+    """
+    if mode not in SWEEP_MODES:
+        raise ValueError(f"mode must be one of {SWEEP_MODES}, got {mode!r}")
+    if seeds < 1:
+        raise ValueError(f"seeds must be at least 1, got {seeds}")
+    configs = []
+    for p in ps:
+        hidden = base.hidden if mode == "width" else \
+            tuple(active_width(n, p) for n in base.hidden)
+        configs.append([base.replace(p_hidden=float(p), hidden=hidden, seed=base.seed + s)
+                        for s in range(seeds)])
+    return configs
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """Final-epoch metrics of every (p, seed) run: arrays of shape (len(ps), seeds).
+
+    NaN marks a run that diverged before its first epoch finished (`diverged` says which runs
+    diverged at all; the others' numbers are from their last finite epoch).
+    """
+
+    ps: np.ndarray  # (P,)
+    seeds: tuple[int, ...]
+    mode: str
+    widths: tuple[tuple[int, ...], ...]  # hidden layer sizes used at each p
+    metrics: dict[str, np.ndarray]  # HISTORY_KEYS → (P, S)
+    diverged: np.ndarray  # (P, S) bool
+    complete: bool = True  # False when on_progress stopped the sweep early
+
+    def mean(self, key: str) -> np.ndarray:
+        return np.nanmean(self.metrics[key], axis=1)
+
+    def std(self, key: str) -> np.ndarray:
+        """Spread over seeds (population standard deviation, ddof = 0)."""
+        return np.nanstd(self.metrics[key], axis=1)
+
+    def gap(self) -> np.ndarray:
+        """Test minus training loss, (P, S)."""
+        return self.metrics["test_loss"] - self.metrics["train_loss"]
+
+
+def _cost(config: TrainConfig, n_features: int, n_classes: int) -> float:
+    sizes = (n_features,) + config.hidden + (n_classes,)
+    return config.epochs * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
+def final_metrics(run: TrainingRun) -> dict[str, float]:
+    """The last completed epoch's metrics (NaN for a run with no finite epoch)."""
+    return {key: float(values[-1]) if len(values) else math.nan
+            for key, values in run.history.items()}
+
+
+def sweep_p(dataset, base_config: TrainConfig, ps: Sequence[float] = SWEEP_PS,
+            seeds: int = SWEEP_SEEDS, mode: str = "width",
+            on_progress: ProgressCallback | None = None) -> SweepResult:
+    """Train `base_config` at every p in `ps` with `seeds` training seeds; final metrics.
+
+    Configurations sharing an architecture train together in one `train_many` pass (mode
+    "width": all of them; mode "active": one pass per width). on_progress(fraction) gets the
+    fraction done, weighted by each pass's arithmetic cost, and may return False to stop.
+    """
+    grid = sweep_configs(base_config, ps, seeds, mode)
+    flat = [config for row in grid for config in row]
+    groups: dict[tuple, list[int]] = {}
+    for i, config in enumerate(flat):
+        groups.setdefault(config.architecture(), []).append(i)
+    n_features, n_classes = dataset.X_train.shape[1], int(dataset.n_classes)
+    costs = {arch: len(idx) * _cost(flat[idx[0]], n_features, n_classes)
+             for arch, idx in groups.items()}
+    total = sum(costs.values())
+    done = 0.0
+    runs: list[TrainingRun | None] = [None] * len(flat)
+    stopped = False
+    for arch, indices in groups.items():
+        def report(fraction: float, start=done, share=costs[arch] / total):
+            if on_progress is None:
+                return None
+            return on_progress(min(1.0, start + share * fraction))
+
+        group_runs = train_many(dataset, [flat[i] for i in indices], report)
+        for i, run in zip(indices, group_runs):
+            runs[i] = run
+        done += costs[arch] / total
+        if any(run.stopped_at is not None for run in group_runs):
+            stopped = True
+            break
+
+    n_ps, n_seeds = len(grid), seeds
+    metrics = {key: np.full((n_ps, n_seeds), np.nan) for key in HISTORY_KEYS}
+    diverged = np.zeros((n_ps, n_seeds), dtype=bool)
+    for i, run in enumerate(runs):
+        if run is None:
+            continue
+        row, col = divmod(i, n_seeds)
+        for key, value in final_metrics(run).items():
+            if key in metrics:
+                metrics[key][row, col] = value
+        diverged[row, col] = run.diverged_at is not None
+    return SweepResult(
+        ps=np.asarray(ps, dtype=float), seeds=tuple(c.seed for c in grid[0]), mode=mode,
+        widths=tuple(row[0].hidden for row in grid), metrics=metrics, diverged=diverged,
+        complete=not stopped and all(run is not None for run in runs))
+
+
+# ----------------------------------------------------------------------------- inside the neurons
+
+
+@dataclass(frozen=True)
+class ActivationStats:
+    """What one hidden layer of the test-time network outputs on a set of points.
+
+    mean: mean activation over points and units. near_zero: fraction of activations with
+    |a| < NEAR_ZERO. unit_means: each unit's mean over the points. counts: histogram of all
+    activations on `edges` (values outside the edges are clipped into the end bins).
+    """
+
+    layer: int  # 1-based hidden layer
+    mean: float
+    near_zero: float
+    unit_means: np.ndarray  # (units,)
+    counts: np.ndarray  # (bins,)
+    edges: np.ndarray  # (bins + 1,)
+
+    @property
+    def n_values(self) -> int:
+        return int(self.counts.sum())
+
+
+def hidden_activations(net: MLP, X: np.ndarray) -> list[np.ndarray]:
+    """Each hidden layer's output (n, units) in the test-time network (no units dropped).
+
+    This is the unit's own output h, before the next layer's dropout multiplier (×q in the
+    standard convention), so networks trained with and without dropout compare like for like.
+    """
+    return net.hidden_activations(X)
+
+
+def activation_edges(arrays: Sequence[np.ndarray], bins: int = HISTOGRAM_BINS) -> np.ndarray:
+    """Shared histogram edges covering every array (so two networks' histograms line up)."""
+    low = min(float(np.min(a)) for a in arrays)
+    high = max(float(np.max(a)) for a in arrays)
+    if high <= low:
+        high = low + 1.0
+    return np.linspace(low, high, bins + 1)
+
+
+def layer_stats(activations: np.ndarray, layer: int, edges: np.ndarray) -> ActivationStats:
+    values = np.asarray(activations, dtype=float)
+    clipped = np.clip(values.ravel(), edges[0], edges[-1])
+    counts, _ = np.histogram(clipped, bins=edges)
+    return ActivationStats(
+        layer=layer, mean=float(values.mean()),
+        near_zero=float(np.mean(np.abs(values) < NEAR_ZERO)),
+        unit_means=values.mean(axis=0), counts=counts, edges=np.asarray(edges, dtype=float))
+
+
+def activation_stats(net: MLP, X: np.ndarray,
+                     edges: Sequence[np.ndarray] | None = None) -> list[ActivationStats]:
+    """One ActivationStats per hidden layer of `net` on the points X."""
+    layers = hidden_activations(net, X)
+    if edges is None:
+        edges = [activation_edges([h]) for h in layers]
+    return [layer_stats(h, l + 1, e) for l, (h, e) in enumerate(zip(layers, edges))]
+
+
+def compare_activations(nets: Mapping[str, MLP], X: np.ndarray,
+                        bins: int = HISTOGRAM_BINS) -> dict[str, list[ActivationStats]]:
+    """activation_stats of several networks with the same histogram edges per layer."""
+    layers = {name: hidden_activations(net, X) for name, net in nets.items()}
+    depth = min(len(h) for h in layers.values())
+    edges = [activation_edges([h[l] for h in layers.values()], bins) for l in range(depth)]
+    return {name: [layer_stats(h[l], l + 1, edges[l]) for l in range(depth)]
+            for name, h in layers.items()}
+
+
+def pooled_stats(stats: Sequence[ActivationStats]) -> dict[str, float]:
+    """Mean activation and near-zero fraction over all hidden layers (weighted by values)."""
+    sizes = np.array([s.n_values for s in stats], dtype=float)
+    return {"mean": float(np.average([s.mean for s in stats], weights=sizes)),
+            "near_zero": float(np.average([s.near_zero for s in stats], weights=sizes))}
+
+
+@dataclass(frozen=True)
+class UnitMaps:
+    """Every hidden unit's output over a grid: maps[l] is (len(ys), len(xs), units)."""
+
+    xs: np.ndarray
+    ys: np.ndarray
+    maps: list[np.ndarray]
+    dropped: list[np.ndarray]  # per hidden layer, indices of units dropped in the shown mask
+
+
+def unit_maps(net: MLP, xs: np.ndarray, ys: np.ndarray,
+              keep_masks: Sequence[np.ndarray] | None = None) -> UnitMaps:
+    """Each hidden unit's output over the plane (test-time network; nothing dropped).
+
+    keep_masks (one (units,) vector per site, inputs first) only marks which units that mask
+    drops; the maps show what each unit computes when it is present.
+    """
+    xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+    gx, gy = np.meshgrid(xs, ys)
+    points = np.column_stack([gx.ravel(), gy.ravel()])
+    layers = hidden_activations(net, points)
+    maps = [h.reshape(len(ys), len(xs), h.shape[1]) for h in layers]
+    if keep_masks is None:
+        dropped = [np.array([], dtype=int) for _ in layers]
+    else:
+        dropped = [np.flatnonzero(np.asarray(m).reshape(-1) < 0.5) for m in keep_masks[1:]]
+    return UnitMaps(xs, ys, maps, dropped)
+
+
+# ----------------------------------------------------------------------------- classification
+
+
+@dataclass(frozen=True)
+class Classification:
+    """How a network classifies the test split."""
+
+    confusion: np.ndarray  # (C, C): rows = true class, columns = predicted class
+    predicted: np.ndarray  # (n_test,)
+    probs: np.ndarray  # (n_test, C)
+    misclassified: np.ndarray  # indices into the test split, most confident mistakes first
+
+    @property
+    def accuracy(self) -> float:
+        return float(np.trace(self.confusion) / max(1, self.confusion.sum()))
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
+    matrix = np.zeros((n_classes, n_classes), dtype=int)
+    np.add.at(matrix, (np.asarray(y_true, int), np.asarray(y_pred, int)), 1)
+    return matrix
+
+
+def classification(net: MLP, dataset) -> Classification:
+    """Confusion matrix and mistakes of the test-time network on the test split."""
+    probs = net.predict_proba(dataset.X_test)
+    predicted = probs.argmax(axis=1)
+    wrong = np.flatnonzero(predicted != dataset.y_test)
+    confidence = probs[wrong, predicted[wrong]]
+    return Classification(
+        confusion=confusion_matrix(dataset.y_test, predicted, int(dataset.n_classes)),
+        predicted=predicted, probs=probs, misclassified=wrong[np.argsort(-confidence,
+                                                                         kind="stable")])
+
+
+def example_images(dataset, indices: Sequence[int]) -> np.ndarray:
+    """Test examples as images in raw pixel values: (k, rows, cols), e.g. 0..16 for digits."""
+    if dataset.image_shape is None:
+        raise ValueError(f"the {dataset.name} data set has no image shape")
+    raw = dataset.unstandardize(dataset.X_test[np.asarray(indices, dtype=int)])
+    return raw.reshape((-1,) + tuple(dataset.image_shape))
+
+
+# ----------------------------------------------------------------------------- everything
+
+
+@dataclass
+class ExperimentResults:
+    """Everything the Experiments tab draws for one run (what `experiments_figures` takes).
+
+    planar data sets carry boundary grids and unit maps; image data sets carry classification
+    results and example images. `sweep` is optional (it trains 27 networks).
+    """
+
+    run: TrainingRun
+    twin: TrainingRun
+    p_hidden: float
+    epoch: int  # 0-based epoch whose mask the unit maps mark
+    activations: dict[str, list[ActivationStats]]
+    labels: tuple[str, str]  # ("p = 0.5", "p = 0")
+    grid: tuple[np.ndarray, np.ndarray] | None = None  # (xs, ys) of the boundary plane
+    grid_probs: dict[str, np.ndarray] | None = None  # label → (R*R, C)
+    units: UnitMaps | None = None
+    classifications: dict[str, Classification] | None = None
+    examples: dict[str, np.ndarray] | None = None  # label → (k, rows, cols) images
+    sweep: SweepResult | None = None
+    extra: dict = dataclasses.field(default_factory=dict)
+
+
+def run_label(p_hidden: float, p_input: float = 0.0) -> str:
+    text = f"p = {p_hidden:g}"
+    return text + (f", inputs {p_input:g}" if p_input else "")
+
+
+def experiment_results(run: TrainingRun, twin: TrainingRun, epoch: int = -1,
+                       sweep: SweepResult | None = None, grid_resolution: int = 100,
+                       unit_resolution: int = 40, n_examples: int = 8,
+                       with_units: bool = True) -> ExperimentResults:
+    """Compute every view of the tab from the run and its twin (pure; no training).
+
+    with_units=False skips the unit maps (the app draws them per epoch on its own).
+    """
+    dataset = run.dataset
+    config = run.config
+    labels = (run_label(config.p_hidden, config.p_input), "p = 0 (no dropout)")
+    net, twin_net = run.network(), twin.network()
+    if epoch < 0:
+        epoch += run.epochs_completed
+    results = ExperimentResults(
+        run=run, twin=twin, p_hidden=config.p_hidden, epoch=epoch,
+        activations=compare_activations({labels[0]: net, labels[1]: twin_net}, dataset.X_train),
+        labels=labels, sweep=sweep)
+    if dataset.n_features == 2:
+        xs, ys, points = plane(dataset, grid_resolution)
+        results.grid = (xs, ys)
+        results.grid_probs = {labels[0]: net.predict_proba(points),
+                              labels[1]: twin_net.predict_proba(points)}
+        if with_units:
+            uxs, uys, _ = plane(dataset, unit_resolution)
+            results.units = unit_maps(run.network(epoch), uxs, uys, shown_mask(run, epoch))
+    else:
+        results.classifications = {labels[0]: classification(net, dataset),
+                                   labels[1]: classification(twin_net, dataset)}
+        if dataset.image_shape is not None:
+            results.examples = {
+                label: example_images(dataset, c.misclassified[:n_examples])
+                for label, c in results.classifications.items()}
+    return results
+
+
+def plane(dataset, resolution: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(xs, ys, points) of the square the boundary figures use: the data plus a margin."""
+    return make_grid(np.vstack([dataset.X_train, dataset.X_test]), resolution=resolution)
+
+
+def shown_mask(run: TrainingRun, epoch: int) -> list[np.ndarray]:
+    """One (units,) keep mask per site for `epoch`: its mini-batch 1 (first example's mask
+    under per-example scope), as the Dropout-in-action tab shows it."""
+    return [m if m.ndim == 1 else m[0] for m in run.keep_masks(epoch, 0)]

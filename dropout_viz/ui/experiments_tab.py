@@ -1,0 +1,267 @@
+"""The Experiments tab: with vs without dropout, sweeping p, inside the neurons, and the notes'
+Keras model on real digits. Computation lives in dropout_viz.experiments, figures in
+dropout_viz.figures.experiments; this module lays them out."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+import streamlit as st
+
+from dropout_viz import experiments as ex
+from dropout_viz import pipeline
+from dropout_viz.engine import TrainingRun
+from dropout_viz.figures import PLOTLY_CONFIG, network_figure
+from dropout_viz.figures import experiments as fx
+from dropout_viz.presets import apply_preset, load_presets
+from dropout_viz.settings import FIELD_SPECS, Settings, TrainKey
+from dropout_viz.ui import cache, sidebar, state
+
+EPOCH_KEY = "experiments_epoch"
+SWEEP_MODE_KEY = "sweep_mode"  # the Settings field, so the mode travels in the URL
+KERAS_PRESET = "notes-keras-digits"
+MAX_SWEEPS = 16
+UNIT_MAP_RESOLUTION = 40
+SWEEP_MODE_LABELS = {"width": "fixed width n", "active": "fixed active units (1 − p)·n"}
+
+# (SweepResult, seconds it took), shared by every session like the training runs:
+# st.cache_data would record the progress bar's messages and replay them on every later hit.
+SWEEPS = cache.LRUCache(MAX_SWEEPS)
+
+
+def twin_key(key: TrainKey) -> TrainKey:
+    """The same training key without dropout."""
+    return dataclasses.replace(key, p_hidden=0.0, p_input=0.0)
+
+
+def sweep_key(key: TrainKey, mode: str) -> tuple[TrainKey, str]:
+    # The sweep sets p_hidden itself, so moving the p slider only moves the marker.
+    return dataclasses.replace(key, p_hidden=0.0), mode
+
+
+class SweepProgress:
+    """A progress bar fed by sweep_p's on_progress (updated at most ten times a second)."""
+
+    def __init__(self, n_models: int):
+        self.n_models = n_models
+        self.bar = st.progress(0.0, text=f"Training {n_models} networks…")
+        self.last = 0.0
+
+    def __call__(self, fraction: float) -> None:
+        now = time.perf_counter()
+        if now - self.last < 0.1 and fraction < 1.0:
+            return
+        self.last = now
+        self.bar.progress(min(1.0, fraction),
+                          text=f"Training {self.n_models} networks… {fraction:.0%}")
+
+    def done(self) -> None:
+        self.bar.empty()
+
+
+def get_sweep(settings: Settings, run_now: bool) -> tuple[ex.SweepResult, float] | None:
+    """(sweep, seconds) for these settings: cached, trained now if run_now, else None."""
+    key = sweep_key(settings.train_key(), settings.sweep_mode)
+    entry = SWEEPS.get(key)
+    if entry is not None or not run_now:
+        return entry
+    dataset = cache.get_dataset(settings.data_key())
+    progress = SweepProgress(len(ex.SWEEP_PS) * ex.SWEEP_SEEDS)
+    started = time.perf_counter()
+    result = ex.sweep_p(dataset, pipeline.config_for(key[0]), mode=settings.sweep_mode,
+                        on_progress=progress)
+    progress.done()
+    entry = (result, time.perf_counter() - started)
+    SWEEPS.put(key, entry)
+    return entry
+
+
+def _apply_keras_preset() -> None:
+    preset = load_presets()[KERAS_PRESET]
+    state.load_into_session(apply_preset(preset))
+    st.session_state[sidebar.PRESET_KEY] = KERAS_PRESET
+    state.open_tab(preset.tab)
+
+
+def _gap_line(label: str, run: TrainingRun) -> str:
+    h = run.history
+    return (f"**{label}**: train loss {h['train_loss'][-1]:.3f}, test loss "
+            f"{h['test_loss'][-1]:.3f}, so the gap is **{ex.generalisation_gap(run):.3f}**; "
+            f"test accuracy {h['test_acc'][-1]:.1%}.")
+
+
+def with_and_without(results: ex.ExperimentResults, figures: dict, settings: Settings) -> None:
+    st.subheader("With and without dropout")
+    run, twin = results.run, results.twin
+    label, twin_label = results.labels
+    st.caption(f"Your settings trained twice, identical except that the twin drops nothing "
+               f"(p = 0): same data, same seed, same initial weights, same batch order. Both "
+               f"are shown as the deterministic test-time network after "
+               f"{run.epochs_completed} epochs.")
+    if settings.p_hidden == 0 and settings.p_input == 0:
+        st.info("Your dropout rate is p = 0, so both runs are the same network. Raise p in "
+                "the sidebar to see what dropout changes.")
+    gap, twin_gap = ex.generalisation_gap(run), ex.generalisation_gap(twin)
+    left, right = st.columns(2)
+    left.metric(f"Gap (test − train loss), {label}", f"{gap:.3f}",
+                delta=f"{gap - twin_gap:+.3f} vs p = 0", delta_color="inverse",
+                help="Test loss minus training loss of the test-time network after the last "
+                     "epoch. A large gap means the network learned its training points rather "
+                     "than the pattern: over-fitting.")
+    right.metric(f"Gap (test − train loss), {twin_label}", f"{twin_gap:.3f}")
+    st.markdown(_gap_line(label, run) + "  \n" + _gap_line(twin_label, twin))
+    if "boundaries" in figures:
+        st.plotly_chart(figures["boundaries"], key="twin_boundaries", config=PLOTLY_CONFIG)
+        st.caption("One colour scale for both: deeper colour is a more confident network. "
+                   "Filled points train, hollow points test.")
+    else:
+        st.info(f"The {run.dataset.name} data have {run.dataset.n_features} inputs, so there "
+                "is no plane to draw a decision boundary on. The confusion matrices and "
+                "misclassified examples below show what each network gets wrong.")
+    st.plotly_chart(figures["curves"], key="twin_curves", config=PLOTLY_CONFIG)
+    st.caption("Dashed: training split, solid: test split. The loss on the training points "
+               "falls further without dropout; what matters is the test curve.")
+    if "confusion" in figures:
+        st.plotly_chart(figures["confusion"], key="twin_confusion", config=PLOTLY_CONFIG)
+        st.caption("Rows are the true digit, columns the predicted one; the diagonal counts "
+                   "correct answers. Off-diagonal cells are coloured on their own scale so a "
+                   "few mistakes still show.")
+        for name in ("mistakes-dropout", "mistakes-no-dropout"):
+            if name in figures:
+                st.plotly_chart(figures[name], key=name.replace("-", "_"),
+                                config=PLOTLY_CONFIG)
+        st.caption("The test digits each network got wrong most confidently, drawn from their "
+                   "8×8 pixel values (0 = white, 16 = black).")
+
+
+def sweep_section(settings: Settings) -> None:
+    st.subheader("Sweeping p")
+    spec = FIELD_SPECS["sweep_mode"]
+    st.radio(spec.label, spec.choices, key=SWEEP_MODE_KEY, horizontal=True,
+             format_func=SWEEP_MODE_LABELS.get, help=spec.help)
+    n_models = len(ex.SWEEP_PS) * ex.SWEEP_SEEDS
+    if settings.sweep_mode == "width":
+        st.caption(f"p from 0 to 0.8 in steps of 0.1, each with {ex.SWEEP_SEEDS} training seeds "
+                   f"({n_models} networks of {settings.n_layers} × {settings.width} units); "
+                   "everything else as in the sidebar. Only the hidden layers' p changes.")
+    else:
+        widths = ", ".join(f"{ex.active_width(settings.width, p)}" for p in ex.SWEEP_PS)
+        st.caption(f"Srivastava et al. (2014, §7.3) also kept the expected number of active "
+                   f"units fixed: each hidden layer has n = {settings.width} / (1 − p) units "
+                   f"(widths {widths}), so (1 − p)·n = {settings.width} at every p. Wider "
+                   "layers take longer to train.")
+    entry = get_sweep(settings, run_now=False)
+    if entry is None:
+        if not st.button(f"Run the sweep ({n_models} networks)", key="run_sweep",
+                         type="primary"):
+            st.caption("The networks of one width train together in one vectorised pass.")
+            return
+        entry = get_sweep(settings, run_now=True)
+    result, seconds = entry
+    fig = fx.sweep_figure(result.ps, result.metrics, settings.p_hidden, result.mode,
+                          result.widths, settings.projector)
+    st.plotly_chart(fig, key="sweep", config=PLOTLY_CONFIG)
+    best = int(np.nanargmin(result.mean("test_loss")))
+    text = (f"Lowest mean test loss at p = {result.ps[best]:g} "
+            f"({result.mean('test_loss')[best]:.3f} ± {result.std('test_loss')[best]:.3f}); "
+            f"at p = 0 it is {result.mean('test_loss')[0]:.3f}. Error bars: ± 1 standard "
+            f"deviation over {len(result.seeds)} training seeds on the same data split.")
+    text += f" Trained in {seconds:.1f} s."
+    if result.diverged.any():
+        text += f" {int(result.diverged.sum())} runs diverged (shown at their last finite epoch)."
+    st.caption(text)
+
+
+def neurons_section(results: ex.ExperimentResults, figures: dict, run: TrainingRun,
+                    settings: Settings) -> None:
+    st.subheader("Inside the neurons")
+    label, twin_label = results.labels
+    pooled = {name: ex.pooled_stats(stats) for name, stats in results.activations.items()}
+    columns = st.columns(2)
+    for column, name in zip(columns, (label, twin_label)):
+        column.metric(f"Mean activation, {name}", f"{pooled[name]['mean']:.3f}")
+        column.metric(f"Near zero (|a| < {ex.NEAR_ZERO:g}), {name}",
+                      f"{pooled[name]['near_zero']:.1%}")
+    st.plotly_chart(figures["activations"], key="activations", config=PLOTLY_CONFIG)
+    st.caption("Every hidden unit's output on every training point, in the test-time network. "
+               "Srivastava et al. (2014, Fig. 8) found dropout makes ReLU units sparser: a "
+               "lower mean activation and more outputs at zero. Expect the direction on toy "
+               "data, not their numbers. Dashed lines mark each network's mean."
+               + (" For sigmoid units 'near zero' means saturated low, not switched off."
+                  if settings.activation == "sigmoid" else ""))
+    if not pipeline.is_planar(run.dataset):
+        st.info(f"Unit maps need a 2-D input plane; the {run.dataset.name} data have "
+                f"{run.dataset.n_features} inputs.")
+        return
+    st.fragment(unit_maps_view)(run, settings)
+
+
+def unit_maps_view(run: TrainingRun, settings: Settings) -> None:
+    labels = [int(e) + 1 for e in run.snapshot_epochs]
+    if st.session_state.get(EPOCH_KEY) not in labels:
+        st.session_state[EPOCH_KEY] = labels[-1]
+    st.select_slider("Epoch of the unit maps", options=labels, key=EPOCH_KEY,
+                     help="The maps show each unit of the network after this epoch; units "
+                          "marked ✕ were dropped in that epoch's mask.")
+    epoch = st.session_state[EPOCH_KEY] - 1
+    net = run.network(epoch)
+    xs, ys, _ = ex.plane(run.dataset, UNIT_MAP_RESOLUTION)
+    units = ex.unit_maps(net, xs, ys, ex.shown_mask(run, epoch))
+    for layer, (maps, dropped) in enumerate(zip(units.maps, units.dropped), start=1):
+        st.plotly_chart(fx.unit_maps_figure(xs, ys, maps, dropped, layer,
+                                            projector=settings.projector),
+                        key=f"unit_maps_{layer}", config=PLOTLY_CONFIG)
+    scope = {"epoch": "that epoch", "batch": "mini-batch 1 of that epoch",
+             "example": "the first example of mini-batch 1 in that epoch"}[settings.mask_scope]
+    st.caption(f"Each small map is one hidden unit's output over the input plane (blue "
+               f"positive, orange negative, white zero; each map on its own scale). ✕ and "
+               f"faded: dropped in the mask of {scope}. Units deeper in the network combine "
+               "the shapes of the layer before.")
+
+
+def keras_section(settings: Settings, run: TrainingRun) -> None:
+    st.subheader("The notes' Keras model on real digits")
+    is_keras = settings.preset == KERAS_PRESET and settings.dataset == "digits"
+    st.markdown(
+        "The notes train `Dense(128, relu) → Dropout(0.5) → Dense(128, relu) → Dropout(0.5) → "
+        "Dense(10, softmax)` with Adam and categorical cross-entropy, 10 epochs, batch 32, "
+        "20% held out. Here the same model runs on scikit-learn's 8×8 digits (64 inputs "
+        "instead of MNIST's 784, which needs a download). Keras draws a fresh mask for every "
+        "example and scales kept units by 1/(1 − p) during training (inverted dropout), so "
+        "nothing is rescaled at test time.")
+    if not is_keras:
+        st.button("Load the notes' Keras model on digits", key="keras_preset",
+                  on_click=_apply_keras_preset,
+                  help="Sets every control to the notes' model (the preset in the sidebar); "
+                       "change any of them afterwards.")
+        return
+    net = run.network()
+    masks = ex.shown_mask(run, run.epochs_completed - 1)
+    sizes = " → ".join(str(n) for n in net.layer_sizes)
+    st.plotly_chart(network_figure(
+        net.weights, masks, output_names=[f"digit {c}" for c in run.dataset.class_names],
+        title=f"The notes' model ({sizes}): one thinned sub-network of the last epoch",
+        projector=settings.projector), key="keras_network", config=PLOTLY_CONFIG)
+    st.caption("Each 128-unit layer shows its first 15 units; the rest are summarised "
+               "below them. Differences from Keras: the held-out 20% is a stratified random "
+               "split (Keras' validation_split takes the last 20% of the rows), and there is "
+               "no early stopping or learning-rate schedule in either. The curves, confusion "
+               "matrices and misclassified digits are in the first section above.")
+
+
+def render(settings: Settings) -> None:
+    key = settings.train_key()
+    run = cache.get_run(key)
+    twin = cache.get_run(twin_key(key))
+    if run.epochs_completed == 0 or twin.epochs_completed == 0:
+        st.info("No epoch finished with finite weights, so there is nothing to compare yet. "
+                "Try a smaller learning rate.")
+        return
+    results = ex.experiment_results(run, twin, with_units=False)
+    figures = fx.experiments_figures(results, settings.projector)
+    with_and_without(results, figures, settings)
+    sweep_section(settings)
+    neurons_section(results, figures, run, settings)
+    keras_section(settings, run)
