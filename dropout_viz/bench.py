@@ -192,13 +192,18 @@ class Contender:
 class Measurement:
     label: str
     note: str
-    times: list[float] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)  # wall-clock seconds per repeat
+    cpu_times: list[float] = field(default_factory=list)  # this process's CPU seconds
     test_acc: float | list[float] | None = None
     skip_reason: str | None = None
 
     @property
     def best(self) -> float | None:
         return min(self.times) if self.times else None
+
+    @property
+    def best_cpu(self) -> float | None:
+        return min(self.cpu_times) if self.cpu_times else None
 
 
 @dataclass
@@ -231,9 +236,10 @@ def measure(contenders: Sequence[Contender], epochs: int, repeats: int,
         contender.run(min(warmup_epochs, epochs))
     for _ in range(repeats):
         for contender, measurement in live:
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             measurement.test_acc = contender.run(epochs)
             measurement.times.append(time.perf_counter() - start)
+            measurement.cpu_times.append(time.process_time() - cpu_start)
     return results
 
 
@@ -353,7 +359,7 @@ def table_rows(results: Sequence[BenchmarkResult]) -> list[list[str]]:
     for result in results:
         for i, m in enumerate(result.measurements):
             if m.skip_reason is not None:
-                rows.append([result.key, m.label, "-", "-", "-", "", "", m.skip_reason])
+                rows.append([result.key, m.label, "-", "-", "-", "-", "", "", m.skip_reason])
                 continue
             if i == 0:
                 ratio, target, status = "1.00x", "", ""
@@ -364,12 +370,26 @@ def table_rows(results: Sequence[BenchmarkResult]) -> list[list[str]]:
                 target = f">= {goal:g}x" if goal is not None else ""
                 status = "" if goal is None or value is None else \
                     ("met" if value >= goal else "NOT met")
-            rows.append([result.key, m.label, f"{m.best:.3f}", ratio, target, status,
+            rows.append([result.key, m.label, f"{m.best:.3f}", f"{m.best_cpu:.3f}", ratio,
+                         target, status,
                          _format_acc(m.test_acc), m.note])
     return rows
 
 
-HEADER = ["Bench", "Contender", "Best s", "Ours faster by", "Target", "Status", "Test acc", "Note"]
+HEADER = ["Bench", "Contender", "Best s", "CPU s", "Ours faster by", "Target", "Status",
+          "Test acc", "Note"]
+
+
+def load_note(results: Sequence[BenchmarkResult]) -> str:
+    """Wall time far above CPU time means other processes took the cores: ratios are rough."""
+    wall = sum(m.best for r in results for m in r.measurements if m.best is not None)
+    cpu = sum(m.best_cpu for r in results for m in r.measurements if m.best_cpu is not None)
+    if cpu <= 0:
+        return ""
+    note = f"Wall/CPU time = {wall / cpu:.2f}"
+    if wall / cpu > 1.3:
+        note += " (the machine was busy: compare the CPU-second columns; ratios are wall time)"
+    return note
 
 
 def format_text(results, info, threads, sizes: Sizes) -> str:
@@ -377,7 +397,8 @@ def format_text(results, info, threads, sizes: Sizes) -> str:
     widths = [max(len(str(r[c])) for r in [HEADER] + rows) for c in range(len(HEADER))]
     lines = ["Machine: " + "; ".join(f"{k} {v}" for k, v in info.items()),
              "Threads: " + "; ".join(f"{k}: {v}" for k, v in threads.items()),
-             f"Best of {sizes.repeats} round-robin repeat(s) after a warm-up.", ""]
+             f"Best of {sizes.repeats} round-robin repeat(s) after a warm-up. {load_note(results)}",
+             ""]
     for result in results:
         lines.append(f"{result.key}: {result.title}")
     lines.append("")
@@ -391,7 +412,8 @@ def format_text(results, info, threads, sizes: Sizes) -> str:
 def format_markdown(results, info, threads, sizes: Sizes) -> str:
     lines = [f"- **{k}**: {v}" for k, v in info.items()]
     lines.append("- **Threads**: " + "; ".join(f"{k}: {v}" for k, v in threads.items()))
-    lines.append(f"- Best of {sizes.repeats} round-robin repeat(s) after a warm-up.")
+    lines.append(f"- Best of {sizes.repeats} round-robin repeat(s) after a warm-up. "
+                 f"{load_note(results)}")
     lines += [f"- **{r.key}**: {r.title}" for r in results]
     lines += ["", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in table_rows(results)]

@@ -18,6 +18,7 @@ def _check_measurement(m: bench.Measurement, repeats: int) -> None:
     assert len(m.times) == repeats
     assert all(t > 0 and math.isfinite(t) for t in m.times)
     assert m.best == min(m.times)
+    assert len(m.cpu_times) == repeats and m.best_cpu == min(m.cpu_times) >= 0
     accs = m.test_acc if isinstance(m.test_acc, list) else [m.test_acc]
     assert all(0.0 <= a <= 1.0 for a in accs)
 
@@ -53,7 +54,7 @@ def test_torch_rows_are_skipped_with_a_message_when_torch_is_missing(monkeypatch
     assert torch_row.skip_reason == bench.TORCH_MISSING and torch_row.times == []
     assert b2.ratio("PyTorch CPU") is None
     row = bench.table_rows([b2])[1]
-    assert row[:3] == ["B2", "PyTorch CPU", "-"] and row[-1] == bench.TORCH_MISSING
+    assert row[:4] == ["B2", "PyTorch CPU", "-", "-"] and row[-1] == bench.TORCH_MISSING
     assert "torch.get_num_threads()" not in threads
     assert bench.machine_info()["PyTorch"] == "not installed"
 
@@ -85,17 +86,21 @@ def test_workloads_match_the_brief():
 
 
 def _fake_result(our_time: float, their_time: float, target: float) -> bench.BenchmarkResult:
-    ours = bench.Measurement("ours", "n", times=[our_time, our_time * 2], test_acc=0.9)
-    theirs = bench.Measurement("theirs", "n", times=[their_time], test_acc=[0.5, 0.7])
+    ours = bench.Measurement("ours", "n", times=[our_time, our_time * 2], cpu_times=[our_time],
+                             test_acc=0.9)
+    theirs = bench.Measurement("theirs", "n", times=[their_time], cpu_times=[their_time / 2],
+                               test_acc=[0.5, 0.7])
     return bench.BenchmarkResult("B9", "fake", [ours, theirs], {"theirs": target})
 
 
 def test_table_reports_ratio_against_target():
     met, missed = _fake_result(1.0, 4.0, 3.0), _fake_result(1.0, 2.0, 3.0)
     rows = bench.table_rows([met, missed])
-    assert rows[0][:4] == ["B9", "ours", "1.000", "1.00x"]
-    assert rows[1][3:7] == ["4.00x", ">= 3x", "met", "mean 0.600"]
-    assert rows[3][3:6] == ["2.00x", ">= 3x", "NOT met"]
+    assert rows[0][:5] == ["B9", "ours", "1.000", "1.000", "1.00x"]
+    assert rows[1][3:8] == ["2.000", "4.00x", ">= 3x", "met", "mean 0.600"]
+    assert rows[3][4:7] == ["2.00x", ">= 3x", "NOT met"]
+    # wall 1 + 4 against CPU 1 + 2: flagged as a busy machine
+    assert bench.load_note([met]).startswith("Wall/CPU time = 1.67 (the machine was busy")
 
 
 def test_markdown_table_has_one_row_per_measurement():
@@ -104,7 +109,7 @@ def test_markdown_table_has_one_row_per_measurement():
     table = [line for line in text.splitlines() if line.startswith("|")]
     assert len(table) == 2 + 2  # header, separator, two measurements
     assert table[0].count("|") == len(bench.HEADER) + 1
-    assert "| B9 | theirs | 4.000 | 4.00x | >= 3x | met |" in text
+    assert "| B9 | theirs | 4.000 | 2.000 | 4.00x | >= 3x | met |" in text
     assert "- **CPU**: x" in text
 
 
