@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dropout_viz.engine import MLP, TrainConfig, TrainingRun, train_many
+from dropout_viz.engine import MLP, TrainConfig, TrainingRun, train, train_many
 from dropout_viz.engine.training import HISTORY_KEYS
 from dropout_viz.figures.boundary import make_grid
 
@@ -417,3 +417,13 @@ def shown_mask(run: TrainingRun, epoch: int) -> list[np.ndarray]:
     """One (units,) keep mask per site for `epoch`: its mini-batch 1 (first example's mask
     under per-example scope), as the Dropout-in-action tab shows it."""
     return [m if m.ndim == 1 else m[0] for m in run.keep_masks(epoch, 0)]
+
+
+def results_for_run(run: TrainingRun, sweep_mode: str | None = "width",
+                    on_progress: ProgressCallback | None = None) -> ExperimentResults:
+    """Train the run's p = 0 twin (and the sweep, unless sweep_mode is None) and compute
+    every view: what the command-line export needs from a finished run."""
+    twin = train(run.dataset, twin_config(run.config), store_weights=False)
+    sweep = None if sweep_mode is None else sweep_p(run.dataset, run.config, mode=sweep_mode,
+                                                     on_progress=on_progress)
+    return experiment_results(run, twin, sweep=sweep)
