@@ -161,7 +161,7 @@ def test_projector_mode_enlarges_text_and_chart_fonts():
     at.toggle(key="projector").set_value(True).run()
     assert_clean(at)
     assert url(at)["projector"] == "1"
-    assert [h for h in at.get("html") if "html { font-size: 21px; }" in h.proto.body]
+    assert [h for h in at.get("html") if "html { font-size: 19px; }" in h.proto.body]
     chart = next(c for c in at.get("plotly_chart") if c.proto.id and "history" in c.proto.id)
     layout = json.loads(chart.proto.spec)["layout"]
     assert layout["font"]["size"] == 22  # style.PROJECTOR_FONT_SIZE

@@ -27,8 +27,7 @@ FOCUS_ON_P = tuple(name for name in HIDEABLE if name not in ("p_hidden",))
 # The charts get their larger fonts and lines from settings.projector.
 PROJECTOR_CSS = """
 <style>
-html { font-size: 21px; }
-[data-testid="stSidebar"] { min-width: 380px; }
+html { font-size: 19px; }
 [data-testid="stSlider"] [role="slider"] { width: 1.1rem; height: 1.1rem; }
 </style>
 """
@@ -56,7 +55,7 @@ def share_link(settings: Settings, tab: str, page_url: str | None) -> str:
 def hidden_notice(hidden: tuple[str, ...]) -> str:
     names = ", ".join(label(name) for name in hidden)
     count = f"{len(hidden)} control" + ("s are" if len(hidden) != 1 else " is")
-    return (f"🔒 Teacher's view: {count} hidden by this link ({names}). They keep the "
+    return (f":material/lock: Teacher's view: {count} hidden by this link ({names}). They keep the "
             "values the link set.")
 
 
@@ -85,7 +84,7 @@ def teachers_view() -> None:
 
 def link_box(settings: Settings, tab: str) -> None:
     page_url = getattr(st.context, "url", None)
-    with st.popover("🔗 Copy this link", width="stretch",
+    with st.popover("Copy this link", icon=":material/link:", width="stretch",
                     help="A link that reopens this page with these settings and this tab."):
         st.code(share_link(settings, tab, page_url), language=None, wrap_lines=True)
         if page_url:

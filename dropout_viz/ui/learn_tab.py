@@ -64,7 +64,8 @@ def unit_input_figure(result: lesson.UnitInput, projector: bool = False) -> go.F
     )
     for position, (value, label, color, dash) in enumerate(lines):
         fig.add_vline(x=value, line={"color": color, "dash": dash, "width": 3 * scale})
-        fig.add_annotation(x=value, y=1.0 - 0.09 * position, yref="paper", xanchor="left",
+        fig.add_annotation(x=value, y=1.0 - 0.13 * position, yref="paper", xanchor="left",
+                           yanchor="top",
                            text=f" {label}: {value:.3g}", showarrow=False,
                            bgcolor="rgba(255,255,255,0.8)", font={"color": color})
     fig.update_layout(**base_layout(
@@ -144,7 +145,7 @@ def _live_unit_input(run: TrainingRun, settings: Settings) -> None:
 
 
 def _standard_section(settings: Settings) -> None:
-    st.header("Why the test-time network uses weights × (1 − p)")
+    st.subheader("Why the test-time network uses weights × (1 − p)")
     st.markdown(
         "During training (standard convention) a unit's output hᵢ reaches the next layer only "
         "when its keep mask mᵢ is 1, which happens with probability q = 1 − p. The unit j of "
@@ -162,7 +163,7 @@ def _standard_section(settings: Settings) -> None:
 
 
 def _inverted_section(settings: Settings) -> None:
-    st.header("The inverted convention: what Keras and PyTorch do")
+    st.subheader("The inverted convention: what Keras and PyTorch do")
     st.markdown(
         "The frameworks move the correction to training time: kept units are divided by q "
         "while training, so the expected input is already right and the test-time network "
@@ -187,7 +188,7 @@ def _inverted_section(settings: Settings) -> None:
 
 
 def _masks_section(run: TrainingRun, settings: Settings) -> None:
-    st.header("Per-epoch masks vs per-example masks")
+    st.subheader("Per-epoch masks vs per-example masks")
     net = run.network()
     droppable = sum(net.site_sizes[s] for s in lesson.dropout_sites(net))
     n_train, epochs = len(run.dataset.y_train), run.epochs_completed
@@ -222,7 +223,7 @@ def _masks_section(run: TrainingRun, settings: Settings) -> None:
 
 
 def _ensemble_section(run: TrainingRun, settings: Settings) -> None:
-    st.header("Monte-Carlo averaging vs weight scaling")
+    st.subheader("Monte-Carlo averaging vs weight scaling")
     st.markdown(
         "The ideal prediction averages all 2ⁿ sub-networks. Two practical stand-ins:\n"
         "- **Weight scaling**: one deterministic pass with weights × q (standard) or the "
@@ -280,12 +281,13 @@ def suggestion_rows(settings: Settings) -> list[dict[str, str]]:
         suggested = f"{low:g}" if low == high else f"{low:g}–{high:g}"
         inside = low - 1e-9 <= value <= high + 1e-9
         rows.append({"Setting": label, "Suggested": suggested, "Paper (its p = keep)": paper,
-                     "Now": f"{value:g}" + (" ✓" if inside else "")})
+                     "Now": ("off" if name == "max_norm" and value == 0 else f"{value:g}")
+                     + (" ✓" if inside else "")})
     return rows
 
 
 def _practice_section(settings: Settings) -> None:
-    st.header("Practical advice")
+    st.subheader("Practical advice")
     st.markdown(
         "Srivastava et al. (2014, Appendix A) give ranges; they write p for the **keep** "
         "probability, translated here to this app's drop probability:")
@@ -317,7 +319,7 @@ REFERENCES = """
 def render(settings: Settings) -> None:
     run = cache.get_run(settings.train_key())
     st.info(NOTATION)
-    st.header("Why dropout: co-adaptation")
+    st.subheader("Why dropout: co-adaptation")
     st.markdown(CO_ADAPTATION)
     _standard_section(settings)
     if run.epochs_completed == 0:
@@ -328,6 +330,6 @@ def render(settings: Settings) -> None:
     _masks_section(run, settings)
     _ensemble_section(run, settings)
     _practice_section(settings)
-    st.header("References")
+    st.subheader("References")
     st.markdown(REFERENCES)
 
