@@ -258,10 +258,6 @@ def agreement(probs_a: np.ndarray, probs_b: np.ndarray) -> float:
     return float(np.mean(probs_a.argmax(axis=-1) == probs_b.argmax(axis=-1)))
 
 
-def _entropy(probs: np.ndarray) -> np.ndarray:
-    return -(probs * np.log(np.maximum(probs, 1e-300))).sum(axis=-1)
-
-
 def disagreement(probs: np.ndarray, measure: str) -> np.ndarray:
     """Spread of K sub-networks' predictions (K, n, C) at each point → (n,), zero if all agree.
 
@@ -271,13 +267,17 @@ def disagreement(probs: np.ndarray, measure: str) -> np.ndarray:
     average predicts (for two classes: the spread of P(class 1)).
     """
     probs = np.asarray(probs, dtype=np.float64)
-    mean = probs.mean(axis=0)
+    # Averages taken relative to the first sub-network, so identical sub-networks give exactly
+    # zero (a plain mean of equal numbers can be off in the last bit).
+    mean = probs[0] + (probs - probs[0]).mean(axis=0)
     if measure == "entropy":
-        return np.maximum(_entropy(mean) - _entropy(probs).mean(axis=0), 0.0)
+        # mean over k of KL(p_k || mean) = H[mean] − mean H[p_k]; each term is ≥ 0.
+        log_ratio = np.log(np.maximum(probs, 1e-300)) - np.log(np.maximum(mean, 1e-300))
+        return np.maximum((probs * log_ratio).sum(axis=-1).mean(axis=0), 0.0)
     if measure == "std":
         winner = mean.argmax(axis=-1)
         picked = np.take_along_axis(probs, winner[None, :, None], axis=-1)[..., 0]
-        return picked.std(axis=0)
+        return (picked - picked[0]).std(axis=0)
     raise ValueError(f"measure must be one of {MEASURES}, got {measure!r}")
 
 

@@ -206,13 +206,14 @@ def gallery_figure(gallery: Gallery, data: PlotData, projector: bool = False,
             traces.append(go.Scatter(
                 x=x, y=y, mode="markers", hoverinfo="skip", showlegend=False,
                 marker={"symbol": "x-thin-open", "size": 0.75 * node_size,
+                        "color": style.DROPPED_MARK,
                         "line": {"width": 1.5 * scale, "color": style.DROPPED_MARK}},
                 meta={"role": "dropped_x"}))
     if ellipses:
         traces.append(go.Scatter(
             x=[e[0] for e in ellipses], y=[e[1] for e in ellipses], mode="markers",
             hoverinfo="skip", showlegend=False,
-            marker={"symbol": "line-ns-open", "size": node_size,
+            marker={"symbol": "line-ns-open", "size": node_size, "color": style.DROPPED_MARK,
                     "line": {"width": 1.5 * scale, "color": style.DROPPED_MARK}},
             meta={"role": "ellipsis"}))
 
@@ -260,8 +261,10 @@ def comparison_figure(comparison: Comparison, data: PlotData, k: int, convention
     fig = boundary_panels(panels, data.xs, data.ys, data.X_train, data.y_train, data.X_test,
                           data.y_test, n_classes=data.n_classes, ncols=3, projector=projector,
                           show_colorbar=data.n_classes <= 2,
-                          panel_height=380 if projector else 300)
-    fig.update_layout(margin={"l": 10, "r": 10, "t": 80 if projector else 70, "b": 10})
+                          panel_height=440 if projector else 360)
+    # Two-line titles: lift them clear of the panels' frames.
+    fig.update_annotations(yshift=8)
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 90 if projector else 80, "b": 10})
     fig.update_layout(meta={
         **fig.layout.meta, "kind": comparison.kind, "k": k, "agreement": comparison.agreement,
         "average_accuracy": avg.accuracy, "average_log_loss": avg.log_loss,
@@ -290,7 +293,8 @@ def convergence_figure(convergence: Convergence, projector: bool = False) -> go.
             low, high = values.min(axis=0), values.max(axis=0)
             fig.add_trace(go.Scatter(
                 x=np.concatenate([ks, ks[::-1]]), y=np.concatenate([high, low[::-1]]),
-                fill="toself", fillcolor=band, line={"width": 0}, hoverinfo="skip",
+                mode="lines", fill="toself", fillcolor=band, line={"width": 0},
+                hoverinfo="skip",
                 name=f"range over {convergence.repeats} draws", legendgroup="band",
                 showlegend=first, meta={"role": "band", "metric": name}), row=1, col=col)
         fig.add_trace(go.Scatter(
@@ -337,7 +341,10 @@ def uncertainty_figure(uncertainty: Uncertainty, data: PlotData,
     fig = go.Figure(go.Heatmap(
         x=data.xs, y=data.ys, z=uncertainty.values.reshape(shape), zmin=0.0,
         zmax=uncertainty.upper, colorscale=UNCERTAINTY_COLORSCALE, zsmooth="best",
-        colorbar={"title": {"text": label, "side": "right"}, "thickness": 14, "len": 0.9},
+        # Flat under the map: beside it, the equal-aspect plot leaves a gap before the bar.
+        colorbar={"title": {"text": label, "side": "top"}, "orientation": "h", "x": 0.5,
+                  "xanchor": "center", "y": -0.02, "yanchor": "top", "len": 0.7,
+                  "thickness": 14},
         hovertemplate=f"x=%{{x:.2f}}<br>y=%{{y:.2f}}<br>{label}=%{{z:.3f}}<extra></extra>",
         meta={"role": "uncertainty"}, name=label))
     scale = style.line_scale(projector)
@@ -352,7 +359,8 @@ def uncertainty_figure(uncertainty: Uncertainty, data: PlotData,
                        "line": {"color": color, "width": 2.2 * scale}})
             fig.add_trace(go.Scatter(
                 x=pts[:, 0], y=pts[:, 1], mode="markers", marker=marker,
-                name=f"class {k}, {split}", hoverinfo="skip", meta={"role": split, "class": k}))
+                name=f"class {k}, {split}", hoverinfo="skip", showlegend=False,
+                meta={"role": split, "class": k}))
     fig.update_layout(**style.base_layout("", projector))
     common = {"showgrid": False, "zeroline": False, "showticklabels": False, "showline": True,
               "linecolor": "#999999", "mirror": True, "constrain": "domain"}
@@ -360,8 +368,7 @@ def uncertainty_figure(uncertainty: Uncertainty, data: PlotData,
         xaxis={**common, "range": [float(data.xs[0]), float(data.xs[-1])]},
         yaxis={**common, "range": [float(data.ys[0]), float(data.ys[-1])],
                "scaleanchor": "x", "scaleratio": 1},
-        height=520 if projector else 440, margin={"l": 10, "r": 10, "t": 20, "b": 10},
-        legend={"orientation": "h", "x": 0.0, "y": -0.02, "yanchor": "top"},
+        height=600 if projector else 500, margin={"l": 10, "r": 10, "t": 20, "b": 10},
         meta={"measure": uncertainty.measure, "k": uncertainty.k, "upper": uncertainty.upper,
               "max": float(uncertainty.values.max()), "mean": float(uncertainty.values.mean())})
     return fig

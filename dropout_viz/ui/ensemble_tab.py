@@ -46,7 +46,7 @@ def controls() -> None:
                   key="k_subnets", help=spec.help)
     with source_col:
         st.radio("Gallery", FIELD_SPECS["gallery_source"].choices, key="gallery_source",
-                 format_func=SOURCE_LABELS.get, horizontal=True,
+                 format_func=SOURCE_LABELS.get,
                  help="Sampled now: fresh random masks on the final weights. As trained: the "
                       "masks training used in the last K epochs, with that epoch's weights.")
     with kind_col:
@@ -162,7 +162,8 @@ def uncertainty_caption(results: EnsembleResults, source: str) -> str:
     measure = ("entropy of the averaged prediction minus the sub-networks' average entropy "
                "(in nats)" if u.measure == "entropy" else
                "standard deviation of the probability the sub-networks give the predicted class")
-    text = (f"Purple where {u.k} sub-networks disagree, white where they all predict the same "
+    text = ("Filled points train, hollow points test. "
+            f"Purple where {u.k} sub-networks disagree, white where they all predict the same "
             f"({measure}; zero everywhere when p = 0). Monte-Carlo dropout (Gal & Ghahramani "
             "2016) reads this spread as the network's uncertainty: look where it is high — "
             "along the boundary, and check whether it grows away from the training points. "
@@ -220,8 +221,11 @@ def render(settings: Settings) -> None:
 
     st.subheader("Where the sub-networks disagree")
     if "uncertainty" in figures:
-        st.plotly_chart(figures["uncertainty"], key="ensemble_uncertainty",
-                        config=PLOTLY_CONFIG)
-        st.caption(uncertainty_caption(results, source))
+        map_col, text_col = st.columns([3, 2])
+        with map_col:
+            st.plotly_chart(figures["uncertainty"], key="ensemble_uncertainty",
+                            config=PLOTLY_CONFIG)
+        with text_col:
+            st.caption(uncertainty_caption(results, source))
     else:
         st.info("The disagreement map needs 2-D data: choose a data set other than digits.")
