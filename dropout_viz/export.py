@@ -8,6 +8,7 @@ skipped (and reported), so the export grows as tabs are added.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import importlib
 import io
 import json
@@ -29,11 +30,22 @@ def _action(module, run: TrainingRun, settings: Settings) -> dict[str, go.Figure
 
 
 def _ensemble(module, run: TrainingRun, settings: Settings) -> dict[str, go.Figure]:
-    return module.ensemble_figures(run, settings)
+    from dropout_viz.ensemble import compute_ensemble
+
+    # Seeded by the training seed, as on the page, so the export shows the same gallery.
+    results = compute_ensemble(run, settings.k_subnets, settings.gallery_source,
+                               settings.ensemble_kind, settings.uncertainty, seed=settings.seed)
+    return module.ensemble_figures(results, projector=settings.projector)
 
 
 def _experiments(module, run: TrainingRun, settings: Settings) -> dict[str, go.Figure]:
-    return module.experiments_figures(settings)
+    from dropout_viz import experiments, pipeline
+
+    # The tab's twin: the same run without dropout (the p sweep is left out: it trains dozens).
+    twin_key = dataclasses.replace(settings.train_key(), p_hidden=0.0, p_input=0.0)
+    twin = pipeline.train_for(twin_key, dataset=run.dataset)
+    results = experiments.experiment_results(run, twin, with_units=False)
+    return module.experiments_figures(results, settings.projector)
 
 
 def _learn(module, run: TrainingRun, settings: Settings) -> dict[str, go.Figure]:

@@ -92,7 +92,10 @@ def test_export_writes_the_promised_files(tmp_path, capsys):
     captured = capsys.readouterr()
     names = {path.name for path in out.iterdir()}
     assert {"history.csv", "weights.npz", "settings.json", "action-network.html",
-            "action-boundary.html", "action-history.html", "learn-unit-input.html"} <= names
+            "action-boundary.html", "action-history.html", "ensemble-gallery.html",
+            "ensemble-comparison.html", "experiments-boundaries.html", "experiments-curves.html",
+            "learn-unit-input.html"} <= names
+    assert "No figures for" not in captured.err  # every tab contributed
     assert str(out / "history.csv") in captured.out
     if not export.png_engine_available():  # kaleido is optional, and says so
         assert "PNG not written" in captured.err
