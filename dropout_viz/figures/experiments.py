@@ -46,8 +46,10 @@ def twin_boundary_figure(xs, ys, grid_probs: Mapping[str, np.ndarray],
     for panel in panels:
         if panel["accuracy"] is None:
             del panel["accuracy"]
+    # Two panels side by side have room to be larger than the default grid cells.
     return boundary_panels(panels, xs, ys, X_train, y_train, X_test, y_test,
-                           n_classes=n_classes, ncols=len(panels), projector=projector)
+                           n_classes=n_classes, ncols=len(panels), projector=projector,
+                           panel_height=460 if projector else 380)
 
 
 def twin_curves_figure(histories: Mapping[str, Mapping[str, np.ndarray]],
@@ -180,8 +182,8 @@ def activation_figure(layers: Mapping[str, Sequence[Any]], projector: bool = Fal
                 meta={"role": "unit_means", "run": label, "layer": l + 1},
                 hovertemplate=f"{label}<br>mean %{{x:.2f}}: %{{y}} units<extra></extra>",
             ), row=l + 1, col=2)
-        fig.update_yaxes(type="log", title_text="share (log)", tickformat=".0%",
-                         row=l + 1, col=1)
+        fig.update_yaxes(type="log", dtick=1, title_text="share (log scale)",
+                         tickformat=".2~%", row=l + 1, col=1)
         fig.update_yaxes(title_text="units", row=l + 1, col=2)
         fig.update_xaxes(title_text="activation", row=l + 1, col=1)
         fig.update_xaxes(title_text="mean activation of a unit", row=l + 1, col=2)

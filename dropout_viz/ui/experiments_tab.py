@@ -245,7 +245,11 @@ def keras_section(settings: Settings, run: TrainingRun) -> None:
         title=f"The notes' model ({sizes}): one thinned sub-network of the last epoch",
         projector=settings.projector), key="keras_network", config=PLOTLY_CONFIG)
     st.caption("Each 128-unit layer shows its first 15 units; the rest are summarised "
-               "below them. Differences from Keras: the held-out 20% is a stratified random "
+               "below them. "
+               + ("Initial weights are Glorot uniform, as Keras' Dense layer draws them. "
+                  if settings.init == "glorot" else
+                  "Initial weights: He for ReLU layers (Keras' Dense default is Glorot). ")
+               + "Differences from Keras: the held-out 20% is a stratified random "
                "split (Keras' validation_split takes the last 20% of the rows), and there is "
                "no early stopping or learning-rate schedule in either. The curves, confusion "
                "matrices and misclassified digits are in the first section above.")

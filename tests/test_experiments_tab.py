@@ -1,0 +1,143 @@
+"""The Experiments tab under AppTest: with vs without, the sweep (button, cache, mode, marker),
+inside the neurons, and the notes' Keras model on digits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import charts_by_key, traces
+from streamlit.testing.v1 import AppTest
+
+from dropout_viz import experiments as ex
+from dropout_viz import pipeline
+from dropout_viz.settings import DEFAULTS
+from dropout_viz.ui import cache, experiments_tab
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+QUICK = {"epochs": "12", "width": "16"}
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    cache.clear_all()
+    experiments_tab.SWEEPS.clear()
+    yield
+    cache.clear_all()
+    experiments_tab.SWEEPS.clear()
+
+
+def open_tab(**url: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    for key, value in url.items():
+        at.query_params[key] = value
+    at.run()
+    at.session_state["_tab_label"] = "Experiments"
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def settings_of(**changes):
+    return DEFAULTS.replace(epochs=12, width=16, **changes)
+
+
+def metric(at: AppTest, label_start: str) -> str:
+    return next(m.value for m in at.metric if m.label.startswith(label_start))
+
+
+def test_with_and_without_shows_both_runs_and_their_gaps():
+    at = open_tab(**QUICK)
+    settings = settings_of()
+    run = cache.RUNS.get(settings.train_key())
+    twin = cache.RUNS.get(experiments_tab.twin_key(settings.train_key()))
+    assert run is not None and twin is not None
+    assert twin.config == ex.twin_config(run.config)
+    assert metric(at, "Gap (test − train loss), p = 0.5") == f"{ex.generalisation_gap(run):.3f}"
+    assert metric(at, "Gap (test − train loss), p = 0 ") == f"{ex.generalisation_gap(twin):.3f}"
+    charts = charts_by_key(at)
+    assert {"twin_boundaries", "twin_curves", "activations", "unit_maps_1",
+            "unit_maps_2"} <= set(charts)
+    assert "sweep" not in charts  # the sweep waits for its button
+    curves = traces(charts["twin_curves"], role="curve", key="test_loss")
+    np.testing.assert_allclose(curves[0]["y"], run.history["test_loss"])
+    np.testing.assert_allclose(curves[1]["y"], twin.history["test_loss"])
+    stats = ex.pooled_stats(ex.activation_stats(run.network(), run.dataset.X_train))
+    assert metric(at, "Mean activation, p = 0.5") == f"{stats['mean']:.3f}"
+    assert metric(at, "Near zero") == f"{stats['near_zero']:.1%}"
+
+
+def test_p_zero_says_the_two_runs_are_the_same():
+    at = open_tab(p_hidden="0", **QUICK)
+    assert any("both runs are the same network" in i.value for i in at.info)
+
+
+def test_sweep_runs_from_its_button_and_stays_when_p_moves():
+    at = open_tab(**QUICK)
+    at.button(key="run_sweep").click().run()
+    assert not at.exception
+    charts = charts_by_key(at)
+    settings = settings_of()
+    expected = ex.sweep_p(cache.get_dataset(settings.data_key()),
+                          pipeline.config_for(settings.train_key()))
+    means = traces(charts["sweep"], role="sweep_mean", key="test_loss")
+    np.testing.assert_allclose(means[0]["y"], expected.mean("test_loss"))
+    assert charts["sweep"]["layout"]["meta"]["current_p"] == 0.5
+    assert any("Trained in" in c.value and "Lowest mean test loss" in c.value
+               for c in at.caption)
+
+    at.slider(key="p_hidden").set_value(0.3).run()  # no retraining: only the marker moves
+    charts = charts_by_key(at)
+    assert charts["sweep"]["layout"]["meta"]["current_p"] == 0.3
+    assert "run_sweep" not in [b.key for b in at.button]
+
+
+def test_sweep_mode_is_a_setting_in_the_url():
+    at = open_tab(**QUICK)
+    at.radio(key="sweep_mode").set_value("active").run()
+    assert at.query_params["sweep_mode"] in ("active", ["active"])
+    assert any("n = 16 / (1 − p)" in c.value and "20, 23, 27, 32, 40, 53, 80" in c.value
+               for c in at.caption)
+    at.button(key="run_sweep").click().run()
+    assert not at.exception
+    meta = charts_by_key(at)["sweep"]["layout"]["meta"]
+    assert meta["mode"] == "active"
+    entry = experiments_tab.SWEEPS.get(experiments_tab.sweep_key(settings_of().train_key(),
+                                                                 "active"))
+    assert entry[0].widths[-1] == (80, 80)
+
+
+def test_unit_maps_mark_the_units_dropped_at_the_chosen_epoch():
+    at = open_tab(**QUICK)
+    at.select_slider(key=experiments_tab.EPOCH_KEY).set_value(4).run()
+    run = cache.RUNS.get(settings_of().train_key())
+    masks = ex.shown_mask(run, 3)
+    charts = charts_by_key(at)
+    for layer in (1, 2):
+        meta = charts[f"unit_maps_{layer}"]["layout"]["meta"]
+        assert meta["dropped"] == np.flatnonzero(masks[layer] == 0).tolist()
+        assert meta["units"] == meta["shown"] == 16
+
+
+def test_the_notes_keras_model_on_digits():
+    at = open_tab(**QUICK)
+    at.button(key="keras_preset").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.session_state["dataset"] == "digits"
+    assert at.session_state["preset"] == "notes-keras-digits"
+    assert at.session_state["width"] == 128 and at.session_state["epochs"] == 10
+    charts = charts_by_key(at)
+    assert {"twin_confusion", "mistakes_dropout", "mistakes_no_dropout",
+            "keras_network"} <= set(charts)
+    assert "twin_boundaries" not in charts and "unit_maps_1" not in charts
+    assert any("no plane to draw a decision boundary" in i.value for i in at.info)
+    assert any("Unit maps need a 2-D input plane" in i.value for i in at.info)
+    network = charts["keras_network"]["layout"]["meta"]
+    assert network["layer_sizes"] == [64, 128, 128, 10]
+    assert network["n_hidden"] == [49, 113, 113, 0]  # 128-wide layers drawn as 15 + "more"
+    confusion = traces(charts["twin_confusion"], role="confusion")
+    assert [np.sum(t["meta"]["counts"]) for t in confusion] == [359, 359]
+    images = traces(charts["mistakes_dropout"], role="image")
+    assert 1 <= len(images) <= 8
+    assert all(t["meta"]["true"] != t["meta"]["predicted"] for t in images)
