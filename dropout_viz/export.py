@@ -8,7 +8,6 @@ skipped (and reported), so the export grows as tabs are added.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import importlib
 import io
 import json
@@ -39,12 +38,10 @@ def _ensemble(module, run: TrainingRun, settings: Settings) -> dict[str, go.Figu
 
 
 def _experiments(module, run: TrainingRun, settings: Settings) -> dict[str, go.Figure]:
-    from dropout_viz import experiments, pipeline
+    from dropout_viz.experiments import results_for_run
 
-    # The tab's twin: the same run without dropout (the p sweep is left out: it trains dozens).
-    twin_key = dataclasses.replace(settings.train_key(), p_hidden=0.0, p_input=0.0)
-    twin = pipeline.train_for(twin_key, dataset=run.dataset)
-    results = experiments.experiment_results(run, twin, with_units=False)
+    # Trains the p = 0 twin and the sweep over p, as the tab does.
+    results = results_for_run(run, settings.sweep_mode)
     return module.experiments_figures(results, settings.projector)
 
 

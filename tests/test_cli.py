@@ -94,7 +94,7 @@ def test_export_writes_the_promised_files(tmp_path, capsys):
     assert {"history.csv", "weights.npz", "settings.json", "action-network.html",
             "action-boundary.html", "action-history.html", "ensemble-gallery.html",
             "ensemble-comparison.html", "experiments-boundaries.html", "experiments-curves.html",
-            "learn-unit-input.html"} <= names
+            "experiments-sweep.html", "learn-unit-input.html"} <= names
     assert "No figures for" not in captured.err  # every tab contributed
     assert str(out / "history.csv") in captured.out
     if not export.png_engine_available():  # kaleido is optional, and says so
