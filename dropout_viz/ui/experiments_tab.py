@@ -154,10 +154,12 @@ def sweep_section(settings: Settings) -> None:
                    "layers take longer to train.")
     entry = get_sweep(settings, run_now=False)
     if entry is None:
-        if not st.button(f"Run the sweep ({n_models} networks)", key="run_sweep",
-                         type="primary"):
+        slot = st.empty()  # the button gives way to the progress bar and the results
+        if not slot.button(f"Run the sweep ({n_models} networks)", key="run_sweep",
+                           type="primary"):
             st.caption("The networks of one width train together in one vectorised pass.")
             return
+        slot.empty()
         entry = get_sweep(settings, run_now=True)
     result, seconds = entry
     fig = fx.sweep_figure(result.ps, result.metrics, settings.p_hidden, result.mode,
