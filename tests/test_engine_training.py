@@ -309,3 +309,19 @@ def test_dropout_lowers_test_loss_on_small_noisy_moons():
     losses = np.array([run.history["test_loss"][-1] for run in train_many(data, configs)])
     without, with_dropout = losses[:3].mean(), losses[3:].mean()
     assert without - with_dropout > 0.12
+
+
+def test_float32_training_tracks_float64_and_train_many_still_equals_train():
+    data = load_dataset("moons", n_samples=120, noise=0.3, test_fraction=0.3, seed=1)
+    config = TrainConfig(hidden=(16, 16), p_hidden=0.3, mask_scope="example", epochs=5, seed=2)
+    exact = train(data, config)
+    fast = train(data, config.replace(precision="float32"))
+    assert fast.final_params.dtype == np.float32
+    # Same masks, same data order: only rounding differs, so the runs stay close.
+    np.testing.assert_allclose(fast.history["train_loss"], exact.history["train_loss"],
+                               rtol=1e-3)
+    np.testing.assert_allclose(fast.final_params, exact.final_params, atol=1e-3)
+    many = train_many(data, [config.replace(precision="float32", seed=s) for s in (2, 3)])
+    np.testing.assert_array_equal(many[0].final_params, fast.final_params)
+    # The network a float32 run hands out predicts in float64 from its float32 weights.
+    assert fast.network(-1).predict_proba(data.X_test).dtype == np.float64

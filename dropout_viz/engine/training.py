@@ -31,6 +31,7 @@ from dropout_viz.engine.optimizers import OPTIMIZERS, make_optimizer
 
 MAX_DROP = 0.95
 INITIALISATIONS = ("auto", "glorot")
+PRECISIONS = ("float64", "float32")
 HISTORY_KEYS = ("thinned_loss", "train_loss", "test_loss", "train_acc", "test_acc")
 
 
@@ -49,6 +50,8 @@ class TrainConfig:
     (kept units × 1/q in training, weights as they are at test time).
     max_norm: cap on the L2 norm of each unit's incoming weights (0 = off).
     init: "auto" (He for relu layers, Glorot otherwise) or "glorot" (Keras' Dense default).
+    precision: "float64" (default; exact replays) or "float32" (what PyTorch and Keras train
+    in: about twice the arithmetic speed for wide layers, results agree to ~1e-6).
     """
 
     hidden: tuple[int, ...] = (64, 64)
@@ -65,6 +68,7 @@ class TrainConfig:
     max_norm: float = 0.0
     seed: int = 0
     init: str = "auto"
+    precision: str = "float64"
 
     def __post_init__(self):
         hidden = self.hidden
@@ -91,7 +95,7 @@ class TrainConfig:
             if not 0 <= p <= MAX_DROP:
                 raise _range_error(name, p, "the dropout rate must be in [0, 0.95]")
         for name, choices in (("activation", ACTIVATIONS), ("mask_scope", mask_lib.MASK_SCOPES),
-                              ("init", INITIALISATIONS),
+                              ("init", INITIALISATIONS), ("precision", PRECISIONS),
                               ("convention", CONVENTIONS), ("optimizer", OPTIMIZERS)):
             if getattr(self, name) not in choices:
                 raise _range_error(name, getattr(self, name), f"choose one of {choices}")
@@ -117,7 +121,7 @@ class TrainConfig:
     def architecture(self) -> tuple:
         """What must agree for configurations to be trained together in one pass."""
         return (self.hidden, self.activation, self.optimizer, self.batch_size, self.epochs,
-                self.mask_scope, self.init)
+                self.mask_scope, self.init, self.precision)
 
 
 @dataclass(frozen=True)
@@ -266,8 +270,9 @@ def _train_group(dataset, configs: Sequence[TrainConfig], on_epoch: EpochCallbac
                  store_weights: bool) -> list[TrainingRun]:
     """Train configurations sharing one architecture together, in one vectorised pass."""
     first = configs[0]
-    X_train, y_train = np.asarray(dataset.X_train, float), np.asarray(dataset.y_train)
-    X_test, y_test = np.asarray(dataset.X_test, float), np.asarray(dataset.y_test)
+    dtype = np.dtype(first.precision)
+    X_train, y_train = np.asarray(dataset.X_train, dtype), np.asarray(dataset.y_train)
+    X_test, y_test = np.asarray(dataset.X_test, dtype), np.asarray(dataset.y_test)
     n_train, n_classes = len(y_train), int(dataset.n_classes)
     layout = ParameterLayout((X_train.shape[1],) + first.hidden + (n_classes,))
     site_sizes = layout.layer_sizes[:-1]
@@ -282,32 +287,34 @@ def _train_group(dataset, configs: Sequence[TrainConfig], on_epoch: EpochCallbac
     seed_row = np.array([unique_seeds.index(s) for s in seeds])
     init_by_seed = {s: initial_parameters(layout, activation, s, first.init)
                     for s in unique_seeds}
-    params = np.stack([init_by_seed[s] for s in seeds])
+    params = np.stack([init_by_seed[s] for s in seeds]).astype(dtype)
     initial = params.copy()
     weights, biases = layout.views(params)
     grads = np.zeros_like(params)
     weight_grads, bias_grads = layout.views(grads)
 
     def per_model(values) -> np.ndarray:
-        return np.array(values, dtype=np.float64)[:, None]
+        return np.array(values, dtype=dtype)[:, None]
 
     optimizer = make_optimizer(first.optimizer, params, per_model([c.lr for c in configs]))
-    l2 = per_model([c.l2 for c in configs]) * layout.weight_mask()
+    l2 = per_model([c.l2 for c in configs]) * layout.weight_mask().astype(dtype)
     use_l2 = bool(np.any(l2))
-    max_norm = np.array([c.max_norm if c.max_norm > 0 else np.inf for c in configs])
+    max_norm = np.array([c.max_norm if c.max_norm > 0 else np.inf for c in configs], dtype)
     use_max_norm = bool(np.isfinite(max_norm).any())
     keep = np.array([c.keep_probs() for c in configs], dtype=np.float32)  # (M, sites)
     train_scale = np.array([[1.0 / q if c.convention == "inverted" else 1.0 for q in c.keep_probs()]
-                            for c in configs])
+                            for c in configs], dtype=dtype)
     sites_with_dropout = [bool(np.any(keep[:, s] < 1)) for s in range(len(site_sizes))]
     # Test-time multipliers per model: (M, 1, 1) so they broadcast over points and units.
     test_mult = []
     for s in range(len(site_sizes)):
         values = [test_time_multipliers(c.keep_probs(), c.convention)[s] for c in configs]
         test_mult.append(None if all(v is None for v in values) else
-                         np.array([1.0 if v is None else v for v in values])[:, None, None])
+                         np.array([1.0 if v is None else v for v in values], dtype)[:, None, None])
 
-    Y_train, Y_test = one_hot(y_train, n_classes), one_hot(y_test, n_classes)
+    Y_train = one_hot(y_train, n_classes).astype(dtype)
+    Y_test = one_hot(y_test, n_classes).astype(dtype)
+    X_eval = np.concatenate([X_train, X_test])
     history = {k: np.full((n_models, epochs), np.nan) for k in HISTORY_KEYS}
     # store_weights: True keeps every epoch, an int k keeps every k-th (bounding memory for
     # long runs of wide networks); the last epoch is always kept as final_params.
@@ -353,8 +360,9 @@ def _train_group(dataset, configs: Sequence[TrainConfig], on_epoch: EpochCallbac
                         norms = np.sqrt((W * W).sum(axis=-2, keepdims=True))
                         W *= np.minimum(1.0, max_norm[:, None, None] / np.maximum(norms, 1e-12))
 
-            train_lp, _ = forward(weights, biases, X_train, activation, test_mult)
-            test_lp, _ = forward(weights, biases, X_test, activation, test_mult)
+            # One pass over train and test points together (half the per-call overhead).
+            eval_lp, _ = forward(weights, biases, X_eval, activation, test_mult)
+            train_lp, test_lp = eval_lp[..., :n_train, :], eval_lp[..., n_train:, :]
             metrics = {
                 "thinned_loss": thinned_loss / n_train,
                 "train_loss": mean_cross_entropy(train_lp, Y_train),
