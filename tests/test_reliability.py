@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from streamlit.runtime.scriptrunner_utils.exceptions import RerunException
-from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
+from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 from streamlit.testing.v1 import AppTest
 
 from dropout_viz import pipeline
@@ -224,11 +224,13 @@ def test_an_unexpected_error_in_a_tab_is_a_message_not_a_traceback(monkeypatch):
 
 
 class FakeStreamlit:
-    """Stands in for `st` in cache.py: the progress bar raises the rerun Streamlit would raise
-    when a newer run is requested (runner.fastReruns) at the given update (0 draws the bar)."""
+    """Stands in for `st` in cache.py: at the given progress update (0 draws the bar) it raises
+    what Streamlit raises in the old script when a newer run starts (runner.fastReruns), after
+    calling `on_interrupt` (e.g. the Stop button's callback in the new script)."""
 
     def __init__(self, interrupt_at_update: int | None = 1):
         self.interrupt_at_update = interrupt_at_update
+        self.on_interrupt = lambda: None
         self.updates = 0
         self.buttons: list[tuple[str, str]] = []
         self.infos: list[str] = []
@@ -240,7 +242,8 @@ class FakeStreamlit:
     def _progress(self, fraction, text=""):
         if self.interrupt_at_update is not None and self.updates == self.interrupt_at_update:
             self.updates += 1
-            raise RerunException(RerunData())
+            self.on_interrupt()
+            raise StopException()
         self.updates += 1
         return SimpleNamespace(progress=self._progress)
 
@@ -270,14 +273,14 @@ def test_an_interrupted_run_stops_the_engine_cleanly(fake_st):
     dataset = pipeline.dataset_for(SLOW.data_key())
     reporter = cache.ProgressReporter(40, stop_key="stop")
     run = train(dataset, pipeline.config_for(SLOW.train_key()), on_epoch=reporter)
-    assert isinstance(reporter.interruption, RerunException)
+    assert isinstance(reporter.interruption, StopException)
     assert run.stopped_at == 0 and run.epochs_completed == 1
     assert fake_st.buttons == [("Stop training", "stop")]
 
 
 def test_without_a_stop_key_the_interruption_propagates(fake_st):
     dataset = pipeline.dataset_for(SLOW.data_key())
-    with pytest.raises(RerunException):
+    with pytest.raises(StopException):
         train(dataset, pipeline.config_for(SLOW.train_key()),
               on_epoch=cache.ProgressReporter(40))
 
@@ -285,36 +288,61 @@ def test_without_a_stop_key_the_interruption_propagates(fake_st):
 def test_stop_button_keeps_the_epochs_finished_so_far(fake_st):
     session: dict = {}
     key = SLOW.train_key()
-    with pytest.raises(RerunException):  # the Stop click interrupts the run...
-        cache.get_run(key, session)
+    fake_st.on_interrupt = lambda: cache.HANDOVER.request_stop("s1")  # the click
+    with pytest.raises(StopException):  # the old script is stopped...
+        cache.get_run(key, session, session_id="s1")
     assert [label for label, _ in fake_st.buttons] == ["Stop training"]
-    session[cache.STOP_REQUESTED] = True  # ...and its callback runs first in the next run
     fake_st.interrupt_at_update = None
-    run = cache.get_run(key, session)
+    run = cache.get_run(key, session, session_id="s1")  # ...and the new one shows its epochs
     assert run.stopped_at == 0 and run.epochs_completed == 1
     assert cache.RUNS.get(key) is None  # a stopped run is this session's, not shared
     assert fake_st.infos == ["Training was stopped after epoch 1 of 40: everything below "
                              "shows the 1 epoch finished so far."]
     assert fake_st.buttons[-1][0] == "Train all 40 epochs"
-    # Later reruns (scrubbing, other widgets) keep showing the stopped run.
-    assert cache.get_run(key, session) is run
-    # "Train all" forgets it, so the next run trains every epoch.
+    # Later reruns (scrubbing, other widgets) keep showing the stopped run...
+    assert cache.get_run(key, session, session_id="s1") is run
+    # ...another session with the same settings trains its own full run...
+    other = cache.get_run(key, {}, session_id="s2")
+    assert other.stopped_at is None and other.epochs_completed == 40
+    # ...and "Train all" forgets the stopped run, so this session gets every epoch too.
     session[cache.STOPPED_RUNS].pop(key)
-    full = cache.get_run(key, session)
-    assert full.stopped_at is None and full.epochs_completed == 40
-    assert cache.RUNS.get(key) is full
+    assert cache.get_run(key, session, session_id="s1") is other
 
 
 def test_a_newer_setting_supersedes_an_interrupted_run(fake_st):
     session: dict = {}
-    with pytest.raises(RerunException):  # a slider moved while this trained
-        cache.get_run(SLOW.train_key(), session)
+    with pytest.raises(StopException):  # a slider moved while this trained
+        cache.get_run(SLOW.train_key(), session, session_id="s3")
     fake_st.interrupt_at_update = None
     newer = SLOW.replace(p_hidden=0.2).train_key()
-    run = cache.get_run(newer, session)
+    run = cache.get_run(newer, session, session_id="s3")
     assert run.config.p_hidden == 0.2 and run.epochs_completed == 40
-    assert cache.INTERRUPTED_RUN not in session and session[cache.STOPPED_RUNS] == {}
+    assert session[cache.STOPPED_RUNS] == {}
     assert cache.RUNS.get(SLOW.train_key()) is None  # the old run was dropped, not finished
+
+
+def test_handover_waits_for_the_old_script_to_finish_its_epoch():
+    handover = cache.StopHandover()
+    key, run = SLOW.train_key(), object()
+    handover.started("s", key)
+    handover.request_stop("s")  # the click's callback runs before the old script notices
+    old_script = threading.Thread(
+        target=lambda: handover.finished("s", key, run, interrupted=True, wait_s=5.0))
+    threading.Timer(0.2, old_script.start).start()
+    assert handover.take_stopped("s", wait_s=30.0) == (key, run)
+    old_script.join()
+    assert handover.take_stopped("s") is None  # handed over once, nothing left behind
+    assert handover._stopped == {} and handover._training == {}
+
+
+def test_a_stop_click_after_training_finished_keeps_nothing():
+    handover = cache.StopHandover()
+    key = SLOW.train_key()
+    handover.started("s", key)
+    handover.finished("s", key, object(), interrupted=False)
+    handover.request_stop("s")  # a stale button clicked after the run completed
+    assert handover.take_stopped("s") is None
+    assert handover._stop_requested == {}
 
 
 # --- determinism ------------------------------------------------------------------------------

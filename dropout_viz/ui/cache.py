@@ -7,9 +7,12 @@ miss and replays it on later hits. Runs are returned without copying, so callers
 read-only. Bounded by MAX_RUNS entries and by SNAPSHOT_BUDGET_BYTES of stored weights per run.
 
 Long runs stay interruptible: while the progress bar shows, every update is a point where
-Streamlit may end the script for a newer rerun (runner.fastReruns). The reporter then stops the
-engine cleanly instead; a superseded run is dropped, a run the user stopped with "Stop training"
-is kept for that session with the epochs it finished (`run.stopped_at`).
+Streamlit may end the script. With runner.fastReruns a newer rerun (a slider moved, a button
+clicked) tells the running script to stop and starts a new one at once, in parallel; the old
+one raises StopException at its next Streamlit call. The reporter turns that into a clean stop
+of the engine. A superseded run is dropped; a run the user stopped with "Stop training" is
+handed over (`HANDOVER`: the old script can no longer touch session state) to the new script,
+which keeps it for that session with the epochs it finished (`run.stopped_at`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import time
 from collections import OrderedDict
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
 from dropout_viz import pipeline
@@ -33,9 +37,9 @@ MAX_DATASETS = 16
 SNAPSHOT_BUDGET_BYTES = 48 * 2**20
 SHOW_PROGRESS_AFTER_S = 0.6
 MAX_STOPPED_RUNS = 2  # per session
-STOP_REQUESTED = "_stop_requested"  # session keys
-INTERRUPTED_RUN = "_interrupted_run"
-STOPPED_RUNS = "_stopped_runs"
+STOPPED_RUNS = "_stopped_runs"  # session key: {TrainKey: stopped TrainingRun}
+STOP_WAIT_S = 0.5  # an interrupted run waits this long for a Stop click to be registered
+HANDOVER_WAIT_S = 15.0  # the new script waits at most this long for the stopped run
 
 
 class LRUCache:
@@ -153,18 +157,69 @@ class ProgressReporter:
             self.box.empty()
 
 
+class StopHandover:
+    """Passes a run stopped by its session's Stop button from the old script thread (which
+    trains, and is being stopped) to the new one (which the click started), per session id.
+    Holds at most one run per session, and only for the moment of the hand-over."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._training: dict[str, TrainKey] = {}
+        self._stop_requested: dict[str, TrainKey] = {}  # the run the click meant to stop
+        self._stopped: dict[str, tuple[TrainKey, TrainingRun]] = {}
+
+    def started(self, session_id: str, run_key: TrainKey) -> None:
+        with self._changed:
+            self._training[session_id] = run_key
+
+    def request_stop(self, session_id: str) -> None:
+        with self._changed:
+            if session_id in self._training:
+                self._stop_requested[session_id] = self._training[session_id]
+            self._changed.notify_all()
+
+    def finished(self, session_id: str, run_key: TrainKey, run: TrainingRun,
+                 interrupted: bool, wait_s: float = STOP_WAIT_S) -> None:
+        """The old script's training ended. Keep the run only if the Stop button caused the
+        interruption (its click may register a moment after the interruption itself)."""
+        with self._changed:
+            if interrupted and self._changed.wait_for(
+                    lambda: self._stop_requested.get(session_id) == run_key, timeout=wait_s):
+                self._stopped[session_id] = (run_key, run)
+            if self._training.get(session_id) == run_key:
+                del self._training[session_id]
+            self._changed.notify_all()
+
+    def take_stopped(self, session_id: str, wait_s: float = HANDOVER_WAIT_S):
+        """(run_key, run) stopped in this session, waiting for the old script if needed."""
+        with self._changed:
+            if session_id not in self._stop_requested:
+                return None
+            self._changed.wait_for(lambda: session_id in self._stopped
+                                   or session_id not in self._training, timeout=wait_s)
+            self._stop_requested.pop(session_id, None)
+            return self._stopped.pop(session_id, None)
+
+
+HANDOVER = StopHandover()
+
+
+def _session_id() -> str:
+    ctx = get_script_run_ctx(suppress_warning=True)
+    return ctx.session_id if ctx is not None else "no-session"
+
+
 def _request_stop() -> None:
-    # Runs at the start of the rerun the click causes, after the old run was interrupted.
-    st.session_state[STOP_REQUESTED] = True
+    # Runs in the new script the click starts, while the old one is being stopped.
+    HANDOVER.request_stop(_session_id())
 
 
-def _stopped_run(run_key: TrainKey, session) -> TrainingRun | None:
-    """This session's stopped run for `run_key`. An interrupted run becomes a stopped one only
-    if the interruption was the Stop button; otherwise (a newer setting) it is dropped."""
-    interrupted = session.pop(INTERRUPTED_RUN, None)
+def _stopped_run(run_key: TrainKey, session, session_id: str) -> TrainingRun | None:
+    """This session's stopped run for `run_key` (just handed over, or kept from before)."""
     stopped = session.setdefault(STOPPED_RUNS, {})
-    if session.pop(STOP_REQUESTED, False) and interrupted is not None:
-        stopped_key, run = interrupted
+    handed = HANDOVER.take_stopped(session_id)
+    if handed is not None:
+        stopped_key, run = handed
         stopped.pop(stopped_key, None)
         stopped[stopped_key] = run
         while len(stopped) > MAX_STOPPED_RUNS:
@@ -188,12 +243,14 @@ def _stopped_note(run_key: TrainKey, run: TrainingRun) -> None:
               on_click=_train_fully, args=(run_key,))
 
 
-def get_run(key: TrainKey, session=None) -> TrainingRun:
+def get_run(key: TrainKey, session=None, session_id: str | None = None) -> TrainingRun:
     """The trained run for `key`: this session's stopped run, the shared cache, or training now
-    (interruptible; see the module docstring). `session` defaults to st.session_state."""
+    (interruptible; see the module docstring). `session` defaults to st.session_state and
+    `session_id` to this script's session."""
     session = st.session_state if session is None else session
+    session_id = _session_id() if session_id is None else session_id
     run_key = dataclasses.replace(key, data=content_key(key.data))
-    stopped = _stopped_run(run_key, session)
+    stopped = _stopped_run(run_key, session, session_id)
     if stopped is not None:
         _stopped_note(run_key, stopped)
         return stopped
@@ -203,12 +260,19 @@ def get_run(key: TrainKey, session=None) -> TrainingRun:
     dataset = get_dataset(key.data)
     reporter = ProgressReporter(key.epochs, stop_key=_stop_key(run_key))
     stride = snapshot_stride(key, dataset.n_features, dataset.n_classes)
-    run = pipeline.train(dataset, pipeline.config_for(key), on_epoch=reporter,
-                         store_weights=stride)
+    HANDOVER.started(session_id, run_key)
+    interrupted = True
+    try:
+        run = pipeline.train(dataset, pipeline.config_for(key), on_epoch=reporter,
+                             store_weights=stride)
+        interrupted = reporter.interruption is not None
+    finally:
+        if interrupted:  # also on an error: never leave this session marked as training
+            HANDOVER.finished(session_id, run_key, run if reporter.interruption else None,
+                              interrupted=reporter.interruption is not None)
     if reporter.interruption is not None:
-        # Kept until the next run decides: the Stop button keeps it, a newer setting drops it.
-        session[INTERRUPTED_RUN] = (run_key, run)
         raise reporter.interruption
+    HANDOVER.finished(session_id, run_key, run, interrupted=False)
     reporter.done()
     RUNS.put(run_key, run)
     return run
