@@ -56,9 +56,11 @@ def test_tab_draws_gallery_comparison_convergence_and_uncertainty():
     # The comparison: average, test-time network and difference, with their test accuracy.
     comparison = charts["ensemble_comparison"]["layout"]
     titles = [a["text"] for a in comparison["annotations"]]
-    assert titles[0].startswith("Mean of the 8 sub-networks<br>acc ")
-    assert titles[1].startswith("Test-time network (weights × q)<br>acc ")
-    assert "same class on" in titles[2]
+    average, test_time = comparison["meta"]["average_accuracy"], comparison["meta"][
+        "test_time_accuracy"]
+    assert titles[0].startswith(f"Mean<br>of 8 sub-networks<br>acc {average:.0%} · log-loss ")
+    assert titles[1].startswith(f"Test-time network<br>weights × q<br>acc {test_time:.0%}")
+    assert titles[2].startswith("|difference|<br>same class on<br>")
     # The line under it states the agreement in words and numbers.
     agreement = comparison["meta"]["agreement"]
     line = next(m.value for m in at.markdown if "predict the same class" in m.value)
@@ -110,7 +112,8 @@ def test_controls_change_k_source_average_and_measure():
     at.radio(key="ensemble_kind").set_value("geometric").run()
     comparison = charts_by_key(at)["ensemble_comparison"]["layout"]
     assert comparison["meta"]["kind"] == "geometric"
-    assert comparison["annotations"][0]["text"].startswith("Normalised geometric mean of the 12")
+    assert comparison["annotations"][0]["text"].startswith(
+        "Normalised geometric<br>mean of 12 sub-networks<br>acc ")
 
     at.radio(key="uncertainty").set_value("std").run()
     heat = traces(charts_by_key(at)["ensemble_uncertainty"], role="uncertainty")[0]

@@ -28,7 +28,10 @@ if TYPE_CHECKING:  # the figures package stays free of engine imports at run tim
     )
 
 GALLERY_COLUMNS = 4
+GALLERY_WIDTH_PX = 880  # the main column of a wide page beside the sidebar, roughly
 KIND_NAMES = {"arithmetic": "Mean", "geometric": "Normalised geometric mean"}
+KIND_TITLES = {"arithmetic": ("Mean", "of {k} sub-networks"),
+               "geometric": ("Normalised geometric", "mean of {k} sub-networks")}
 MEASURE_NAMES = {"entropy": "disagreement entropy (nats)", "std": "spread of P (std)"}
 UNCERTAINTY_COLORSCALE = [[0.0, "#FFFFFF"], [0.25, "#E5DAEE"], [1.0, "#6A3D9A"]]
 
@@ -220,14 +223,17 @@ def gallery_figure(gallery: Gallery, data: PlotData, projector: bool = False,
     width = ncols + (ncols - 1) * CELL_GAP_X
     height = nrows * cell_height + (nrows - 1) * CELL_GAP_Y
     axis = {"visible": False, "fixedrange": True, "showgrid": False, "zeroline": False}
-    # About 300 px per cell across a wide page; the equal aspect keeps boundaries undistorted.
-    px_per_unit = (300 if projector else 260) * min(ncols, GALLERY_COLUMNS) / width
+    # Sized for a column about GALLERY_WIDTH_PX wide; on other widths the equal aspect (which
+    # keeps boundaries undistorted) shrinks the drawing toward the top rather than leaving a gap.
+    px_per_unit = GALLERY_WIDTH_PX / max(width, GALLERY_COLUMNS)
     title_room = 36 if projector else 28
     layout = style.base_layout("", projector)
     layout.update(
-        xaxis={**axis, "range": [-0.02, width + 0.02]},
-        yaxis={**axis, "range": [-height - 0.02, 0.02], "scaleanchor": "x", "scaleratio": 1},
-        annotations=[{**t, "font": {"size": style.font_size(projector)}} for t in titles],
+        xaxis={**axis, "range": [-0.02, width + 0.02], "constrain": "domain"},
+        yaxis={**axis, "range": [-height - 0.02, 0.02], "scaleanchor": "x", "scaleratio": 1,
+               "constrain": "domain", "constraintoward": "top"},
+        annotations=[{**t, "font": {"size": round(style.font_size(projector) * 0.9)}}
+                     for t in titles],
         height=int(height * px_per_unit) + title_room + 20, showlegend=False,
         hovermode=False, margin={"l": 4, "r": 4, "t": title_room, "b": 4},
         meta={"k": k, "source": gallery.source, "epochs": gallery.epochs.tolist(),
@@ -247,16 +253,19 @@ def comparison_figure(comparison: Comparison, data: PlotData, k: int, convention
     if comparison.average is None or data.xs is None:
         raise ValueError("the comparison needs 2-D data (a plane to draw on)")
     avg, full = comparison.average_scores, comparison.test_time_scores
+    # Three short lines per title, so three panels' titles never run into each other even in
+    # projector fonts: what it is, which one, its test scores.
+    what, detail = KIND_TITLES[comparison.kind]
     panels = [
         {"grid_probs": comparison.average,
-         "title": f"{KIND_NAMES[comparison.kind]} of the {k} sub-networks<br>"
+         "title": f"{what}<br>{detail.format(k=k)}<br>"
                   f"{_scores_text(avg.accuracy, avg.log_loss)}"},
         {"grid_probs": comparison.test_time,
-         "title": f"{test_time_name(convention)}<br>"
+         "title": "Test-time network<br>"
+                  f"{'weights × q' if convention == 'standard' else 'weights as trained'}<br>"
                   f"{_scores_text(full.accuracy, full.log_loss)}"},
         {"kind": "diff", "a": comparison.average, "b": comparison.test_time,
-         "title": "|difference|<br>"
-                  f"same class on {comparison.agreement:.0%} of test points"},
+         "title": f"|difference|<br>same class on<br>{comparison.agreement:.0%} of test points"},
     ]
     fig = boundary_panels(panels, data.xs, data.ys, data.X_train, data.y_train, data.X_test,
                           data.y_test, n_classes=data.n_classes, ncols=3, projector=projector,
@@ -264,7 +273,7 @@ def comparison_figure(comparison: Comparison, data: PlotData, k: int, convention
                           panel_height=440 if projector else 360)
     # Two-line titles: lift them clear of the panels' frames.
     fig.update_annotations(yshift=8)
-    fig.update_layout(margin={"l": 10, "r": 10, "t": 90 if projector else 80, "b": 10})
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 120 if projector else 95, "b": 10})
     fig.update_layout(meta={
         **fig.layout.meta, "kind": comparison.kind, "k": k, "agreement": comparison.agreement,
         "average_accuracy": avg.accuracy, "average_log_loss": avg.log_loss,
@@ -316,7 +325,7 @@ def convergence_figure(convergence: Convergence, projector: bool = False) -> go.
     fig.update_xaxes(type="log", title_text="K sub-networks averaged", tickvals=ks,
                      ticktext=[str(int(k)) for k in ks], showgrid=True, gridcolor="#EEEEEE")
     fig.update_yaxes(showgrid=True, gridcolor="#EEEEEE", zeroline=False)
-    fig.update_yaxes(tickformat=".0%", row=1, col=1)
+    fig.update_yaxes(tickformat=".1%", row=1, col=1)
     fig.update_layout(
         height=460 if projector else 380, hovermode="x unified",
         legend={"orientation": "h", "x": 0.0, "y": -0.25, "yanchor": "top"},
