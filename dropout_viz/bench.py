@@ -67,13 +67,13 @@ def digits() -> Dataset:
 def b1_config(epochs: int) -> TrainConfig:
     return TrainConfig(hidden=(64, 64), activation="relu", p_input=0.0, p_hidden=0.5,
                        mask_scope="example", convention="inverted", optimizer="adam", lr=0.01,
-                       batch_size=32, epochs=epochs, seed=0)
+                       batch_size=32, epochs=epochs, seed=0, precision="float32")
 
 
 def b2_config(epochs: int) -> TrainConfig:
     return TrainConfig(hidden=(128, 128), activation="relu", p_input=0.0, p_hidden=0.5,
                        mask_scope="example", convention="inverted", optimizer="adam", lr=1e-3,
-                       batch_size=32, epochs=epochs, seed=0)
+                       batch_size=32, epochs=epochs, seed=0, precision="float32", init="glorot")
 
 
 def b3_configs(epochs: int, p_values: Sequence[float], seeds: Sequence[int]) -> list[TrainConfig]:
@@ -252,7 +252,10 @@ def bench_b1(sizes: Sizes) -> BenchmarkResult:
     data = moons()
     contenders = [
         Contender("dropout_viz train", lambda e: engine_train(data, b1_config(e)),
-                  "NumPy float64, per-epoch train/test evaluation"),
+                  "NumPy float32 (as PyTorch), per-epoch train/test evaluation"),
+        Contender("dropout_viz train, float64",
+                  lambda e: engine_train(data, b1_config(e).replace(precision="float64")),
+                  "the engine's default precision, for reference"),
         _torch_contender("PyTorch CPU", lambda e: torch_train(data, b1_config(e)),
                          "float32, same loop incl. per-epoch evaluation"),
         Contender("scikit-learn MLPClassifier", lambda e: sklearn_train(data, b1_config(e)),
@@ -267,7 +270,10 @@ def bench_b2(sizes: Sizes) -> BenchmarkResult:
     data = digits()
     contenders = [
         Contender("dropout_viz train", lambda e: engine_train(data, b2_config(e)),
-                  "NumPy float64"),
+                  "NumPy float32 (as PyTorch), Glorot init (as Keras)"),
+        Contender("dropout_viz train, float64",
+                  lambda e: engine_train(data, b2_config(e).replace(precision="float64")),
+                  "the engine's default precision, for reference"),
         _torch_contender("PyTorch CPU", lambda e: torch_train(data, b2_config(e)),
                          "float32, same loop incl. per-epoch evaluation"),
     ]

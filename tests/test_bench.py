@@ -28,14 +28,15 @@ def test_b1_and_b3_measure_every_contender_and_sequential_matches_train_many():
     assert [r.key for r in results] == ["B1", "B3"]
     b1, b3 = results
     labels = [m.label for m in b1.measurements]
-    assert labels == ["dropout_viz train", "PyTorch CPU", "scikit-learn MLPClassifier"]
+    assert labels == ["dropout_viz train", "dropout_viz train, float64", "PyTorch CPU",
+                      "scikit-learn MLPClassifier"]
     for m in b1.measurements:
         if m.label == "PyTorch CPU" and bench.import_torch() is None:
             assert m.skip_reason == bench.TORCH_MISSING and m.times == []
         else:
             _check_measurement(m, TINY.repeats)
     assert b1.ratio("scikit-learn MLPClassifier") == pytest.approx(
-        b1.measurements[2].best / b1.measurements[0].best)
+        b1.measurements[3].best / b1.measurements[0].best)
 
     many, sequential = b3.measurements
     _check_measurement(many, TINY.repeats)
