@@ -50,11 +50,11 @@ def test_b1_and_b3_measure_every_contender_and_sequential_matches_train_many():
 def test_torch_rows_are_skipped_with_a_message_when_torch_is_missing(monkeypatch):
     monkeypatch.setattr(bench, "import_torch", lambda: None)
     (b2,), threads = bench.run_benchmarks(["B2"], TINY)
-    ours, torch_row = b2.measurements
+    ours, _float64_row, torch_row = b2.measurements
     _check_measurement(ours, TINY.repeats)
     assert torch_row.skip_reason == bench.TORCH_MISSING and torch_row.times == []
     assert b2.ratio("PyTorch CPU") is None
-    row = bench.table_rows([b2])[1]
+    row = bench.table_rows([b2])[2]
     assert row[:4] == ["B2", "PyTorch CPU", "-", "-"] and row[-1] == bench.TORCH_MISSING
     assert "torch.get_num_threads()" not in threads
     assert bench.machine_info()["PyTorch"] == "not installed"
