@@ -11,7 +11,7 @@ from dropout_viz import pipeline
 from dropout_viz.engine import TrainingRun, accuracy
 from dropout_viz.figures import PLOTLY_CONFIG, boundary_panels, history_figure, network_figure
 from dropout_viz.settings import Settings
-from dropout_viz.ui import cache
+from dropout_viz.ui import cache, downloads
 
 EPOCH_KEY = "action_epoch"
 PLAYING_KEY = "_playing"
@@ -91,6 +91,7 @@ def epoch_view(run: TrainingRun, settings: Settings) -> None:
                    "on; the curves below and the Experiments tab show how the network does.")
     st.caption(scope_caption(settings, run, epoch))
     st.plotly_chart(figures["history"], key="history", config=PLOTLY_CONFIG)
+    downloads.download_row(figures, run, settings, "action")
 
 
 def action_figures(run: TrainingRun, settings: Settings, epoch: int) -> dict[str, go.Figure]:

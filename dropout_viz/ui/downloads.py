@@ -28,7 +28,7 @@ def download_figures(figures: dict[str, go.Figure], prefix: str) -> None:
             stem = f"dropout_viz-{prefix}-{name.replace('_', '-')}"
             st.download_button(f"{name.replace('_', ' ')} (HTML)", _html_maker(fig, stem),
                                file_name=f"{stem}.html", mime="text/html",
-                               key=f"download_{prefix}_{name}", on_click="ignore",
+                               key=f"download_{prefix}_chart_{name}", on_click="ignore",
                                icon=":material/download:")
         st.caption("For slides: the camera button on each chart saves a PNG at 2× scale.")
 
