@@ -163,3 +163,13 @@ def test_digits_shows_gallery_and_numbers_without_planes():
     assert "ensemble_comparison" not in charts and "ensemble_uncertainty" not in charts
     assert len(at.metric) == 2
     assert any("needs 2-D data" in i.value for i in at.info)
+
+
+def test_teachers_view_hides_the_tabs_own_controls_but_keeps_their_values():
+    at = open_tab(k_subnets="12", hidden_controls="k_subnets,uncertainty")
+    keys = {w.key for w in at.slider} | {w.key for w in at.radio}
+    assert "k_subnets" not in keys and "uncertainty" not in keys
+    assert {"gallery_source", "ensemble_kind"} <= keys
+    gallery = charts_by_key(at)["ensemble_gallery"]
+    assert gallery["layout"]["meta"]["k"] == 12  # the hidden K still drives the gallery
+    assert at.query_params["k_subnets"] in ("12", ["12"])  # AppTest may give a list

@@ -12,7 +12,7 @@ from dropout_viz.ensemble import Convergence, EnsembleResults
 from dropout_viz.figures import PLOTLY_CONFIG
 from dropout_viz.figures.ensemble import KIND_NAMES, ensemble_figures, test_time_name
 from dropout_viz.settings import FIELD_SPECS, Settings, TrainKey
-from dropout_viz.ui import cache
+from dropout_viz.ui import cache, downloads
 
 MAX_CACHED = 12  # results for this many (run, K, source, average, measure) combinations
 SOURCE_LABELS = {"sampled": "sampled now", "trained": "as trained"}
@@ -37,31 +37,35 @@ def cached_results(key: TrainKey, k: int, source: str, kind: str, measure: str,
                                      convergence=cached_convergence(key, kind, _run))
 
 
-def controls() -> None:
-    """The tab's view settings; keyed by their Settings field, values live in session state."""
+def controls(hidden: tuple[str, ...] = ()) -> None:
+    """The tab's view settings; keyed by their Settings field, values live in session state.
+    Controls in `hidden` (the teacher's view) are not drawn; their values stay as set."""
     k_col, source_col, kind_col, measure_col = st.columns([3, 2, 2, 2])
-    with k_col:
+    if "k_subnets" not in hidden:
         spec = FIELD_SPECS["k_subnets"]
-        st.slider("Sub-networks shown (K)", int(spec.min), int(spec.max), step=1,
-                  key="k_subnets", help=spec.help)
-    with source_col:
-        st.radio("Gallery", FIELD_SPECS["gallery_source"].choices, key="gallery_source",
-                 format_func=SOURCE_LABELS.get,
-                 help="Sampled now: fresh random masks on the final weights. As trained: the "
-                      "masks training used in the last K epochs, with that epoch's weights.")
-    with kind_col:
-        st.radio("Average", FIELD_SPECS["ensemble_kind"].choices, key="ensemble_kind",
-                 format_func=KIND_LABELS.get,
-                 help="How the sub-networks' probabilities are combined: their mean, or the "
-                      "normalised geometric mean (exp of the mean log-probability, rescaled "
-                      "to sum to 1).")
-    with measure_col:
-        st.radio("Disagreement", FIELD_SPECS["uncertainty"].choices, key="uncertainty",
-                 format_func=MEASURE_LABELS.get,
-                 help="Entropy: the entropy of the averaged prediction minus the sub-networks' "
-                      "average entropy (mutual information), the part due to disagreement. "
-                      "Standard deviation: the spread of the probability they give the "
-                      "predicted class.")
+        k_col.slider("Sub-networks shown (K)", int(spec.min), int(spec.max), step=1,
+                     key="k_subnets", help=spec.help)
+    if "gallery_source" not in hidden:
+        source_col.radio(
+            "Gallery", FIELD_SPECS["gallery_source"].choices, key="gallery_source",
+            format_func=SOURCE_LABELS.get,
+            help="Sampled now: fresh random masks on the final weights. As trained: the "
+                 "masks training used in the last K epochs, with that epoch's weights.")
+    if "ensemble_kind" not in hidden:
+        kind_col.radio(
+            "Average", FIELD_SPECS["ensemble_kind"].choices, key="ensemble_kind",
+            format_func=KIND_LABELS.get,
+            help="How the sub-networks' probabilities are combined: their mean, or the "
+                 "normalised geometric mean (exp of the mean log-probability, rescaled "
+                 "to sum to 1).")
+    if "uncertainty" not in hidden:
+        measure_col.radio(
+            "Disagreement", FIELD_SPECS["uncertainty"].choices, key="uncertainty",
+            format_func=MEASURE_LABELS.get,
+            help="Entropy: the entropy of the averaged prediction minus the sub-networks' "
+                 "average entropy (mutual information), the part due to disagreement. "
+                 "Standard deviation: the spread of the probability they give the "
+                 "predicted class.")
 
 
 def gallery_caption(results: EnsembleResults, run: TrainingRun, settings: Settings,
@@ -179,7 +183,7 @@ def render(settings: Settings) -> None:
     st.markdown("Dropout trains many **thinned sub-networks** that share one set of weights. "
                 "Here are some of them, their average, and how it compares with the single "
                 "network used at test time.")
-    controls()
+    controls(settings.hidden_controls)
     run = cache.get_run(settings.train_key())
     if run.diverged_at is not None:
         st.error(f"Training diverged in epoch {run.diverged_at + 1}; showing the last finite "
@@ -229,3 +233,4 @@ def render(settings: Settings) -> None:
             st.caption(uncertainty_caption(results, source))
     else:
         st.info("The disagreement map needs 2-D data: choose a data set other than digits.")
+    downloads.download_row(figures, run, settings, "ensemble")

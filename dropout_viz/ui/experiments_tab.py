@@ -17,7 +17,7 @@ from dropout_viz.figures import PLOTLY_CONFIG, network_figure
 from dropout_viz.figures import experiments as fx
 from dropout_viz.presets import apply_preset, load_presets
 from dropout_viz.settings import FIELD_SPECS, Settings, TrainKey
-from dropout_viz.ui import cache, sidebar, state
+from dropout_viz.ui import cache, downloads, sidebar, state
 
 EPOCH_KEY = "experiments_epoch"
 SWEEP_MODE_KEY = "sweep_mode"  # the Settings field, so the mode travels in the URL
@@ -139,8 +139,9 @@ def with_and_without(results: ex.ExperimentResults, figures: dict, settings: Set
 def sweep_section(settings: Settings) -> None:
     st.subheader("Sweeping p")
     spec = FIELD_SPECS["sweep_mode"]
-    st.radio(spec.label, spec.choices, key=SWEEP_MODE_KEY, horizontal=True,
-             format_func=SWEEP_MODE_LABELS.get, help=spec.help)
+    if "sweep_mode" not in settings.hidden_controls:  # the teacher's view may hide it
+        st.radio(spec.label, spec.choices, key=SWEEP_MODE_KEY, horizontal=True,
+                 format_func=SWEEP_MODE_LABELS.get, help=spec.help)
     n_models = len(ex.SWEEP_PS) * ex.SWEEP_SEEDS
     if settings.sweep_mode == "width":
         st.caption(f"p from 0 to 0.8 in steps of 0.1, each with {ex.SWEEP_SEEDS} training seeds "
@@ -271,3 +272,4 @@ def render(settings: Settings) -> None:
     sweep_section(settings)
     neurons_section(results, figures, run, settings)
     keras_section(settings, run)
+    downloads.download_row(figures, run, settings, "experiments")
