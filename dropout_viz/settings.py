@@ -340,8 +340,9 @@ FIELD_SPECS: dict[str, FieldSpec] = {spec.name: spec for spec in (
               "or their normalised geometric mean.", "the ensemble average",
               choices=("arithmetic", "geometric")),
     FieldSpec("uncertainty", "views", "choice", "Uncertainty measure",
-              "Predictive entropy of the averaged prediction, or the standard deviation of the "
-              "sub-networks' predictions.", "the uncertainty measure",
+              "How much the sub-networks disagree: the entropy of their averaged prediction "
+              "minus their average entropy (mutual information), or the standard deviation "
+              "of their predictions.", "the uncertainty measure",
               choices=("entropy", "std")),
     FieldSpec("sweep_mode", "views", "choice", "Sweep p with fixed",
               "Width: keep n units and vary p. Active: keep the expected number of active "
