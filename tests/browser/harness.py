@@ -138,6 +138,28 @@ CHANGED_JS = """
 """.replace("(FP)", "(" + FINGERPRINTS_JS.strip() + ")")
 
 
+# JavaScript: record every change of the script state with its time (for the benchmark's
+# breakdown of a rerun into "until the script starts", "script", "drawing after the script").
+STATE_LOG_JS = """
+() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  window.__stateLog = [];
+  new MutationObserver(() => window.__stateLog.push(
+      [app.getAttribute('data-test-script-state'), performance.now()]))
+    .observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+}
+"""
+
+
+def record_script_states(page) -> None:
+    page.evaluate(STATE_LOG_JS)
+
+
+def script_states_since(page, started_ms: float) -> list[tuple[str, float]]:
+    return [(state, at) for state, at in page.evaluate("() => window.__stateLog || []")
+            if at >= started_ms]
+
+
 def fingerprints(page) -> dict[str, str]:
     return page.evaluate(FINGERPRINTS_JS)
 

@@ -1,0 +1,263 @@
+"""Page speed of the app in headless Chromium, against targets from the app issue.
+
+    python benchmarks/page_latency.py [--repeats 5] [--markdown] [--profile]
+
+Starts two servers on free loopback ports: the app (`app.py`) and a trivial one-chart Streamlit
+page written to a temporary file. All times are taken in the browser (performance.now()) and
+end when the script is idle (`data-test-script-state="notRunning"`) and the charts involved
+are drawn with their new content (Plotly's graph div carries the new layout/data).
+
+(a) First load: navigation start until the page is idle with its charts drawn. "cold" is the
+    first session after the server started (imports, data, training); "warm" is a new browser
+    session later (training runs are cached by settings). Ratio app / trivial page.
+(b) Moving p: the "Dropout rate p" slider nudged with the keyboard to a value not trained yet
+    (0.5 → 0.45 → 0.40 → ...), key press until the page is idle with all three charts new;
+    then back to a value trained before (cached).
+(c) Moving the epoch slider ("Epoch", inside an st.fragment) one step with the keyboard, until
+    the network diagram and the boundaries show that epoch.
+
+--profile adds a server-side breakdown on the default settings, measured in this process:
+training, figure building, JSON serialisation and payload size per chart.
+
+Not a test: timings depend on the machine and are never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "tests" / "browser")]
+
+from harness import (  # noqa: E402
+    APP,
+    StreamlitServer,
+    chromium,
+    fingerprints,
+    nudge,
+    record_script_states,
+    script_states_since,
+    wait_until_changed,
+    wait_until_loaded,
+)
+
+TARGETS = {"load_ratio": 2.0, "p_move_s": 1.5, "epoch_move_s": 0.3}
+APP_CHARTS = ("network", "boundary", "history")
+TRIVIAL_PAGE = textwrap.dedent('''
+    import numpy as np
+    import plotly.graph_objects as go
+    import streamlit as st
+
+    st.set_page_config(page_title="trivial", layout="wide")
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(2, 200))
+    st.plotly_chart(go.Figure(go.Scatter(x=x, y=y, mode="markers")), key="chart")
+''')
+
+
+def settled_ms(page) -> float:
+    return page.evaluate("() => window.__settledAt")
+
+
+def load_ms(browser, url: str, charts: tuple[str, ...]) -> float:
+    """A new session: navigation start until idle with `charts` drawn (ms)."""
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    try:
+        page = context.new_page()
+        page.goto(url)
+        wait_until_loaded(page, charts)
+        return settled_ms(page)
+    finally:
+        context.close()
+
+
+def move_ms(page, label: str, key: str, charts: tuple[str, ...],
+            phases: dict[str, list[float]] | None = None) -> float:
+    """Key press on a slider until the page is idle with every chart in `charts` changed.
+
+    `phases` collects where the time went: press until the script starts (debounce,
+    websocket), the script run itself (server: training, figures, serialisation; the
+    browser already draws what arrives), and from the end of the script until drawn."""
+    before = {name: fp for name, fp in fingerprints(page).items() if name in charts}
+    started = nudge(page, label, key)
+    wait_until_changed(page, before)
+    settled = settled_ms(page)
+    if phases is not None:
+        states = script_states_since(page, started)
+        run_start = next((at for state, at in states if state == "running"), None)
+        run_end = next((at for state, at in states
+                        if state == "notRunning" and run_start is not None and at >= run_start),
+                       None)
+        if run_start is not None and run_end is not None:
+            phases.setdefault("until script starts", []).append(run_start - started)
+            phases.setdefault("script runs", []).append(run_end - run_start)
+            phases.setdefault("drawing after the script", []).append(settled - run_end)
+    return settled - started
+
+
+def measure(repeats: int) -> tuple[dict[str, list[float]], dict[str, dict[str, list[float]]]]:
+    """Samples in seconds by measurement, and the phases of the slider moves (ms)."""
+    from playwright.sync_api import sync_playwright
+
+    results: dict[str, list[float]] = {}
+    phases: dict[str, dict[str, list[float]]] = {"p_move_new": {}, "epoch_move": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        trivial = Path(tmp) / "trivial_page.py"
+        trivial.write_text(TRIVIAL_PAGE)
+        with StreamlitServer(APP) as app, StreamlitServer(trivial) as plain, \
+                sync_playwright() as playwright, chromium(playwright) as browser:
+            results["load_cold_trivial"] = [load_ms(browser, plain.url, ("chart",))]
+            results["load_cold_app"] = [load_ms(browser, app.url, APP_CHARTS)]
+            for _ in range(repeats):  # alternate, so both see the same machine load
+                results.setdefault("load_warm_trivial", []).append(
+                    load_ms(browser, plain.url, ("chart",)))
+                results.setdefault("load_warm_app", []).append(
+                    load_ms(browser, app.url, APP_CHARTS))
+
+            context = browser.new_context(viewport={"width": 1440, "height": 1000})
+            page = context.new_page()
+            page.goto(app.url)
+            wait_until_loaded(page, APP_CHARTS)
+            record_script_states(page)
+            for _ in range(repeats):  # 0.45, 0.40, ...: each one trains
+                results.setdefault("p_move_new", []).append(
+                    move_ms(page, "Dropout rate p", "ArrowLeft", APP_CHARTS,
+                            phases["p_move_new"]))
+            for _ in range(repeats):  # back up again: every run is cached now
+                results.setdefault("p_move_cached", []).append(
+                    move_ms(page, "Dropout rate p", "ArrowRight", APP_CHARTS))
+            for _ in range(max(repeats, 8)):
+                results.setdefault("epoch_move", []).append(
+                    move_ms(page, "Epoch", "ArrowLeft", ("network", "boundary"),
+                            phases["epoch_move"]))
+            context.close()
+    return {name: [ms / 1000 for ms in values] for name, values in results.items()}, phases
+
+
+class Stopwatch:
+    """Wall and CPU seconds of a block (CPU time hardly depends on other work on the machine)."""
+
+    def __enter__(self) -> Stopwatch:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.wall = time.perf_counter() - self.wall
+        self.cpu = time.process_time() - self.cpu
+
+
+def profile() -> list[tuple[str, Stopwatch, str]]:
+    """Server-side work on the default settings: (step, times, note)."""
+    from dropout_viz import pipeline
+    from dropout_viz.settings import DEFAULTS
+    from dropout_viz.ui.action_tab import action_figures
+
+    rows = []
+    key = DEFAULTS.train_key()
+    dataset = pipeline.dataset_for(key.data)
+    run = pipeline.train_for(key, dataset)  # warm-up: imports, first allocations
+    action_figures(run, DEFAULTS, 0)
+    with Stopwatch() as watch:
+        run = pipeline.train_for(DEFAULTS.replace(p_hidden=0.45).train_key(), dataset)
+    rows.append(("train (p = 0.45, 150 epochs)", watch, ""))
+    last = run.epochs_completed - 1
+    with Stopwatch() as watch:
+        figures = action_figures(run, DEFAULTS, last)
+    rows.append(("action_figures (all three)", watch, ""))
+    for name, figure in figures.items():
+        with Stopwatch() as watch:
+            spec = figure.to_json()
+        rows.append((f"  to_json {name}", watch, f"{len(spec) / 1024:.0f} KiB"))
+    net, keep_mask = run.network(last), pipeline.view_mask(run.keep_masks(last, 0))
+    grid = pipeline.grid_for(dataset)
+    with Stopwatch() as watch:
+        pipeline.thinned_and_full(net, keep_mask, grid.points)
+    rows.append(("  of which grid predictions (2 × 100×100)", watch, ""))
+    for epoch in (last // 3, last // 2):
+        with Stopwatch() as watch:
+            for figure in action_figures(run, DEFAULTS, epoch).values():
+                figure.to_json()
+        rows.append((f"one epoch step (epoch {epoch + 1}): figures + to_json", watch, ""))
+    return rows
+
+
+def summary_rows(results: dict[str, list[float]]) -> list[tuple[str, str, str, str]]:
+    def med(name: str) -> float:
+        return statistics.median(results[name])
+
+    def spread(name: str) -> str:
+        values = results[name]
+        if len(values) == 1:
+            return f"{values[0]:.2f} s"
+        return f"{med(name):.2f} s (min {min(values):.2f}, max {max(values):.2f}, n={len(values)})"
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "MISSED"
+
+    cold_ratio = med("load_cold_app") / med("load_cold_trivial")
+    warm_ratio = med("load_warm_app") / med("load_warm_trivial")
+    return [
+        ("first load, trivial page (cold)", spread("load_cold_trivial"), "", ""),
+        ("first load, app (cold)", spread("load_cold_app"), f"ratio {cold_ratio:.2f}",
+         verdict(cold_ratio <= TARGETS["load_ratio"])),
+        ("first load, trivial page (warm)", spread("load_warm_trivial"), "", ""),
+        ("first load, app (warm)", spread("load_warm_app"), f"ratio {warm_ratio:.2f}",
+         f"≤ {TARGETS['load_ratio']:g}×: " + verdict(warm_ratio <= TARGETS["load_ratio"])),
+        ("move p, new value (trains)", spread("p_move_new"), "",
+         f"≤ {TARGETS['p_move_s']:g} s: " + verdict(med("p_move_new") <= TARGETS["p_move_s"])),
+        ("move p, value seen before", spread("p_move_cached"), "",
+         verdict(med("p_move_cached") <= TARGETS["p_move_s"])),
+        ("move epoch slider", spread("epoch_move"), "",
+         f"≤ {TARGETS['epoch_move_s']:g} s: "
+         + verdict(med("epoch_move") <= TARGETS["epoch_move_s"])),
+    ]
+
+
+def print_table(rows, headers, markdown: bool) -> None:
+    if markdown:
+        print("| " + " | ".join(headers) + " |")
+        print("|" + "|".join("---" for _ in headers) + "|")
+        for row in rows:
+            print("| " + " | ".join(row) + " |")
+        return
+    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
+    for row in [headers, *rows]:
+        print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=5, help="samples per warm measurement")
+    parser.add_argument("--markdown", action="store_true", help="print Markdown tables")
+    parser.add_argument("--profile", action="store_true",
+                        help="also time the server-side steps in this process")
+    args = parser.parse_args(argv)
+
+    load_before = os.getloadavg()[0]
+    results, phases = measure(args.repeats)
+    print(f"{os.cpu_count()} CPUs; 1-minute load average {load_before:.1f} before, "
+          f"{os.getloadavg()[0]:.1f} after (other work on the machine inflates every time)\n")
+    print_table(summary_rows(results), ("measurement", "median", "vs trivial", "target"),
+                args.markdown)
+    print()
+    rows = [(f"{move}: {phase}", f"{statistics.median(values):.0f} ms")
+            for move, by_phase in phases.items() for phase, values in by_phase.items()]
+    print_table(rows, ("where a move's time goes (median)", "time"), args.markdown)
+    if args.profile:
+        print()
+        rows = [(step, f"{watch.cpu * 1000:.0f} ms", f"{watch.wall * 1000:.0f} ms", note)
+                for step, watch, note in profile()]
+        print_table(rows, ("server-side step (default settings)", "CPU", "wall", "payload"),
+                    args.markdown)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
