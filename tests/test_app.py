@@ -80,8 +80,8 @@ def test_defaults_run_and_draw_the_three_action_charts():
     maps = probability_maps(charts["boundary"])
     assert [m.shape for m in maps] == [(100, 100), (100, 100)]
     titles = [a["text"] for a in charts["boundary"]["layout"]["annotations"]]
-    assert titles[0].startswith(f"Thinned sub-network, epoch {last} · acc ")
-    assert titles[1].startswith("Full network (weights × q = 1 − p) · acc ")
+    assert titles[0].startswith(f"Thinned network, epoch {last} · acc ")
+    assert titles[1].startswith("Full network, weights × q · acc ")
     # Defaults leave the URL empty: only what differs from them is written.
     assert url(at) == {}
 
@@ -206,7 +206,7 @@ def test_epoch_slider_shows_the_masks_of_that_epoch(scope):
         assert charts["network"]["layout"]["title"]["text"] == f"Thinned network of epoch {label}"
         assert charts["history"]["layout"]["meta"]["epoch_marker"] == label
         titles = [a["text"] for a in charts["boundary"]["layout"]["annotations"]]
-        assert titles[0].startswith(f"Thinned sub-network, epoch {label} ")
+        assert titles[0].startswith(f"Thinned network, epoch {label} ")
     assert shown_before == [dropped_units(m) for m in
                             pipeline.view_mask(run.keep_masks(39, 0))]
     # Scrubbing reuses the cached run: nothing retrained.
@@ -284,7 +284,7 @@ def test_url_reflects_the_settings_and_seeds_a_new_session():
     assert again.select_slider(key="lr").value == 0.05
     assert charts_by_key(again)["network"]["layout"]["meta"]["layer_sizes"] == [2, 8, 8, 2]
     titles = [a["text"] for a in charts_by_key(again)["boundary"]["layout"]["annotations"]]
-    assert titles[1].startswith("Full network (weights × q = 1 − p)")
+    assert titles[1].startswith("Full network, weights × q")
 
 
 def test_bad_url_values_fall_back_with_a_warning():

@@ -42,8 +42,8 @@ def scope_caption(settings: Settings, run: TrainingRun, epoch: int) -> str:
 
 def net_title(settings: Settings) -> str:
     if settings.convention == "standard":
-        return "Full network (weights × q = 1 − p)"
-    return "Full network (weights as trained)"
+        return "Full network, weights × q"
+    return "Full network, weights as trained"
 
 
 def _play_step(epochs: np.ndarray) -> int:
@@ -77,7 +77,9 @@ def epoch_view(run: TrainingRun, settings: Settings) -> None:
     epoch = st.session_state[EPOCH_KEY] - 1
     figures = action_figures(run, settings, epoch)
     if "boundary" in figures:
-        diagram_col, boundary_col = st.columns([2, 3])
+        # Side by side on a laptop; stacked in projector mode, where the fonts need the width.
+        diagram_col, boundary_col = (st.container(), st.container()) if settings.projector \
+            else st.columns([2, 3])
         with diagram_col:
             st.plotly_chart(figures["network"], key="network", config=PLOTLY_CONFIG)
         with boundary_col:
@@ -111,7 +113,7 @@ def action_figures(run: TrainingRun, settings: Settings, epoch: int) -> dict[str
         thinned_acc = accuracy(net.predict_proba(dataset.X_test, keep_mask), dataset.y_test)
         full_acc = accuracy(net.predict_proba(dataset.X_test), dataset.y_test)
         figures["boundary"] = boundary_panels(
-            [{"grid_probs": thinned, "title": f"Thinned sub-network, epoch {epoch + 1}",
+            [{"grid_probs": thinned, "title": f"Thinned network, epoch {epoch + 1}",
               "accuracy": thinned_acc},
              {"grid_probs": full, "title": net_title(settings), "accuracy": full_acc}],
             grid.xs, grid.ys, dataset.X_train, dataset.y_train, dataset.X_test,

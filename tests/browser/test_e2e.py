@@ -42,7 +42,7 @@ def test_page_loads_with_the_action_tab_and_saves_the_screenshot(server, page):
     charts = fingerprints(page)
     assert set(charts) == set(CHARTS)
     assert title(charts["network"]) == "Thinned network of epoch 150"
-    assert panel_titles(charts["boundary"])[0].startswith("Thinned sub-network, epoch 150 · acc")
+    assert panel_titles(charts["boundary"])[0].startswith("Thinned network, epoch 150 · acc")
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT))
     assert SCREENSHOT.stat().st_size > 20_000  # a real picture, not a blank page
@@ -77,7 +77,7 @@ def test_epoch_slider_updates_the_diagram_only_for_that_epoch(server, page):
     assert epoch.get_attribute("aria-valuetext") == "1"
     after = fingerprints(page)
     assert title(after["network"]) == "Thinned network of epoch 1"
-    assert panel_titles(after["boundary"])[0].startswith("Thinned sub-network, epoch 1 · acc")
+    assert panel_titles(after["boundary"])[0].startswith("Thinned network, epoch 1 · acc")
     assert json.loads(after["history"])["meta"]["epoch_marker"] == 1
     # Scrubbing changes no setting: the URL and the p slider stay as they were.
     assert "p_hidden" not in page.url
