@@ -180,7 +180,9 @@ def network_figure(
     if compact:
         top, bottom = (30 if title else 6), 6
     else:
-        top, bottom = (130 if title else 80), 20
+        # Three lines of layer labels, plus the title's line, at the figure's font size.
+        line = 1.35 * style.font_size(projector)
+        top, bottom = int(3 * line + 16 + (1.6 * line if title else 0)), 20
     slot_px = (height - top - bottom) / (tallest - 1 + 2 * pad)
     node_size = max(5.0, min(0.7 * slot_px, 14 if compact else 34))
 
@@ -272,6 +274,8 @@ def network_figure(
         xaxis={**axis, "range": [-side, n_layers - 1 + side]},
         yaxis={**axis, "range": [-half, half]},
         annotations=annotations,
+        # Pin the title to the top edge so it never sits on the layer labels below it.
+        title={"yref": "container", "y": 1.0, "yanchor": "top", "pad": {"t": 8}},
         height=height,
         margin={"l": 6, "r": 6, "t": top, "b": bottom},
         showlegend=False,
