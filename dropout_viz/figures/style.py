@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import plotly.graph_objects as go
+
 # Class order puts the strongest blue/orange pair first: most datasets here have two classes.
 CLASS_COLORS: tuple[str, ...] = (
     "#0072B2",  # blue
@@ -79,11 +81,20 @@ def rgba(color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha:g})"
 
 
+_AXIS = {"gridcolor": "#EBF0F8", "linecolor": "#EBF0F8", "zerolinecolor": "#EBF0F8",
+         "zerolinewidth": 2, "automargin": True, "ticks": ""}
+# The look of Plotly's "plotly_white", reduced to what these figures use. Naming the full
+# template costs ~10-18 ms per figure (it is copied and validated every time); this one ~0.5 ms,
+# which matters when the epoch slider rebuilds three figures per step.
+TEMPLATE = go.layout.Template(layout={"paper_bgcolor": "white", "plot_bgcolor": "white",
+                                      "xaxis": _AXIS, "yaxis": _AXIS})
+
+
 def base_layout(title: str = "", projector: bool = False) -> dict[str, Any]:
     """Layout settings every figure starts from; pass to `fig.update_layout(**base_layout(...))`."""
     size = font_size(projector)
     return {
-        "template": "plotly_white",
+        "template": TEMPLATE,
         "title": {"text": title, "font": {"size": round(size * 1.2)}, "x": 0.01, "xanchor": "left"},
         "font": {"family": FONT_FAMILY, "size": size, "color": "#1A1A1A"},
         "hoverlabel": {"font": {"size": size}},

@@ -10,6 +10,7 @@ import streamlit as st
 from dropout_viz import pipeline
 from dropout_viz.engine import TrainingRun, accuracy
 from dropout_viz.figures import PLOTLY_CONFIG, boundary_panels, history_figure, network_figure
+from dropout_viz.figures.curves import with_epoch_marker
 from dropout_viz.settings import Settings
 from dropout_viz.ui import cache, downloads
 
@@ -75,7 +76,7 @@ def epoch_view(run: TrainingRun, settings: Settings) -> None:
             st.rerun(scope="app")  # the fragment's timer changes with the play state
 
     epoch = st.session_state[EPOCH_KEY] - 1
-    figures = action_figures(run, settings, epoch)
+    figures = action_figures(run, settings, epoch, history_base(run, settings))
     if "boundary" in figures:
         # Side by side on a laptop; stacked in projector mode, where the fonts need the width.
         diagram_col, boundary_col = (st.container(), st.container()) if settings.projector \
@@ -96,7 +97,22 @@ def epoch_view(run: TrainingRun, settings: Settings) -> None:
     downloads.download_row(figures, run, settings, "action")
 
 
-def action_figures(run: TrainingRun, settings: Settings, epoch: int) -> dict[str, go.Figure]:
+HISTORY_BASES = cache.LRUCache(8)
+
+
+def history_base(run: TrainingRun, settings: Settings) -> go.Figure:
+    """The run's curves without the epoch marker, built once per run (the slider only moves
+    the marker)."""
+    key = (settings.train_key(), settings.projector)
+    base = HISTORY_BASES.get(key)
+    if base is None or base.layout.meta["n_epochs"] != run.epochs_completed:
+        base = history_figure(run.history, projector=settings.projector)
+        HISTORY_BASES.put(key, base)
+    return base
+
+
+def action_figures(run: TrainingRun, settings: Settings, epoch: int,
+                   history_without_marker: go.Figure | None = None) -> dict[str, go.Figure]:
     """The tab's figures at one epoch (also what the command-line export writes)."""
     dataset = run.dataset
     net = run.network(epoch)
@@ -119,8 +135,11 @@ def action_figures(run: TrainingRun, settings: Settings, epoch: int) -> dict[str
             grid.xs, grid.ys, dataset.X_train, dataset.y_train, dataset.X_test,
             dataset.y_test, n_classes=dataset.n_classes, ncols=2, projector=projector,
             panel_height=520 if projector else 420)
-    figures["history"] = history_figure(run.history, epoch_marker=epoch + 1,
-                                        projector=projector)
+    if history_without_marker is None:
+        figures["history"] = history_figure(run.history, epoch_marker=epoch + 1,
+                                            projector=projector)
+    else:
+        figures["history"] = with_epoch_marker(history_without_marker, epoch + 1, projector)
     return figures
 
 
