@@ -303,7 +303,7 @@ def test_wide_network_uses_ellipsis_nodes_and_few_traces():
     assert fig.layout.meta["shown_nodes"] == [list(range(15))] * 3 + [list(range(10))]
     assert fig.layout.meta["n_hidden"] == [49, 113, 113, 0]
     (ellipsis,) = traces_with(fig, "ellipsis")
-    assert list(ellipsis.text) == ["…(+49 more)", "…(+113 more)", "…(+113 more)"]
+    assert list(ellipsis.text) == ["⋮<br>+49 more", "⋮<br>+113 more", "⋮<br>+113 more"]
     node_traces = traces_with(fig, "nodes_kept") + traces_with(fig, "nodes_dropped")
     n_drawn = sum(len(t.x) for t in node_traces)
     assert n_drawn == 15 * 3 + 10

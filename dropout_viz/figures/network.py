@@ -241,7 +241,7 @@ def network_figure(
                 x=[float(l) for l in ellipses],
                 y=[slot_y(l, n_slots[l] - 1) for l in ellipses],
                 mode="text" if not compact else "markers",
-                text=[f"…(+{n_hidden[l]} more)" for l in ellipses],
+                text=[f"⋮<br>+{n_hidden[l]} more" for l in ellipses],
                 marker={"symbol": "line-ns-open", "size": node_size,
                         "color": style.DROPPED_MARK},
                 hovertext=[
