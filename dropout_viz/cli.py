@@ -141,8 +141,6 @@ def run_export(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     if not args.no_png and not report.png:
         print("PNG not written: no image export engine (install kaleido to get PNGs; the HTML "
               "files' camera button also saves a 2x PNG).", file=sys.stderr)
-    for tab, why in report.skipped_tabs.items():
-        print(f"No figures for the {tab} tab: {why}.", file=sys.stderr)
     return 0
 
 

@@ -1,8 +1,7 @@
 """Everything a run can be saved as: standalone HTML charts, PNGs, history CSV, weights NPZ.
 
 Shared by the download buttons on every tab and by `python -m dropout_viz export`. Each tab's
-figures come from one pure builder named in FIGURE_BUILDERS; a tab whose module is missing is
-skipped (and reported), so the export grows as tabs are added.
+figures come from one pure builder named in FIGURE_BUILDERS.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ import io
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,61 +23,45 @@ from dropout_viz.figures.style import PLOTLY_CONFIG
 from dropout_viz.settings import FIELD_SPECS, Settings
 
 
-def _action(module, run: TrainingRun, settings: Settings) -> dict[str, go.Figure]:
-    return module.action_figures(run, settings, run.epochs_completed - 1)
+def _action(run: TrainingRun, settings: Settings) -> dict[str, go.Figure]:
+    from dropout_viz.ui.action_tab import action_figures
+
+    return action_figures(run, settings, run.epochs_completed - 1)
 
 
-def _ensemble(module, run: TrainingRun, settings: Settings) -> dict[str, go.Figure]:
+def _ensemble(run: TrainingRun, settings: Settings) -> dict[str, go.Figure]:
     from dropout_viz.ensemble import compute_ensemble
+    from dropout_viz.figures.ensemble import ensemble_figures
 
     # Seeded by the training seed, as on the page, so the export shows the same gallery.
     results = compute_ensemble(run, settings.k_subnets, settings.gallery_source,
                                settings.ensemble_kind, settings.uncertainty, seed=settings.seed)
-    return module.ensemble_figures(results, projector=settings.projector)
+    return ensemble_figures(results, projector=settings.projector)
 
 
-def _experiments(module, run: TrainingRun, settings: Settings) -> dict[str, go.Figure]:
+def _experiments(run: TrainingRun, settings: Settings) -> dict[str, go.Figure]:
     from dropout_viz.experiments import results_for_run
+    from dropout_viz.figures.experiments import experiments_figures
 
     # Trains the p = 0 twin and the sweep over p, as the tab does.
-    results = results_for_run(run, settings.sweep_mode)
-    return module.experiments_figures(results, settings.projector)
+    return experiments_figures(results_for_run(run, settings.sweep_mode), settings.projector)
 
 
-def _learn(module, run: TrainingRun, settings: Settings) -> dict[str, go.Figure]:
-    return module.learn_figures(run, settings)
+def _learn(run: TrainingRun, settings: Settings) -> dict[str, go.Figure]:
+    from dropout_viz.ui.learn_tab import learn_figures
+
+    return learn_figures(run, settings)
 
 
-# tab → (module holding its pure figure builder, how to call it). Modules are imported lazily.
-FIGURE_BUILDERS: dict[str, tuple[str, Callable]] = {
-    "action": ("dropout_viz.ui.action_tab", _action),
-    "ensemble": ("dropout_viz.figures.ensemble", _ensemble),
-    "experiments": ("dropout_viz.figures.experiments", _experiments),
-    "learn": ("dropout_viz.ui.learn_tab", _learn),
-}
-
-
-@dataclass
-class TabFigures:
-    figures: dict[str, dict[str, go.Figure]] = field(default_factory=dict)  # tab → name → figure
-    skipped: dict[str, str] = field(default_factory=dict)  # tab → why it has no figures
+# tab → its pure figure builder (imported lazily: `python -m dropout_viz train` needs none).
+FIGURE_BUILDERS: dict[str, Callable[[TrainingRun, Settings], dict[str, go.Figure]]] = {
+    "action": _action, "ensemble": _ensemble, "experiments": _experiments, "learn": _learn}
 
 
 def tab_figures(run: TrainingRun, settings: Settings,
-                tabs: tuple[str, ...] | None = None) -> TabFigures:
+                tabs: tuple[str, ...] | None = None) -> dict[str, dict[str, go.Figure]]:
     """Every tab's figures for this run (the final epoch where a tab shows one epoch)."""
-    result = TabFigures()
-    for tab in tabs or tuple(FIGURE_BUILDERS):
-        module_name, build = FIGURE_BUILDERS[tab]
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as error:
-            if error.name != module_name:
-                raise  # a real missing dependency, not a tab that does not exist yet
-            result.skipped[tab] = f"{module_name} does not exist yet"
-            continue
-        result.figures[tab] = build(module, run, settings)
-    return result
+    return {tab: FIGURE_BUILDERS[tab](run, settings) for tab in tabs or tuple(FIGURE_BUILDERS)}
 
 
 def figure_html(fig: go.Figure, title: str = "dropout_viz") -> str:
@@ -150,7 +133,6 @@ def run_metrics(run: TrainingRun) -> dict:
 @dataclass
 class ExportReport:
     written: list[Path]
-    skipped_tabs: dict[str, str]
     png: bool  # whether PNGs were written
 
 
@@ -160,9 +142,8 @@ def write_export(run: TrainingRun, settings: Settings, out_dir: Path | str,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     png = png_engine_available() if png is None else png
-    collected = tab_figures(run, settings)
     written: list[Path] = []
-    for tab, figures in collected.figures.items():
+    for tab, figures in tab_figures(run, settings).items():
         for name, fig in figures.items():
             stem = f"{tab}-{_slug(name)}"
             path = out / f"{stem}.html"
@@ -179,7 +160,7 @@ def write_export(run: TrainingRun, settings: Settings, out_dir: Path | str,
         path = out / name
         path.write_bytes(content)
         written.append(path)
-    return ExportReport(written, collected.skipped, png)
+    return ExportReport(written, png)
 
 
 def _slug(text: str) -> str:

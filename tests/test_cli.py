@@ -135,16 +135,6 @@ def test_history_csv_round_trips_the_numbers():
     assert [r["epoch"] for r in rows] == ["1", "2"]
 
 
-def test_missing_tab_modules_are_skipped_not_fatal(monkeypatch):
-    monkeypatch.setitem(export.FIGURE_BUILDERS, "ensemble",
-                        ("dropout_viz.figures.no_such_module", lambda m, r, s: {}))
-    settings = Settings(epochs=1, width=4, n_samples=40)
-    run = pipeline.train_for(settings.train_key())
-    collected = export.tab_figures(run, settings, tabs=("action", "ensemble"))
-    assert set(collected.figures) == {"action"}
-    assert "no_such_module does not exist yet" in collected.skipped["ensemble"]
-
-
 def test_python_dash_m_entry_point():
     result = subprocess.run([sys.executable, "-m", "dropout_viz", "--help"], cwd=ROOT,
                             capture_output=True, text=True, check=True)

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 
 import streamlit as st
 
 from dropout_viz.settings import TABS
-from dropout_viz.ui import cache, sidebar, state
+from dropout_viz.ui import (
+    action_tab,
+    cache,
+    ensemble_tab,
+    experiments_tab,
+    learn_tab,
+    sidebar,
+    state,
+)
 
-# Each tab is a module in dropout_viz/ui/ with render(settings).
-TAB_MODULES = {"action": "action_tab", "ensemble": "ensemble_tab",
-               "experiments": "experiments_tab", "learn": "learn_tab"}
+# Each tab is a module with render(settings); only the open one runs.
+TAB_RENDERERS = {"action": action_tab.render, "ensemble": ensemble_tab.render,
+                 "experiments": experiments_tab.render, "learn": learn_tab.render}
 LOG = logging.getLogger(__name__)
 
 
@@ -28,8 +35,7 @@ def data_notes(settings) -> list[str]:
 def render_tab(slug: str, settings) -> None:
     """One tab; an unexpected error becomes a message (the settings stay as they are)."""
     try:
-        module = importlib.import_module(f"dropout_viz.ui.{TAB_MODULES[slug]}")
-        module.render(settings)
+        TAB_RENDERERS[slug](settings)
     except Exception as error:  # noqa: BLE001 - a student must never get a traceback box
         LOG.exception("tab %s failed", slug)
         st.error(f"Something went wrong while drawing \"{state.TAB_LABELS[slug]}\": "
