@@ -81,6 +81,8 @@ def thinned_and_full(net: MLP, keep_mask: list[np.ndarray], points: np.ndarray,
     Both networks run as one stack of two in float32: the decision-boundary pictures need
     neither float64 nor two passes, and this is on the epoch slider's path.
     """
+    if max(float(np.abs(W).max()) for W in net.weights) > 1e30:
+        dtype = np.float64  # a nearly diverged network would overflow float32
     thinned = training_multipliers(keep_mask, net.keep_probs, net.convention)
     full = test_time_multipliers(net.keep_probs, net.convention)
     stacked = [np.stack([np.asarray(t, dtype), np.full(len(t), 1.0 if f is None else f, dtype)])

@@ -49,7 +49,8 @@ valid_settings = st.builds(Settings, **{name: field_strategy(spec)
 # One out-of-range (or wrong-kind) value per field.
 BAD_VALUES = {
     "dataset": "mnist", "n_samples": 19, "noise": 1.05, "test_fraction": 0.95,
-    "data_seed": 10000, "n_layers": 5, "width": 1, "activation": "gelu", "init": "lecun", "p_hidden": 1.0,
+    "data_seed": 10000, "n_layers": 5, "width": 1, "activation": "gelu", "init": "lecun",
+    "p_hidden": 1.0,
     "p_input": 0.55, "mask_scope": "step", "convention": "scaled", "optimizer": "rmsprop",
     "lr": 2.0, "batch_size": 0, "epochs": 1001, "l2": -0.01, "max_norm": 0.25, "seed": -1,
     "k_subnets": 17, "gallery_source": "random", "ensemble_kind": "harmonic",

@@ -4,10 +4,10 @@ on under a key naming its content; a link cannot carry the file."""
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
-import tomllib
 from streamlit.testing.v1 import AppTest
 
 from dropout_viz.data import dataset_from_csv
