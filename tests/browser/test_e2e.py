@@ -1,5 +1,6 @@
 """The app in a real browser: it loads, a keyboard nudge of p re-renders the charts, scrubbing
-the epoch updates the diagram, and no exception box appears. DROPOUT_VIZ_SCREENSHOTS=1 refreshes the README's screenshot."""
+the epoch updates the diagram, and no exception box appears.
+DROPOUT_VIZ_SCREENSHOTS=1 refreshes the README's screenshot."""
 
 from __future__ import annotations
 
