@@ -9,9 +9,26 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def app(timeout: float = 180, **url: str) -> AppTest:
+    """A fresh app (not yet run) whose first run reads `url` as the query string."""
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    for key, value in url.items():
+        at.query_params[key] = value
+    return at
+
+
+def assert_clean(at: AppTest) -> None:
+    """No exception box on the page."""
+    assert not at.exception, [e.message for e in at.exception]
 
 
 def is_typed_array(value: Any) -> bool:

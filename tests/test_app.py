@@ -3,11 +3,9 @@ slider, scope captions, the URL; plus the action tab's pure `action_figures`."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-from helpers import arrays_differ, charts_by_key, traces
+from helpers import app, arrays_differ, assert_clean, charts_by_key, traces
 from streamlit.testing.v1 import AppTest
 
 from dropout_viz import pipeline
@@ -15,27 +13,13 @@ from dropout_viz.settings import DEFAULTS, FIELD_SPECS, GROUP_FIELDS, format_val
 from dropout_viz.ui import cache
 from dropout_viz.ui.action_tab import EPOCH_KEY, action_figures
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 SMALL_EPOCHS = 5  # keeps the extreme-value runs quick; epochs itself is tested at its extremes
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    cache.clear_all()
-    yield
-    cache.clear_all()
 
 
-def app(**url: str) -> AppTest:
-    """A fresh app whose first run reads `url` as the query string."""
-    at = AppTest.from_file(APP, default_timeout=120)
-    for key, value in url.items():
-        at.query_params[key] = value
-    return at
 
 
-def assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.message for e in at.exception]
 
 
 def url(at: AppTest) -> dict[str, str]:

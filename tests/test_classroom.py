@@ -4,9 +4,9 @@ teacher's view and the share link."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from helpers import app
 from streamlit.testing.v1 import AppTest
 
 from dropout_viz.presets import apply_preset, load_presets
@@ -14,22 +14,11 @@ from dropout_viz.settings import DEFAULTS, FIELD_SPECS, Settings
 from dropout_viz.ui import cache, classroom, state
 from dropout_viz.ui.sidebar import PRESET_KEY
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PRESETS = load_presets()
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    cache.clear_all()
-    yield
-    cache.clear_all()
 
 
-def app(**url: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=180)
-    for key, value in url.items():
-        at.query_params[key] = value
-    return at
 
 
 def url(at: AppTest) -> dict[str, str]:

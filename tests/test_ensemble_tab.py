@@ -3,30 +3,19 @@ computations give, its controls change them, and its settings survive a tab swit
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-import pytest
-from helpers import charts_by_key, traces
+from helpers import APP, charts_by_key, traces
 from streamlit.testing.v1 import AppTest
 
 from dropout_viz import ensemble, pipeline
 from dropout_viz.engine import ensemble_mean
 from dropout_viz.settings import DEFAULTS
-from dropout_viz.ui import cache, ensemble_tab, state
+from dropout_viz.ui import cache, state
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 CHARTS = {"ensemble_gallery", "ensemble_comparison", "ensemble_convergence",
           "ensemble_uncertainty"}
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    cache.clear_all()
-    ensemble_tab.cached_results.clear()
-    ensemble_tab.cached_convergence.clear()
-    yield
-    cache.clear_all()
 
 
 def open_tab(**url: str) -> AppTest:

@@ -3,11 +3,8 @@ inside the neurons, and the notes' Keras model on digits."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-import pytest
-from helpers import charts_by_key, traces
+from helpers import APP, charts_by_key, traces
 from streamlit.testing.v1 import AppTest
 
 from dropout_viz import experiments as ex
@@ -15,17 +12,9 @@ from dropout_viz import pipeline
 from dropout_viz.settings import DEFAULTS
 from dropout_viz.ui import cache, experiments_tab
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 QUICK = {"epochs": "12", "width": "16"}
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    cache.clear_all()
-    experiments_tab.SWEEPS.clear()
-    yield
-    cache.clear_all()
-    experiments_tab.SWEEPS.clear()
 
 
 def open_tab(**url: str) -> AppTest:

@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import APP
 from streamlit.testing.v1 import AppTest
 
 from dropout_viz import lesson
 from dropout_viz.settings import DEFAULTS, FIELD_SPECS, Settings
 from dropout_viz.ui import cache, learn_tab
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 SMALL = {"epochs": "10", "width": "12"}
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    cache.clear_all()
-    yield
-    cache.clear_all()
 
 
 def learn(**url: str) -> AppTest:

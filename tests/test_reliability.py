@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 import math
 import threading
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from helpers import app, assert_clean
 from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 from streamlit.testing.v1 import AppTest
 
@@ -23,31 +23,18 @@ from dropout_viz.engine import TrainConfig, train
 from dropout_viz.settings import DEFAULTS, FIELD_SPECS, Settings
 from dropout_viz.ui import cache
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 # Plain SGD at the slider's top rate blows up a deep relu net within a few epochs.
 DIVERGING = dict(optimizer="sgd", lr="1", n_layers="4", p_hidden="0", epochs="30")
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    cache.clear_all()
-    yield
-    cache.clear_all()
 
 
-def app(**url: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    for key, value in url.items():
-        at.query_params[key] = value
-    return at
 
 
 def texts(elements) -> list[str]:
     return [e.value for e in elements]
 
 
-def assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.message for e in at.exception]
 
 
 def tiny_dataset(X, y, n_classes: int) -> Dataset:

@@ -8,31 +8,19 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from helpers import app, assert_clean
 from streamlit.testing.v1 import AppTest
 
 from dropout_viz.data import dataset_from_csv
 from dropout_viz.ui import cache, upload
 
 ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "app.py")
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    cache.clear_all()
-    yield
-    cache.clear_all()
 
 
-def app(**url: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    for key, value in url.items():
-        at.query_params[key] = value
-    return at
 
 
-def assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.message for e in at.exception]
 
 
 def points_csv(n: int = 40, labels=("a", "b"), seed: int = 0) -> bytes:

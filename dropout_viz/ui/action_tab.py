@@ -98,6 +98,7 @@ def epoch_view(run: TrainingRun, settings: Settings) -> None:
 
 
 HISTORY_BASES = cache.LRUCache(8)
+cache.register(HISTORY_BASES.clear)
 
 
 def history_base(run: TrainingRun, settings: Settings) -> go.Figure:

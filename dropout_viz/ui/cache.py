@@ -278,8 +278,18 @@ def get_run(key: TrainKey, session=None, session_id: str | None = None) -> Train
     return run
 
 
+_OTHER_CACHES: list = []
+
+
+def register(clear) -> None:
+    """Let clear_all() also empty a tab's own cache (pass its `clear` function)."""
+    _OTHER_CACHES.append(clear)
+
+
 def clear_all() -> None:
-    """Forget every cached data set and run (tests call this between app runs)."""
+    """Forget every cached data set, run and derived result (tests call this between runs)."""
     RUNS.clear()
     _generated_dataset.clear()
     _uploaded_dataset.clear()
+    for clear in _OTHER_CACHES:
+        clear()

@@ -37,6 +37,10 @@ def cached_results(key: TrainKey, k: int, source: str, kind: str, measure: str,
                                      convergence=cached_convergence(key, kind, _run))
 
 
+cache.register(cached_results.clear)
+cache.register(cached_convergence.clear)
+
+
 def controls(hidden: tuple[str, ...] = ()) -> None:
     """The tab's view settings; keyed by their Settings field, values live in session state.
     Controls in `hidden` (the teacher's view) are not drawn; their values stay as set."""

@@ -29,6 +29,7 @@ SWEEP_MODE_LABELS = {"width": "fixed width n", "active": "fixed active units (1 
 # (SweepResult, seconds it took), shared by every session like the training runs:
 # st.cache_data would record the progress bar's messages and replay them on every later hit.
 SWEEPS = cache.LRUCache(MAX_SWEEPS)
+cache.register(SWEEPS.clear)
 
 
 def twin_key(key: TrainKey) -> TrainKey:

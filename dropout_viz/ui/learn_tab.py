@@ -101,6 +101,9 @@ def _ensemble_comparison(key: TrainKey, _run: TrainingRun) -> lesson.EnsembleCom
     return lesson.compare_ensembles(_run.network(), _run.dataset.X_test, N_MC, seed=key.seed)
 
 
+cache.register(_ensemble_comparison.clear)
+
+
 def _live_unit_input(run: TrainingRun, settings: Settings) -> None:
     net = run.network()
     sites = lesson.dropout_sites(net)
