@@ -7,6 +7,8 @@ learning rates train in the same operations (lr has shape (models, 1)).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
@@ -36,7 +38,12 @@ class Momentum:
 
 
 class Adam:
-    """Kingma & Ba 2015, with the bias correction folded into the step size."""
+    """Kingma & Ba 2015.
+
+    The moments are kept unscaled, m̃ = m / (1 − β1) and ṽ = v / (1 − β2), so each update is
+    m̃ ← β1·m̃ + g and ṽ ← β2·ṽ + g² (two fewer array passes per step); the constant factors and
+    the bias correction fold into two scalars. Same update as the textbook form up to rounding.
+    """
 
     def __init__(self, params: np.ndarray, lr: np.ndarray, beta1=0.9, beta2=0.999, eps=1e-8):
         self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
@@ -49,17 +56,17 @@ class Adam:
         self.t += 1
         b1, b2 = self.beta1, self.beta2
         self.first *= b1
-        np.multiply(grads, 1.0 - b1, out=self.scratch)  # scratch avoids a temporary per step
-        self.first += self.scratch
+        self.first += grads
         self.second *= b2
         np.multiply(grads, grads, out=self.scratch)
-        self.scratch *= 1.0 - b2
         self.second += self.scratch
-        step_size = self.lr * (np.sqrt(1.0 - b2**self.t) / (1.0 - b1**self.t))
-        # eps is added to sqrt(v_hat), as Kingma & Ba (and PyTorch) do.
-        eps_hat = self.eps * np.sqrt(1.0 - b2**self.t)
+        # With m_hat = (1-b1)·m̃/(1-b1^t) and sqrt(v_hat) = sqrt(ṽ)/r, r = sqrt((1-b2^t)/(1-b2)):
+        # lr·m_hat/(sqrt(v_hat) + eps) = lr·(1-b1)/(1-b1^t)·r · m̃/(sqrt(ṽ) + eps·r).
+        # (eps is added to sqrt(v_hat), as Kingma & Ba and PyTorch do.)
+        root = math.sqrt((1.0 - b2**self.t) / (1.0 - b2))
+        step_size = self.lr * ((1.0 - b1) / (1.0 - b1**self.t) * root)
         np.sqrt(self.second, out=self.scratch)
-        self.scratch += eps_hat
+        self.scratch += self.eps * root
         np.divide(self.first, self.scratch, out=self.scratch)
         self.scratch *= step_size
         params -= self.scratch

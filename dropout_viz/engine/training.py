@@ -350,7 +350,8 @@ def _train_group(dataset, configs: Sequence[TrainConfig], on_epoch: EpochCallbac
                     multipliers = epoch_multipliers
                 X_batch, Y_batch = X_epoch[:, rows], Y_epoch[:, rows]
                 log_probs, cache = forward(weights, biases, X_batch, activation, multipliers)
-                thinned_loss += mean_cross_entropy(log_probs, Y_batch) * X_batch.shape[1]
+                # Summed here, averaged over the epoch's examples at its end.
+                thinned_loss -= (log_probs * Y_batch).sum(axis=(-1, -2))
                 backward(log_probs, Y_batch, cache, weights, activation, weight_grads, bias_grads)
                 if use_l2:
                     grads += l2 * params
