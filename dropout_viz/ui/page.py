@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import streamlit as st
+from threadpoolctl import threadpool_limits
 
 from dropout_viz.settings import TABS
 from dropout_viz.ui import (
@@ -21,6 +22,12 @@ from dropout_viz.ui import (
 TAB_RENDERERS = {"action": action_tab.render, "ensemble": ensemble_tab.render,
                  "experiments": experiments_tab.render, "learn": learn_tab.render}
 LOG = logging.getLogger(__name__)
+
+# One BLAS thread for the whole server: the page's matrices are small (a 100×100 grid through a
+# 64-wide layer), where a second thread costs more in hand-over than it saves (boundary
+# predictions took 60 ms instead of 12 ms), and sessions already run in parallel threads.
+# threadpoolctl comes with scikit-learn.
+threadpool_limits(1, user_api="blas")
 
 
 def data_notes(settings) -> list[str]:
