@@ -184,14 +184,8 @@ def _generate_2d(
     name: str, n_samples: int, jitter_std: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Raw points and labels of a 2-D set; the jitter is added to every point alike."""
-    # Imported here: sklearn.datasets takes about a second to import, and only two sets need it.
-    from sklearn.datasets import make_circles, make_moons
-
-    if name == "moons":
-        X, y = make_moons(n_samples=n_samples, noise=jitter_std, random_state=seed)
-        return X, y, 2
-    if name == "circles":
-        X, y = make_circles(n_samples=n_samples, noise=jitter_std, factor=0.5, random_state=seed)
+    if name in ("moons", "circles"):
+        X, y = _two_arcs(name, n_samples, jitter_std, seed)
         return X, y, 2
 
     rng = np.random.default_rng(seed)
@@ -222,6 +216,32 @@ def _generate_2d(
         raise ValueError(f"Unknown 2-D dataset '{name}'.")
     X = X + rng.normal(scale=jitter_std, size=X.shape)
     return X, y, n_classes
+
+
+def _two_arcs(name: str, n_samples: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's make_moons / make_circles(factor=0.5), point for point (a test checks it).
+
+    Written out because importing sklearn.datasets takes about a second, which the page's
+    first load would pay for the default data set.
+    """
+    n_out, n_in = n_samples // 2, n_samples - n_samples // 2
+    if name == "moons":
+        outer, inner = np.linspace(0, np.pi, n_out), np.linspace(0, np.pi, n_in)
+        xs = np.append(np.cos(outer), 1 - np.cos(inner))
+        ys = np.append(np.sin(outer), 1 - np.sin(inner) - 0.5)
+    else:
+        outer = np.linspace(0, 2 * np.pi, n_out, endpoint=False)
+        inner = np.linspace(0, 2 * np.pi, n_in, endpoint=False)
+        xs = np.append(np.cos(outer), np.cos(inner) * 0.5)
+        ys = np.append(np.sin(outer), np.sin(inner) * 0.5)
+    X = np.vstack([xs, ys]).T
+    y = np.hstack([np.zeros(n_out, dtype=np.intp), np.ones(n_in, dtype=np.intp)])
+    rng = np.random.RandomState(seed)  # the legacy generator, as scikit-learn uses
+    order = np.arange(n_samples)
+    rng.shuffle(order)
+    X, y = X[order], y[order]
+    X += rng.normal(scale=noise, size=X.shape)
+    return X, y
 
 
 def _balanced_labels(n_samples: int, n_classes: int) -> np.ndarray:

@@ -450,3 +450,20 @@ def test_csv_argument_validation(tmp_path: Path) -> None:
         dataset_from_csv(tmp_path / "missing.csv")
     with pytest.raises(ValueError, match=r"binary mode"):
         dataset_from_csv(io.StringIO("x1,x2,label\n"))
+
+
+@pytest.mark.parametrize("name", ["moons", "circles"])
+def test_moons_and_circles_are_scikit_learns_point_for_point(name):
+    from sklearn.datasets import make_circles, make_moons
+
+    from dropout_viz.data import _two_arcs
+
+    for n_samples, noise, seed in [(150, 0.35, 0), (7, 0.0, 3), (401, 1.2, 12345)]:
+        X, y = _two_arcs(name, n_samples, noise, seed)
+        if name == "moons":
+            X_ref, y_ref = make_moons(n_samples=n_samples, noise=noise, random_state=seed)
+        else:
+            X_ref, y_ref = make_circles(n_samples=n_samples, noise=noise, factor=0.5,
+                                        random_state=seed)
+        np.testing.assert_array_equal(X, X_ref)
+        np.testing.assert_array_equal(y, y_ref)
