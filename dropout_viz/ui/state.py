@@ -50,14 +50,29 @@ def load_into_session(settings: Settings) -> None:
         st.session_state[name] = widget_value(name, getattr(settings, name))
 
 
+# Controls drawn inside a tab (only while it is open) rather than in the sidebar.
+TAB_CONTROLS = {"ensemble": ("k_subnets", "gallery_source", "ensemble_kind", "uncertainty"),
+                "experiments": ("sweep_mode",)}
+
+
+def keep_undrawn_tab_controls() -> None:
+    """Streamlit forgets a widget's value on a run that does not draw it, so the controls of
+    the tabs that are closed in this run are written back through the Session State API.
+
+    Only those: writing a key whose widget IS drawn in this run would push that value to the
+    browser, and a run interrupted by a newer slider move could then undo the move.
+    """
+    open_controls = TAB_CONTROLS.get(current_tab(), ())
+    for controls in TAB_CONTROLS.values():
+        for name in controls:
+            if name not in open_controls and name in st.session_state:
+                st.session_state[name] = st.session_state[name]
+
+
 def init_session() -> None:
     """On a session's first run, read the settings from the URL (never raises)."""
     if st.session_state.get(INITIALISED):
-        for name in FIELD_SPECS:
-            # Re-store each value before any widget exists: Streamlit forgets a widget's value
-            # on a run that does not draw it, and view controls live in tabs drawn only when open.
-            if name in st.session_state:
-                st.session_state[name] = st.session_state[name]
+        keep_undrawn_tab_controls()
         return
     params = {key: st.query_params.get_all(key) for key in st.query_params}
     tab = params.pop(TAB_KEY, [None])[-1]
