@@ -311,7 +311,6 @@ class _FastStep:
             found = self._scratch[n] = {
                 "inputs": inputs,
                 "units": [x[..., :-1] for x in inputs],
-                "inputs_t": [x.mT for x in inputs],
                 "z": [np.empty(shape + (s,), self.dtype) for s in self.sizes[1:]],
                 "gate": [np.empty(shape + (s,), bool) for s in self.sizes[:-1]],
                 "slope": [np.empty(shape + (s,), self.dtype) for s in self.sizes[:-1]],
@@ -321,24 +320,28 @@ class _FastStep:
             }
         return found
 
-    def forward_backward(self, X_aug, Y, multipliers, input_dropout: bool,
-                         shifted_out: np.ndarray, denominators_out: np.ndarray) -> None:
-        """Gradients of one mini-batch's mean cross-entropy, written into the grads buffer.
+    def plan(self, X_aug, Y, multipliers, shifted_out, denominators_out) -> tuple:
+        """Everything one mini-batch's step touches, gathered once (views stay valid while the
+        epoch buffers are refilled in place).
 
         X_aug: (M, n, features + 1) with a ones column. The logits minus their row maximum go
         to shifted_out and the softmax denominators to denominators_out (for the epoch's loss).
         """
         buf = self._buffers(X_aug.shape[-2])
-        inputs, units, z_all = buf["inputs"], buf["units"], buf["z"]
-        gates, slopes = buf["gate"], buf["slope"]
+        inputs, units = list(buf["inputs"]), buf["units"]
+        if multipliers[0] is None:
+            inputs[0] = X_aug  # no input dropout: the data go in as they are
+        return (X_aug[..., :-1], Y, tuple(multipliers), shifted_out, denominators_out, buf,
+                inputs, units, [x.mT for x in inputs])
+
+    def forward_backward(self, plan: tuple) -> None:
+        """Gradients of one mini-batch's mean cross-entropy, written into the grads buffer."""
+        X, Y, multipliers, shifted_out, denominators_out, buf, inputs, units, inputs_t = plan
+        z_all, gates, slopes = buf["z"], buf["gate"], buf["slope"]
         relu, activation, last = self.relu, self.activation, len(self.blocks) - 1
-        layer_inputs = list(buf["inputs_t"])
-        if input_dropout:
-            np.multiply(X_aug[..., :-1], multipliers[0], out=units[0])
-            layer_input = inputs[0]
-        else:
-            layer_input = X_aug
-            layer_inputs[0] = X_aug.mT
+        if multipliers[0] is not None:
+            np.multiply(X, multipliers[0], out=units[0])
+        layer_input = inputs[0]
         for layer, block in enumerate(self.blocks):
             z = np.matmul(layer_input, block, out=z_all[layer])
             if layer == last:
@@ -372,7 +375,7 @@ class _FastStep:
 
         grad_z, grad_inputs = z, buf["grad_input"]
         for layer in range(last, -1, -1):
-            np.matmul(layer_inputs[layer], grad_z, out=self.grad_blocks[layer])
+            np.matmul(inputs_t[layer], grad_z, out=self.grad_blocks[layer])
             if layer == 0:
                 break
             grad_input = np.matmul(grad_z, self.weights_t[layer], out=grad_inputs[layer])
@@ -484,37 +487,42 @@ def _train_group(dataset, configs: Sequence[TrainConfig], on_epoch: EpochCallbac
     # Inputs with a ones column appended, so each layer is one matmul with its W|b block.
     X_train_aug = _with_ones_column(X_train)
     X_eval_aug = _with_ones_column(X_eval)
-    input_dropout = sites_with_dropout[0]
-    batch_rows = [slice(b * batch_size, (b + 1) * batch_size) for b in range(batches)]
+    # The epoch's shuffled data, multipliers, shifted logits and softmax denominators live in
+    # fixed buffers, so every mini-batch's views into them are made once, not once per step.
+    X_epoch = np.empty((n_models, n_train, X_train_aug.shape[1]), dtype)
+    Y_epoch = np.empty((n_models, n_train, n_classes), dtype)
+    mask_rows = {"epoch": 1, "batch": batches, "example": n_train}[scope]
+    kept_epoch = [np.empty((n_models, mask_rows, size), bool) if sites_with_dropout[s] else None
+                  for s, size in enumerate(site_sizes)]
+    multipliers_epoch = [None if k is None else np.empty(k.shape, dtype) for k in kept_epoch]
+    keep_column = [keep[:, s][:, None, None] for s in range(len(site_sizes))]
+    scale_column = [train_scale[:, s][:, None, None] for s in range(len(site_sizes))]
     # Summed loss of the epoch's thinned networks, from each batch's shifted logits and softmax
     # denominators (collected during the epoch, reduced once at its end).
     shifted_epoch = np.empty((n_models, n_train, n_classes), dtype)
     denominators_epoch = np.empty((n_models, n_train, 1), dtype)
+    batch_plans = []
+    for b in range(batches):
+        rows = slice(b * batch_size, (b + 1) * batch_size)
+        mask_index = {"example": rows, "batch": slice(b, b + 1), "epoch": slice(None)}[scope]
+        multipliers = [None if m is None else m[:, mask_index] for m in multipliers_epoch]
+        batch_plans.append(step.plan(X_epoch[:, rows], Y_epoch[:, rows], multipliers,
+                                     shifted_epoch[:, rows], denominators_epoch[:, rows]))
 
     for epoch in range(epochs):
         orders, uniforms = zip(*(mask_lib.draw_epoch(s, epoch, n_train, batch_size, n_units, scope)
                                  for s in unique_seeds))
         order = np.stack(orders)[seed_row]  # (M, n_train)
-        X_epoch, Y_epoch = X_train_aug[order], Y_train[order]
+        np.take(X_train_aug, order, axis=0, out=X_epoch)
+        np.take(Y_train, order, axis=0, out=Y_epoch)
         uniform_sites = mask_lib.split_sites(np.stack(uniforms)[seed_row], site_sizes)
-        epoch_multipliers = []
         for s, u in enumerate(uniform_sites):
-            if not sites_with_dropout[s]:
-                epoch_multipliers.append(None)
-                continue
-            kept = u < keep[:, s][:, None, None]
-            epoch_multipliers.append(kept * train_scale[:, s][:, None, None])
+            if kept_epoch[s] is not None:
+                np.less(u, keep_column[s], out=kept_epoch[s])
+                np.multiply(kept_epoch[s], scale_column[s], out=multipliers_epoch[s])
         with np.errstate(all="ignore"):
-            for b, rows in enumerate(batch_rows):
-                if scope == "example":
-                    multipliers = [m if m is None else m[:, rows] for m in epoch_multipliers]
-                elif scope == "batch":
-                    multipliers = [m if m is None else m[:, b:b + 1] for m in epoch_multipliers]
-                else:
-                    multipliers = epoch_multipliers
-                step.forward_backward(X_epoch[:, rows], Y_epoch[:, rows], multipliers,
-                                      input_dropout, shifted_epoch[:, rows],
-                                      denominators_epoch[:, rows])
+            for plan in batch_plans:
+                step.forward_backward(plan)
                 if use_l2:
                     grads += l2 * params
                 optimizer.step(params, grads)
