@@ -21,9 +21,10 @@ from dropout_viz.engine.network import (
     ACTIVATIONS,
     CONVENTIONS,
     MLP,
-    backward,
-    forward,
+    activate,
+    log_softmax,
     mean_cross_entropy,
+    multiply_by_slope,
     one_hot,
     test_time_multipliers,
 )
@@ -259,6 +260,164 @@ class TrainingRun:
         return order[batch * batch_size:(batch + 1) * batch_size]
 
 
+def _with_ones_column(X: np.ndarray) -> np.ndarray:
+    return np.concatenate([X, np.ones(X.shape[:-1] + (1,), X.dtype)], axis=-1)
+
+
+class _FastStep:
+    """The training loop's forward/backward pass: network.forward/backward, specialised.
+
+    In the flat buffer each layer's W (fan_in, fan_out) is followed by its b (fan_out,), so W|b
+    is one (fan_in + 1, fan_out) view. With a ones column appended to every layer input,
+    z = [h, 1] @ [W; b] and dW|db = [h, 1]ᵀ @ grad_z are one matmul each. Scratch buffers are
+    allocated once per batch size, and every array operation writes into them: these arrays are
+    small, so the cost is per NumPy call rather than per number.
+    """
+
+    def __init__(self, layout: ParameterLayout, params: np.ndarray, grads: np.ndarray,
+                 activation: str, n_models: int, dtype: np.dtype):
+        self.sizes, self.activation = layout.layer_sizes, activation
+        self.relu = activation == "relu"
+        self.n_models, self.dtype = n_models, dtype
+        self.blocks, self.grad_blocks, self.weights_t = [], [], []
+        offset = 0
+        for fan_in, fan_out in zip(self.sizes[:-1], self.sizes[1:]):
+            stop = offset + (fan_in + 1) * fan_out
+            block = params[:, offset:stop].reshape(n_models, fan_in + 1, fan_out)
+            grad_block = grads[:, offset:stop].reshape(n_models, fan_in + 1, fan_out)
+            if not (np.shares_memory(block, params) and np.shares_memory(grad_block, grads)):
+                raise AssertionError("W|b blocks must be views of the flat buffers")
+            self.blocks.append(block)
+            self.grad_blocks.append(grad_block)
+            self.weights_t.append(block[:, :fan_in, :].mT)  # grad_input uses W without b
+            offset = stop
+        self._scratch: dict[int, dict] = {}
+        self._eval: dict[int, dict] = {}
+
+    def _inputs(self, n: int) -> list[np.ndarray]:
+        """Per layer, an (M, n, fan_in + 1) input buffer whose last column is 1."""
+        inputs = []
+        for fan_in in self.sizes[:-1]:
+            buffer = np.empty((self.n_models, n, fan_in + 1), self.dtype)
+            buffer[..., -1] = 1.0
+            inputs.append(buffer)
+        return inputs
+
+    def _buffers(self, n: int) -> dict:
+        found = self._scratch.get(n)
+        if found is None:
+            shape = (self.n_models, n)
+            inputs = self._inputs(n)
+            found = self._scratch[n] = {
+                "inputs": inputs,
+                "units": [x[..., :-1] for x in inputs],
+                "z": [np.empty(shape + (s,), self.dtype) for s in self.sizes[1:]],
+                "gate": [np.empty(shape + (s,), bool) for s in self.sizes[:-1]],
+                "slope": [np.empty(shape + (s,), self.dtype) for s in self.sizes[:-1]],
+                "grad_input": [np.empty(shape + (s,), self.dtype) for s in self.sizes[:-1]],
+                "row_max": np.empty(shape + (1,), self.dtype),
+                "scale": 1.0 / n,
+            }
+        return found
+
+    def plan(self, X_aug, Y, multipliers, shifted_out, denominators_out) -> tuple:
+        """Everything one mini-batch's step touches, gathered once (views stay valid while the
+        epoch buffers are refilled in place).
+
+        X_aug: (M, n, features + 1) with a ones column. The logits minus their row maximum go
+        to shifted_out and the softmax denominators to denominators_out (for the epoch's loss).
+        """
+        buf = self._buffers(X_aug.shape[-2])
+        inputs, units = list(buf["inputs"]), buf["units"]
+        if multipliers[0] is None:
+            inputs[0] = X_aug  # no input dropout: the data go in as they are
+        return (X_aug[..., :-1], Y, tuple(multipliers), shifted_out, denominators_out, buf,
+                inputs, units, [x.mT for x in inputs])
+
+    def forward_backward(self, plan: tuple) -> None:
+        """Gradients of one mini-batch's mean cross-entropy, written into the grads buffer."""
+        X, Y, multipliers, shifted_out, denominators_out, buf, inputs, units, inputs_t = plan
+        z_all, gates, slopes = buf["z"], buf["gate"], buf["slope"]
+        relu, activation, last = self.relu, self.activation, len(self.blocks) - 1
+        if multipliers[0] is not None:
+            np.multiply(X, multipliers[0], out=units[0])
+        layer_input = inputs[0]
+        for layer, block in enumerate(self.blocks):
+            z = np.matmul(layer_input, block, out=z_all[layer])
+            if layer == last:
+                break
+            site = layer + 1
+            h, multiplier = units[site], multipliers[site]
+            if relu:
+                if multiplier is None:
+                    np.maximum(z, 0.0, out=h)
+                else:
+                    # relu(z)·m = z·[(z > 0)·m], and (z > 0)·m is also the backward slope.
+                    np.greater(z, 0.0, out=gates[site])
+                    np.multiply(gates[site], multiplier, out=slopes[site])
+                    np.multiply(z, slopes[site], out=h)
+            else:
+                activate(z, activation, out=z)  # z now holds the activation, for the slope
+                if multiplier is None:
+                    np.copyto(h, z)
+                else:
+                    np.multiply(z, multiplier, out=h)
+            layer_input = inputs[site]
+
+        # Softmax once; d(mean CE)/d(logits) = (softmax - Y) / n.
+        np.maximum.reduce(z, axis=-1, keepdims=True, out=buf["row_max"])
+        np.subtract(z, buf["row_max"], out=shifted_out)
+        np.exp(shifted_out, out=z)
+        np.add.reduce(z, axis=-1, keepdims=True, out=denominators_out)
+        np.divide(z, denominators_out, out=z)
+        z -= Y
+        z *= buf["scale"]
+
+        grad_z, grad_inputs = z, buf["grad_input"]
+        for layer in range(last, -1, -1):
+            np.matmul(inputs_t[layer], grad_z, out=self.grad_blocks[layer])
+            if layer == 0:
+                break
+            grad_input = np.matmul(grad_z, self.weights_t[layer], out=grad_inputs[layer])
+            multiplier = multipliers[layer]
+            if relu:
+                if multiplier is None:
+                    np.greater(units[layer], 0.0, out=gates[layer])
+                    np.multiply(grad_input, gates[layer], out=grad_input)
+                else:
+                    grad_input *= slopes[layer]
+            else:
+                if multiplier is not None:
+                    grad_input *= multiplier
+                multiply_by_slope(grad_input, z_all[layer - 1], activation)
+            grad_z = grad_input
+
+    def evaluate(self, X_aug: np.ndarray, site_multipliers) -> np.ndarray:
+        """Log-probabilities of X_aug ((n, features + 1), ones column last) for every model."""
+        n = X_aug.shape[-2]
+        buf = self._eval.get(n)
+        if buf is None:
+            inputs = self._inputs(n)
+            buf = self._eval[n] = {
+                "inputs": inputs, "units": [x[..., :-1] for x in inputs],
+                "z": [np.empty((self.n_models, n, s), self.dtype) for s in self.sizes[1:]]}
+        inputs, units, last = buf["inputs"], buf["units"], len(self.blocks) - 1
+        layer_input = X_aug
+        if site_multipliers[0] is not None:
+            np.multiply(X_aug[..., :-1], site_multipliers[0], out=units[0])
+            layer_input = inputs[0]
+        for layer, block in enumerate(self.blocks):
+            z = np.matmul(layer_input, block, out=buf["z"][layer])
+            if layer == last:
+                break
+            h, multiplier = units[layer + 1], site_multipliers[layer + 1]
+            activate(z, self.activation, out=h)
+            if multiplier is not None:
+                h *= multiplier
+            layer_input = inputs[layer + 1]
+        return log_softmax(z)
+
+
 EpochCallback = Callable[[int, dict[str, np.ndarray]], "bool | None"]
 
 
@@ -289,9 +448,8 @@ def _train_group(dataset, configs: Sequence[TrainConfig], on_epoch: EpochCallbac
                     for s in unique_seeds}
     params = np.stack([init_by_seed[s] for s in seeds]).astype(dtype)
     initial = params.copy()
-    weights, biases = layout.views(params)
+    weights, _ = layout.views(params)
     grads = np.zeros_like(params)
-    weight_grads, bias_grads = layout.views(grads)
 
     def per_model(values) -> np.ndarray:
         return np.array(values, dtype=dtype)[:, None]
@@ -325,34 +483,46 @@ def _train_group(dataset, configs: Sequence[TrainConfig], on_epoch: EpochCallbac
     diverged_at: list[int | None] = [None] * n_models
     stopped_after = None
 
+    step = _FastStep(layout, params, grads, activation, n_models, dtype)
+    # Inputs with a ones column appended, so each layer is one matmul with its W|b block.
+    X_train_aug = _with_ones_column(X_train)
+    X_eval_aug = _with_ones_column(X_eval)
+    # The epoch's shuffled data, multipliers, shifted logits and softmax denominators live in
+    # fixed buffers, so every mini-batch's views into them are made once, not once per step.
+    X_epoch = np.empty((n_models, n_train, X_train_aug.shape[1]), dtype)
+    Y_epoch = np.empty((n_models, n_train, n_classes), dtype)
+    mask_rows = {"epoch": 1, "batch": batches, "example": n_train}[scope]
+    kept_epoch = [np.empty((n_models, mask_rows, size), bool) if sites_with_dropout[s] else None
+                  for s, size in enumerate(site_sizes)]
+    multipliers_epoch = [None if k is None else np.empty(k.shape, dtype) for k in kept_epoch]
+    keep_column = [keep[:, s][:, None, None] for s in range(len(site_sizes))]
+    scale_column = [train_scale[:, s][:, None, None] for s in range(len(site_sizes))]
+    # Summed loss of the epoch's thinned networks, from each batch's shifted logits and softmax
+    # denominators (collected during the epoch, reduced once at its end).
+    shifted_epoch = np.empty((n_models, n_train, n_classes), dtype)
+    denominators_epoch = np.empty((n_models, n_train, 1), dtype)
+    batch_plans = []
+    for b in range(batches):
+        rows = slice(b * batch_size, (b + 1) * batch_size)
+        mask_index = {"example": rows, "batch": slice(b, b + 1), "epoch": slice(None)}[scope]
+        multipliers = [None if m is None else m[:, mask_index] for m in multipliers_epoch]
+        batch_plans.append(step.plan(X_epoch[:, rows], Y_epoch[:, rows], multipliers,
+                                     shifted_epoch[:, rows], denominators_epoch[:, rows]))
+
     for epoch in range(epochs):
         orders, uniforms = zip(*(mask_lib.draw_epoch(s, epoch, n_train, batch_size, n_units, scope)
                                  for s in unique_seeds))
         order = np.stack(orders)[seed_row]  # (M, n_train)
-        X_epoch, Y_epoch = X_train[order], Y_train[order]
+        np.take(X_train_aug, order, axis=0, out=X_epoch)
+        np.take(Y_train, order, axis=0, out=Y_epoch)
         uniform_sites = mask_lib.split_sites(np.stack(uniforms)[seed_row], site_sizes)
-        epoch_multipliers = []
         for s, u in enumerate(uniform_sites):
-            if not sites_with_dropout[s]:
-                epoch_multipliers.append(None)
-                continue
-            kept = u < keep[:, s][:, None, None]
-            epoch_multipliers.append(kept * train_scale[:, s][:, None, None])
-        thinned_loss = np.zeros(n_models)
+            if kept_epoch[s] is not None:
+                np.less(u, keep_column[s], out=kept_epoch[s])
+                np.multiply(kept_epoch[s], scale_column[s], out=multipliers_epoch[s])
         with np.errstate(all="ignore"):
-            for b in range(batches):
-                rows = slice(b * batch_size, (b + 1) * batch_size)
-                if scope == "example":
-                    multipliers = [m if m is None else m[:, rows] for m in epoch_multipliers]
-                elif scope == "batch":
-                    multipliers = [m if m is None else m[:, b:b + 1] for m in epoch_multipliers]
-                else:
-                    multipliers = epoch_multipliers
-                X_batch, Y_batch = X_epoch[:, rows], Y_epoch[:, rows]
-                log_probs, cache = forward(weights, biases, X_batch, activation, multipliers)
-                # Summed here, averaged over the epoch's examples at its end.
-                thinned_loss -= (log_probs * Y_batch).sum(axis=(-1, -2))
-                backward(log_probs, Y_batch, cache, weights, activation, weight_grads, bias_grads)
+            for plan in batch_plans:
+                step.forward_backward(plan)
                 if use_l2:
                     grads += l2 * params
                 optimizer.step(params, grads)
@@ -360,9 +530,12 @@ def _train_group(dataset, configs: Sequence[TrainConfig], on_epoch: EpochCallbac
                     for W in weights:
                         norms = np.sqrt((W * W).sum(axis=-2, keepdims=True))
                         W *= np.minimum(1.0, max_norm[:, None, None] / np.maximum(norms, 1e-12))
+            # -sum(Y · log softmax) = sum(log denominator) - sum(Y · shifted logits).
+            thinned_loss = (np.log(denominators_epoch).sum(axis=(-1, -2), dtype=np.float64)
+                            - (shifted_epoch * Y_epoch).sum(axis=(-1, -2), dtype=np.float64))
 
             # One pass over train and test points together (half the per-call overhead).
-            eval_lp, _ = forward(weights, biases, X_eval, activation, test_mult)
+            eval_lp = step.evaluate(X_eval_aug, test_mult)
             train_lp, test_lp = eval_lp[..., :n_train, :], eval_lp[..., n_train:, :]
             metrics = {
                 "thinned_loss": thinned_loss / n_train,
