@@ -64,7 +64,7 @@ def _slider_controls(labels: Sequence[int], active: int, projector: bool) -> dic
             "args": [None, {"mode": "immediate", "fromcurrent": True,
                             "frame": {"duration": FRAME_DURATION_MS, "redraw": True},
                             "transition": {"duration": 0}}]}
-    pause = {"label": "⏸ Pause", "method": "animate",
+    pause = {"label": "❚❚ Pause", "method": "animate",
              "args": [[None], {"mode": "immediate", "frame": {"duration": 0, "redraw": False},
                                "transition": {"duration": 0}}]}
     return {
@@ -179,7 +179,8 @@ def epoch_animation_figure(
             yaxis3={**y_axis, **panel, "domain": boundary_y, "anchor": "x3",
                     "scaleanchor": "x3", "scaleratio": 1, "matches": "y2"},
             legend={"groupclick": "toggleitem", "itemsizing": "constant", "orientation": "h",
-                    "x": 1.0, "xanchor": "right", "y": -0.01, "yanchor": "top",
+                    # Top right, above the panels: the slider runs along the bottom.
+                    "x": 1.0, "xanchor": "right", "y": 1.0, "yanchor": "bottom",
                     "font": {"size": size}},
         )
     fig.update_annotations(font={"size": size})

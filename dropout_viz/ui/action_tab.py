@@ -97,7 +97,7 @@ def cached_animation(run: TrainingRun, settings: Settings) -> go.Figure:
 
 def epoch_view(run: TrainingRun, settings: Settings) -> None:
     animation = cached_animation(run, settings)
-    st.plotly_chart(animation, key="epochs", config=PLOTLY_CONFIG)
+    st.plotly_chart(animation, key="animation", config=PLOTLY_CONFIG)
     n_frames = len(animation.frames)
     if pipeline.is_planar(run.dataset):
         st.caption(f"Drag the epoch slider or press ▶ Play: {n_frames} of the kept epochs, "
@@ -111,7 +111,7 @@ def epoch_view(run: TrainingRun, settings: Settings) -> None:
     st.caption(scope_caption(settings, run))
     history = history_base(run, settings)
     st.plotly_chart(history, key="history", config=PLOTLY_CONFIG)
-    downloads.download_row({"epochs": animation, "history": history}, run, settings, "action")
+    downloads.download_row({"animation": animation, "history": history}, run, settings, "action")
 
 
 HISTORY_BASES = cache.LRUCache(8)
