@@ -60,6 +60,7 @@ def _slider_controls(labels: Sequence[int], active: int, projector: bool) -> dic
     steps = [{"label": str(e), "method": "animate", "args": [[str(e)], instant]}
              for e in labels]
     size = style.font_size(projector)
+    start = 0.3 if projector else 0.22
     play = {"label": "▶ Play", "method": "animate",
             "args": [None, {"mode": "immediate", "fromcurrent": True,
                             "frame": {"duration": FRAME_DURATION_MS, "redraw": True},
@@ -68,7 +69,8 @@ def _slider_controls(labels: Sequence[int], active: int, projector: bool) -> dic
              "args": [[None], {"mode": "immediate", "frame": {"duration": 0, "redraw": False},
                                "transition": {"duration": 0}}]}
     return {
-        "sliders": [{"active": active, "steps": steps, "x": 0.14, "len": 0.86, "y": 0.0,
+        # The rail starts right of the Play / Pause buttons, so a click on it is not a button's.
+        "sliders": [{"active": active, "steps": steps, "x": start, "len": 1.0 - start, "y": 0.0,
                      "yanchor": "top", "pad": {"t": 36, "b": 0},
                      "currentvalue": {"prefix": "Epoch ", "font": {"size": size}},
                      "font": {"size": max(size - 4, 10)}}],
@@ -108,6 +110,9 @@ def epoch_animation_figure(
                          title=f"Thinned network of epoch {e}", projector=projector,
                          fixed_slots=True)
             for e, w, m in zip(labels, weights, keep_masks, strict=True)]
+    for net in nets:  # labels of the outer units may reach past the diagram's own axes
+        for trace in net["data"]:
+            trace["cliponaxis"] = False
     n_net = len(nets[0]["data"])
     # The ellipsis trace (if any) and the node layout never change; the links and units do.
     animated_net = [i for i, t in enumerate(nets[0]["data"]) if t["meta"]["role"] != "ellipsis"]
@@ -168,7 +173,7 @@ def epoch_animation_figure(
             domains = ([0, 1], [split + 0.04, 1.0], [0, 0.49], [0.51, 1.0], [0, split - 0.06])
         else:
             height = max(net_height, 520) + controls_px
-            domains = ([0, 0.36], [0, 1], [0.39, 0.685], [0.705, 1.0], [0, 0.93])
+            domains = ([0, 0.4], [0, 1], [0.42, 0.705], [0.715, 1.0], [0, 0.93])
         net_x, net_y, x2, x3, boundary_y = domains
         fig.update_layout(
             xaxis={**x_net, "domain": net_x}, yaxis={**y_net, "domain": net_y},
