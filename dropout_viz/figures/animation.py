@@ -145,7 +145,7 @@ def epoch_animation_figure(
 
     frames = []
     for f, e in enumerate(labels):
-        data = [nets[f]["data"][i] for i in animated_net]
+        data = [_frame_trace(nets[f]["data"][i]) for i in animated_net]
         # Heatmaps keep their x, y and colours: a frame carries only the new z.
         data += [{"type": kind, "z": z}
                  for kind, z in zip(prob_types, prob_frames[f] if prob_frames else [])]
@@ -229,3 +229,15 @@ def _probability_z(probs: np.ndarray, n_classes: int, shape: tuple[int, int]) ->
     winner, confidence = probs.argmax(axis=1), probs.max(axis=1).astype(np.float32)
     return [np.where(winner == k, confidence, np.nan).astype(np.float32).reshape(shape)
             for k in range(n_classes)]
+
+
+# What changes between frames of the diagram; the style (widths, sizes, outlines) stays with the
+# figure's traces, and Plotly merges a frame into them. Smaller frames validate and ship faster.
+_FRAME_KEYS = ("type", "x", "y", "text", "textposition", "hovertext", "meta")
+
+
+def _frame_trace(trace: dict[str, Any]) -> dict[str, Any]:
+    slim = {key: trace[key] for key in _FRAME_KEYS if key in trace}
+    if isinstance(trace.get("marker", {}).get("color"), list):  # per-unit fills
+        slim["marker"] = {"color": trace["marker"]["color"]}
+    return slim
