@@ -170,10 +170,12 @@ def epoch_animation_figure(
         if projector:  # stacked: the fonts need the width
             height = net_height + 620 + controls_px
             split = 620 / (height - controls_px)
-            domains = ([0, 1], [split + 0.04, 1.0], [0, 0.49], [0.51, 1.0], [0, split - 0.06])
+            domains = ([0, 1], [split + 0.08, 1.0], [0, 0.49], [0.51, 1.0], [0, split - 0.06])
+            legend_y = split - 0.03  # between the rows, above the panel titles
         else:
             height = max(net_height, 520) + controls_px
             domains = ([0, 0.4], [0, 1], [0.42, 0.705], [0.715, 1.0], [0, 0.93])
+            legend_y = 1.0  # top right, above the panels: the slider runs along the bottom
         net_x, net_y, x2, x3, boundary_y = domains
         fig.update_layout(
             xaxis={**x_net, "domain": net_x}, yaxis={**y_net, "domain": net_y},
@@ -184,8 +186,7 @@ def epoch_animation_figure(
             yaxis3={**y_axis, **panel, "domain": boundary_y, "anchor": "x3",
                     "scaleanchor": "x3", "scaleratio": 1, "matches": "y2"},
             legend={"groupclick": "toggleitem", "itemsizing": "constant", "orientation": "h",
-                    # Top right, above the panels: the slider runs along the bottom.
-                    "x": 1.0, "xanchor": "right", "y": 1.0, "yanchor": "bottom",
+                    "x": 1.0, "xanchor": "right", "y": legend_y, "yanchor": "bottom",
                     "font": {"size": size}},
         )
     fig.update_annotations(font={"size": size})
