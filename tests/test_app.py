@@ -1,5 +1,5 @@
 """The app under streamlit.testing.v1.AppTest: defaults, p, every control's extremes, the epoch
-slider, scope captions, the URL; plus the action tab's pure `action_figures`."""
+animation's frames, scope captions, the URL; plus the action tab's pure `action_figures`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from dropout_viz import pipeline
 from dropout_viz.settings import DEFAULTS, FIELD_SPECS, GROUP_FIELDS, format_value
 from dropout_viz.ui import cache
-from dropout_viz.ui.action_tab import EPOCH_KEY, action_figures
+from dropout_viz.ui.action_tab import FRAME_GRID, MAX_FRAMES, action_figures, frame_epochs
 
 SMALL_EPOCHS = 5  # keeps the extreme-value runs quick; epochs itself is tested at its extremes
 
@@ -43,9 +43,21 @@ def dropped_units(keep_mask: np.ndarray) -> list[int]:
     return np.flatnonzero(np.asarray(keep_mask) < 0.5).tolist()
 
 
-def probability_maps(boundary: dict) -> list[np.ndarray]:
-    return [t["z"] for t in sorted(traces(boundary, role="probability"),
+def probability_maps(animation: dict) -> list[np.ndarray]:
+    """The heatmaps the animation shows before any scrubbing (its last frame), by panel."""
+    return [t["z"] for t in sorted(traces(animation, role="probability"),
                                    key=lambda t: t["meta"]["panel"])]
+
+
+def panel_titles(layout: dict) -> list[str]:
+    """The two boundary panels' titles (thinned, full) among a layout's annotations."""
+    return [a["text"] for a in layout["annotations"] if a.get("xref") in ("x2 domain",
+                                                                         "x3 domain")]
+
+
+def shown(animation: dict) -> dict:
+    """Per-frame meta of the frame the figure shows before any scrubbing (the last)."""
+    return animation["layout"]["meta"]["frames"][-1]
 
 
 # --- the page on its defaults -------------------------------------------------------------
@@ -55,15 +67,21 @@ def test_defaults_run_and_draw_the_three_action_charts():
     at = app().run()
     assert_clean(at)
     charts = charts_by_key(at)
-    assert set(charts) == {"network", "boundary", "history"}
+    assert set(charts) == {"animation", "history"}
     last = DEFAULTS.epochs
-    assert charts["network"]["layout"]["title"]["text"] == f"Thinned network of epoch {last}"
-    assert charts["network"]["layout"]["meta"]["layer_sizes"] == [2, 64, 64, 2]
-    assert charts["history"]["layout"]["meta"] == {"n_epochs": last, "epoch_marker": last}
-    # Two panels on a 100×100 grid, titled with their accuracy.
-    maps = probability_maps(charts["boundary"])
-    assert [m.shape for m in maps] == [(100, 100), (100, 100)]
-    titles = [a["text"] for a in charts["boundary"]["layout"]["annotations"]]
+    animation = charts["animation"]
+    assert animation["layout"]["title"]["text"] == f"Thinned network of epoch {last}"
+    assert animation["layout"]["meta"]["layer_sizes"] == [2, 64, 64, 2]
+    assert charts["history"]["layout"]["meta"] == {"n_epochs": last, "epoch_marker": None}
+    # 150 kept epochs, evenly thinned to 40 frames that start at epoch 1 and end at the last.
+    names = [frame["name"] for frame in animation["frames"]]
+    assert len(names) == MAX_FRAMES and names[0] == "1" and names[-1] == str(last)
+    steps = animation["layout"]["sliders"][0]["steps"]
+    assert [step["args"][0] for step in steps] == [[name] for name in names]
+    # Two panels on the frames' grid, titled with their accuracy.
+    maps = probability_maps(animation)
+    assert [m.shape for m in maps] == [(FRAME_GRID, FRAME_GRID)] * 2
+    titles = panel_titles(animation["layout"])
     assert titles[0].startswith(f"Thinned network, epoch {last} · acc ")
     assert titles[1].startswith("Full network, weights × q · acc ")
     # Defaults leave the URL empty: only what differs from them is written.
@@ -80,10 +98,11 @@ def test_moving_p_retrains_and_changes_the_figures():
     assert url(at)["p_hidden"] == "0.2"
     run = cached_run(DEFAULTS.replace(p_hidden=0.2))
     assert run.config.p_hidden == 0.2
-    for old, new in zip(probability_maps(before["boundary"]), probability_maps(after["boundary"])):
+    for old, new in zip(probability_maps(before["animation"]),
+                        probability_maps(after["animation"])):
         assert arrays_differ(old, new)
-    old_dropped = before["network"]["layout"]["meta"]["n_dropped"]
-    new_dropped = after["network"]["layout"]["meta"]["n_dropped"]
+    old_dropped = shown(before["animation"])["n_dropped"]
+    new_dropped = shown(after["animation"])["n_dropped"]
     assert new_dropped != old_dropped
     # p = 0.2 drops roughly a fifth of each 64-unit hidden layer in the epoch shown.
     assert all(n < 32 for n in new_dropped[1:])
@@ -96,9 +115,13 @@ def test_p_zero_drops_nothing_and_the_thinned_net_is_the_full_net():
     at.slider(key="p_hidden").set_value(0.0).run()
     assert_clean(at)
     charts = charts_by_key(at)
-    assert charts["network"]["layout"]["meta"]["n_dropped"] == [0, 0, 0]
-    thinned, full = probability_maps(charts["boundary"])
+    frames = charts["animation"]["layout"]["meta"]["frames"]
+    assert [frame["n_dropped"] for frame in frames] == [[0, 0, 0]] * len(frames)
+    thinned, full = probability_maps(charts["animation"])
     np.testing.assert_allclose(thinned, full)
+    for frame in charts["animation"]["frames"]:  # heatmap, contour, heatmap, contour
+        z = [t["z"] for t in frame["data"] if "z" in t]
+        np.testing.assert_allclose(z[0], z[2])
     assert not at.warning
 
 
@@ -152,57 +175,76 @@ def test_every_control_runs_at_its_extremes(name, value):
     charts = charts_by_key(at)
     dataset = run.dataset
     expected_sizes = [dataset.n_features, *settings.hidden, dataset.n_classes]
-    assert charts["network"]["layout"]["meta"]["layer_sizes"] == expected_sizes
+    assert charts["animation"]["layout"]["meta"]["layer_sizes"] == expected_sizes
     if run.diverged_at is None:
         assert charts["history"]["layout"]["meta"]["n_epochs"] == settings.epochs
     else:
         assert any("diverged" in e.value for e in at.error)
     if pipeline.is_planar(dataset):
-        maps = traces(charts["boundary"], role="probability")
+        maps = traces(charts["animation"], role="probability")
         assert {t["meta"]["panel"] for t in maps} == {0, 1}  # thinned and full network
         for t in maps:  # one map per panel, or one per class region with 3+ classes
             z = np.asarray(t["z"], dtype=float)
-            assert z.shape == (100, 100)
+            assert z.shape == (FRAME_GRID, FRAME_GRID)
             assert np.all((z[~np.isnan(z)] >= 0) & (z[~np.isnan(z)] <= 1))
     else:
-        assert "boundary" not in charts
+        assert not traces(charts["animation"], role="probability")
         assert any("no plane to draw" in c.value for c in at.caption)
 
 
-# --- the epoch slider ---------------------------------------------------------------------
+# --- the epoch animation (scrubbed in the browser) -----------------------------------------
 
 
 @pytest.mark.parametrize("scope", ["epoch", "batch", "example"])
-def test_epoch_slider_shows_the_masks_of_that_epoch(scope):
+def test_each_frame_shows_the_masks_and_boundaries_of_its_epoch(scope):
     at = app(epochs="40", mask_scope=scope).run()
     assert_clean(at)
-    run = cached_run(DEFAULTS.replace(epochs=40, mask_scope=scope))
-    shown_before = charts_by_key(at)["network"]["layout"]["meta"]["dropped"]
-
-    for label in (1, 17, 40):
-        at.select_slider(key=EPOCH_KEY).set_value(label).run()
-        assert_clean(at)
-        charts = charts_by_key(at)
-        epoch = label - 1
+    settings = DEFAULTS.replace(epochs=40, mask_scope=scope)
+    run = cached_run(settings)
+    animation = charts_by_key(at)["animation"]
+    frames = animation["frames"]
+    assert [f["name"] for f in frames] == [str(e + 1) for e in run.snapshot_epochs]
+    grid = pipeline.grid_for(run.dataset, resolution=FRAME_GRID)
+    for frame, meta in zip(frames, animation["layout"]["meta"]["frames"], strict=True):
+        epoch = int(frame["name"]) - 1
+        assert meta["epoch"] == epoch + 1
         # Batch 0's mask; for per-example scope, the first example of that batch.
-        expected = [dropped_units(m) for m in pipeline.view_mask(run.keep_masks(epoch, 0))]
-        assert charts["network"]["layout"]["meta"]["dropped"] == expected
-        assert charts["network"]["layout"]["title"]["text"] == f"Thinned network of epoch {label}"
-        assert charts["history"]["layout"]["meta"]["epoch_marker"] == label
-        titles = [a["text"] for a in charts["boundary"]["layout"]["annotations"]]
-        assert titles[0].startswith(f"Thinned network, epoch {label} ")
-    assert shown_before == [dropped_units(m) for m in
-                            pipeline.view_mask(run.keep_masks(39, 0))]
-    # Scrubbing reuses the cached run: nothing retrained.
-    assert cache.RUNS.get(DEFAULTS.replace(epochs=40, mask_scope=scope).train_key()) is run
+        mask = pipeline.view_mask(run.keep_masks(epoch, 0))
+        assert meta["dropped"] == [dropped_units(m) for m in mask]
+        # The frame's crossed-out units are those units (drawn ones: the first 15 per layer).
+        nodes = [t for t in frame["data"] if (t.get("meta") or {}).get("role") == "nodes_dropped"]
+        drawn = sum(sum(i < 15 for i in d) if len(m) > 16 else len(d)
+                    for d, m in zip(meta["dropped"], mask, strict=True))
+        assert len(nodes[0]["x"]) == drawn
+        layout = frame["layout"]
+        assert layout["title"]["text"] == f"Thinned network of epoch {epoch + 1}"
+        assert f"{len(meta['dropped'][1])} dropped" in layout["annotations"][1]["text"]
+        titles = panel_titles(layout)
+        assert titles[0] == f"Thinned network, epoch {epoch + 1} · acc {meta['thinned_acc']:.0%}"
+        if epoch in (0, 16, 39):  # the frame's heatmaps are that epoch's two networks
+            thinned, full = pipeline.thinned_and_full(run.network(epoch), mask, grid.points)
+            z = [t["z"] for t in frame["data"] if "z" in t]
+            np.testing.assert_allclose(z[0].ravel(), thinned[:, 1], atol=1e-6)
+            np.testing.assert_allclose(z[2].ravel(), full[:, 1], atol=1e-6)
+    # Scrubbing is client-side: one frame per epoch, each step animates to its frame at once.
+    slider = animation["layout"]["sliders"][0]
+    assert slider["active"] == len(frames) - 1
+    for step, frame in zip(slider["steps"], frames, strict=True):
+        assert step["method"] == "animate" and step["label"] == frame["name"]
+        assert step["args"][1]["mode"] == "immediate"
+        assert step["args"][1]["frame"]["redraw"] is True
+    assert [b["label"] for b in animation["layout"]["updatemenus"][0]["buttons"]] == [
+        "▶ Play", "❚❚ Pause"]
+    assert cache.RUNS.get(settings.train_key()) is run
 
 
-def test_epoch_slider_offers_every_kept_epoch():
-    at = app(epochs="30").run()
-    run = cached_run(DEFAULTS.replace(epochs=30))
-    slider = at.select_slider(key=EPOCH_KEY)
-    assert list(slider.options) == [str(e + 1) for e in run.snapshot_epochs]
-    assert slider.value == 30
+def test_frames_thin_long_runs_evenly_and_keep_the_first_and_last_epoch():
+    settings = DEFAULTS.replace(epochs=100, width=6)
+    run = pipeline.train_for(settings.train_key())
+    epochs = frame_epochs(run)
+    assert len(epochs) == MAX_FRAMES and epochs[0] == 0 and epochs[-1] == 99
+    assert np.all(np.diff(epochs) >= 2) and np.all(np.diff(epochs) <= 3)
+    assert list(frame_epochs(run, max_frames=200)) == list(run.snapshot_epochs)
 
 
 # --- captions per mask scope --------------------------------------------------------------
@@ -214,12 +256,11 @@ def scope_caption_text(at: AppTest) -> str:
     return found[0]
 
 
-def test_per_epoch_caption_names_the_epoch():
+def test_per_epoch_caption_explains_the_epoch_masks():
     at = app(epochs="12").run()
-    at.select_slider(key=EPOCH_KEY).set_value(7).run()
     text = scope_caption_text(at)
     assert text.startswith("Per-epoch masks: the units crossed out were dropped for all of "
-                           "epoch 7,")
+                           "the epoch shown,")
     assert "12 epochs train at most that many sub-networks" in text
 
 
@@ -230,7 +271,7 @@ def test_per_batch_caption_says_which_mini_batch_is_shown():
     n_train = len(cached_run(DEFAULTS.replace(epochs=12, mask_scope="batch")).dataset.y_train)
     batches = -(-n_train // DEFAULTS.batch_size)
     assert scope_caption_text(at) == (
-        f"Per-mini-batch masks: shown is the mask of mini-batch 1 of {batches} in epoch 12; "
+        f"Per-mini-batch masks: shown is the mask of mini-batch 1 of {batches} in each epoch; "
         "every mini-batch trains a different thinned network.")
 
 
@@ -241,7 +282,7 @@ def test_per_example_caption_says_which_example_is_shown():
     n_train = len(cached_run(DEFAULTS.replace(epochs=12, mask_scope="example")).dataset.y_train)
     text = scope_caption_text(at)
     assert text.startswith("Per-example masks: shown is the sub-network of the first example "
-                           "of mini-batch 1 in epoch 12.")
+                           "of mini-batch 1 in each epoch.")
     assert f"Every one of the {n_train} training examples gets its own mask" in text
     assert f"up to {n_train * 12:,} sub-networks" in text
 
@@ -266,8 +307,9 @@ def test_url_reflects_the_settings_and_seeds_a_new_session():
     assert_clean(again)
     assert again.slider(key="width").value == 8
     assert again.select_slider(key="lr").value == 0.05
-    assert charts_by_key(again)["network"]["layout"]["meta"]["layer_sizes"] == [2, 8, 8, 2]
-    titles = [a["text"] for a in charts_by_key(again)["boundary"]["layout"]["annotations"]]
+    animation = charts_by_key(again)["animation"]
+    assert animation["layout"]["meta"]["layer_sizes"] == [2, 8, 8, 2]
+    titles = panel_titles(animation["layout"])
     assert titles[1].startswith("Full network, weights × q")
 
 

@@ -145,8 +145,10 @@ def test_page_says_where_training_diverged_and_still_draws():
     assert f"(epoch {run.epochs_completed})" in error
     assert "Try a learning rate of 0.1 or lower." in error
     # The last finite state is drawn: charts up to the last good epoch.
-    assert len(at.get("plotly_chart")) == 3
-    assert at.select_slider(key="action_epoch").value == run.epochs_completed
+    assert len(at.get("plotly_chart")) == 2  # the epoch animation and the curves
+    animation = at.get("plotly_chart")[0]
+    assert animation.proto.id.endswith("-animation")
+    assert json.loads(animation.proto.spec)["frames"][-1]["name"] == str(run.epochs_completed)
     assert at.session_state["optimizer"] == "sgd" and at.session_state["n_layers"] == 4
 
 
@@ -187,7 +189,7 @@ def test_junk_in_every_query_parameter_gives_warnings_not_errors():
         default = getattr(DEFAULTS, name)
         expected = list(default) if FIELD_SPECS[name].kind == "names" else default
         assert at.session_state[name] == expected, name
-    assert len(at.get("plotly_chart")) == 3
+    assert len(at.get("plotly_chart")) == 2
 
 
 def test_an_unexpected_error_in_a_tab_is_a_message_not_a_traceback(monkeypatch):
@@ -346,6 +348,6 @@ def test_two_sessions_with_the_same_settings_see_identical_pictures():
     second_at = app(**link).run()
     assert_clean(second_at)
     second = chart_specs(second_at)
-    assert len(first) == 3 and first == second
+    assert len(first) == 2 and first == second
     other_seed = chart_specs(app(**{**link, "seed": "8"}).run())
     assert other_seed != first  # the comparison can tell different runs apart

@@ -84,7 +84,7 @@ def test_bad_file_is_refused_with_its_message_and_everything_kept(case):
     assert at.session_state["dataset"] == "circles"
     assert at.session_state["width"] == 16 and at.session_state["epochs"] == 5
     assert upload.UPLOADED not in at.session_state
-    assert len(at.get("plotly_chart")) == 3  # the page still shows the circles run
+    assert len(at.get("plotly_chart")) == 2  # the page still shows the circles run
 
 
 def test_good_file_is_trained_on_under_a_key_naming_its_content():
@@ -150,7 +150,7 @@ def test_a_link_with_dataset_upload_falls_back_with_a_message():
         "Upload the file in the sidebar's Data group."]
     assert at.session_state["dataset"] == "moons" and at.session_state["width"] == 16
     assert "dataset" not in at.query_params
-    assert len(at.get("plotly_chart")) == 3
+    assert len(at.get("plotly_chart")) == 2
 
 
 def test_upload_is_offered_as_a_dataset_only_with_a_file():

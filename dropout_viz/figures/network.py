@@ -83,6 +83,7 @@ def network_figure(
     projector: bool = False,
     compact: bool = False,
     height: int | None = None,
+    fixed_slots: bool = False,
 ) -> go.Figure:
     """Draw the (thinned) network given by `weights` and `keep_masks`.
 
@@ -91,11 +92,32 @@ def network_figure(
     Layers wider than max_nodes show their first max_nodes - 1 units and an ellipsis node.
     Link colour = sign of the weight, width ∝ |w| / max |w| of that layer.
     `compact=True` gives a small unlabelled version for galleries.
+    `fixed_slots=True` always emits the same traces in the same order (every sign × width
+    bucket, kept and dropped units, empty ones with x=[] y=[]), whatever the masks: animation
+    frames of one network must match trace for trace.
 
     layout.meta: layer_sizes, dropped (unit indices per site), n_dropped, shown_nodes (indices
     drawn per layer), n_hidden (units behind each ellipsis), nodes (name, layer, index, x, y,
     dropped) and n_links.
     """
+    return go.Figure(network_spec(weights, keep_masks, input_names, output_names, max_nodes,
+                                  title, projector, compact, height, fixed_slots))
+
+
+def network_spec(
+    weights: Sequence[np.ndarray],
+    keep_masks: Sequence[np.ndarray | None] | None = None,
+    input_names: Sequence[str] | None = None,
+    output_names: Sequence[str] | None = None,
+    max_nodes: int = 16,
+    title: str = "",
+    projector: bool = False,
+    compact: bool = False,
+    height: int | None = None,
+    fixed_slots: bool = False,
+) -> dict[str, Any]:
+    """`network_figure` as a plain {"data": [...], "layout": {...}} dict, not validated by
+    Plotly (~2 ms instead of ~20 ms: the epoch animation builds one per frame)."""
     if max_nodes < 2:
         raise ValueError(f"max_nodes must be at least 2, got {max_nodes}")
     sizes = _layer_sizes(weights)
@@ -143,13 +165,15 @@ def network_figure(
                     buckets.setdefault((positive, k), []).append(seg[sel])
         n_links += ii.size
 
-    fig = go.Figure()
-    for (positive, k), parts in sorted(buckets.items(), key=lambda kv: (not kv[0][0], kv[0][1])):
-        seg = np.concatenate(parts)
+    traces: list[dict[str, Any]] = []
+    slots = [(positive, k) for positive in (True, False) for k in range(N_WIDTH_BUCKETS)]
+    for positive, k in slots if fixed_slots else sorted(buckets, key=lambda b: (not b[0], b[1])):
+        seg = np.concatenate(buckets.get((positive, k), [np.empty((0, 6))]))
         frac = k / (N_WIDTH_BUCKETS - 1)
         color = style.POSITIVE_WEIGHT_COLOR if positive else style.NEGATIVE_WEIGHT_COLOR
-        fig.add_trace(
-            go.Scatter(
+        traces.append(
+            dict(
+                type="scatter",
                 x=seg[:, 0:3].ravel().astype(np.float32),
                 y=seg[:, 3:6].ravel().astype(np.float32),
                 mode="lines", hoverinfo="skip", showlegend=False, connectgaps=False,
@@ -205,11 +229,12 @@ def network_figure(
 
     for dropped in (False, True):
         group = [n for n in nodes if n["dropped"] == dropped]
-        if not group:
+        if not group and not fixed_slots:
             continue
         state = "dropped" if dropped else "kept"
-        fig.add_trace(
-            go.Scatter(
+        traces.append(
+            dict(
+                type="scatter",
                 x=[n["x"] for n in group], y=[n["y"] for n in group],
                 mode="markers" if compact else "markers+text",
                 text=[node_text(n) for n in group],
@@ -223,8 +248,9 @@ def network_figure(
             )
         )
         if dropped:
-            fig.add_trace(
-                go.Scatter(
+            traces.append(
+                dict(
+                    type="scatter",
                     x=[n["x"] for n in group], y=[n["y"] for n in group], mode="markers",
                     marker={"symbol": "x-thin-open", "size": 0.75 * node_size,
                             "color": style.DROPPED_MARK,
@@ -236,8 +262,9 @@ def network_figure(
 
     ellipses = [l for l in range(n_layers) if n_hidden[l]]
     if ellipses:
-        fig.add_trace(
-            go.Scatter(
+        traces.append(
+            dict(
+                type="scatter",
                 x=[float(l) for l in ellipses],
                 y=[slot_y(l, n_slots[l] - 1) for l in ellipses],
                 mode="text" if not compact else "markers",
@@ -269,13 +296,15 @@ def network_figure(
     half = (tallest - 1) / 2 + pad
     side = 0.25 if compact else 0.9  # room for input / output labels
     axis = {"visible": False, "fixedrange": True, "showgrid": False, "zeroline": False}
-    fig.update_layout(**style.base_layout(title, projector))
-    fig.update_layout(
+    base = style.base_layout(title, projector)
+    layout = dict(
+        base,
         xaxis={**axis, "range": [-side, n_layers - 1 + side]},
         yaxis={**axis, "range": [-half, half]},
         annotations=annotations,
         # Pin the title to the top edge so it never sits on the layer labels below it.
-        title={"yref": "container", "y": 1.0, "yanchor": "top", "pad": {"t": 8}},
+        title={**base["title"], "yref": "container", "y": 1.0, "yanchor": "top",
+               "pad": {"t": 8}},
         height=height,
         margin={"l": 6, "r": 6, "t": top, "b": bottom},
         showlegend=False,
@@ -290,7 +319,7 @@ def network_figure(
             "n_links": n_links,
         },
     )
-    return fig
+    return {"data": traces, "layout": layout}
 
 
 def mini_network_figure(

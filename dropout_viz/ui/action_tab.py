@@ -1,5 +1,5 @@
 """The "Dropout in action" tab: the thinned network of epoch e, its boundary beside the full
-network's, and the training curves. Scrubbing and Play rerun only the epoch fragment."""
+network's, and the training curves. Scrubbing and Play run in the browser (animation frames)."""
 
 from __future__ import annotations
 
@@ -10,33 +10,32 @@ import streamlit as st
 from dropout_viz import pipeline
 from dropout_viz.engine import TrainingRun, accuracy
 from dropout_viz.figures import PLOTLY_CONFIG, boundary_panels, history_figure, network_figure
+from dropout_viz.figures.animation import BoundaryFrames, epoch_animation_figure
 from dropout_viz.figures.curves import with_epoch_marker
 from dropout_viz.settings import Settings
 from dropout_viz.ui import cache, downloads
 
-EPOCH_KEY = "action_epoch"
-PLAYING_KEY = "_playing"
-PLAY_FRAMES = 30  # Play steps through about this many epochs
-PLAY_INTERVAL_S = 0.7
+MAX_FRAMES = 40  # animation frames: kept epochs, subsampled evenly
+FRAME_GRID = 50  # boundary grid of the frames (the single-epoch export keeps 100×100)
 
 
 def output_names(dataset) -> list[str]:
     return [f"class {name}" for name in dataset.class_names]
 
 
-def scope_caption(settings: Settings, run: TrainingRun, epoch: int) -> str:
+def scope_caption(settings: Settings, run: TrainingRun) -> str:
     n_train, batches = len(run.dataset.y_train), run.n_batches
     if settings.mask_scope == "epoch":
-        return (f"Per-epoch masks: the units crossed out were dropped for all of epoch "
-                f"{epoch + 1}, so this one thinned network is what that epoch trained. "
+        return (f"Per-epoch masks: the units crossed out were dropped for all of the epoch "
+                f"shown, so that one thinned network is what the epoch trained. "
                 f"{run.epochs_completed} epochs train at most that many sub-networks: closer "
                 "to a fixed handful of sub-networks than to the per-example dropout of the "
                 "paper and the frameworks.")
     if settings.mask_scope == "batch":
-        return (f"Per-mini-batch masks: shown is the mask of mini-batch 1 of {batches} in epoch "
-                f"{epoch + 1}; every mini-batch trains a different thinned network.")
+        return (f"Per-mini-batch masks: shown is the mask of mini-batch 1 of {batches} in each "
+                "epoch; every mini-batch trains a different thinned network.")
     return (f"Per-example masks: shown is the sub-network of the first example of mini-batch 1 "
-            f"in epoch {epoch + 1}. Every one of the {n_train} training examples gets its own "
+            f"in each epoch. Every one of the {n_train} training examples gets its own "
             f"mask at every step, so training touches up to {n_train * run.epochs_completed:,} "
             "sub-networks.")
 
@@ -47,54 +46,72 @@ def net_title(settings: Settings) -> str:
     return "Full network, weights as trained"
 
 
-def _play_step(epochs: np.ndarray) -> int:
-    return max(1, len(epochs) // PLAY_FRAMES)
+def frame_epochs(run: TrainingRun, max_frames: int = MAX_FRAMES) -> np.ndarray:
+    """At most `max_frames` kept epochs (0-based), evenly spaced, always the first and last."""
+    kept = run.snapshot_epochs
+    picks = np.unique(np.rint(np.linspace(0, len(kept) - 1, min(len(kept), max_frames))))
+    return kept[picks.astype(int)]
+
+
+def animation_figure(run: TrainingRun, settings: Settings,
+                     max_frames: int = MAX_FRAMES) -> go.Figure:
+    """The thinned network and both boundaries at every frame epoch, as one animated figure
+    (the browser scrubs it without the server). Shown masks: first example / mini-batch."""
+    dataset = run.dataset
+    epochs = frame_epochs(run, max_frames)
+    nets = [run.network(int(e)) for e in epochs]
+    masks = [pipeline.view_mask(run.keep_masks(int(e), 0)) for e in epochs]
+    planar = pipeline.is_planar(dataset)
+    boundary = None
+    if planar:
+        grid = pipeline.grid_for(dataset, resolution=FRAME_GRID)
+        # Each epoch's thinned and full network run as one stack of two, in float32.
+        pairs = [pipeline.thinned_and_full(net, mask, grid.points)
+                 for net, mask in zip(nets, masks, strict=True)]
+        boundary = BoundaryFrames(
+            grid.xs, grid.ys, np.stack([t for t, _ in pairs]), np.stack([f for _, f in pairs]),
+            [accuracy(net.predict_proba(dataset.X_test, mask), dataset.y_test)
+             for net, mask in zip(nets, masks, strict=True)],
+            [accuracy(net.predict_proba(dataset.X_test), dataset.y_test) for net in nets],
+            dataset.X_train, dataset.y_train, dataset.X_test, dataset.y_test,
+            n_classes=dataset.n_classes, full_title=net_title(settings))
+    return epoch_animation_figure(
+        [int(e) + 1 for e in epochs], [net.weights for net in nets], masks,
+        input_names=list(dataset.feature_names) if planar else None,
+        output_names=output_names(dataset), boundary=boundary, projector=settings.projector)
+
+
+ANIMATIONS = cache.LRUCache(4)
+cache.register(ANIMATIONS.clear)
+
+
+def cached_animation(run: TrainingRun, settings: Settings) -> go.Figure:
+    """Built once per run and projector mode (~0.3 s); reruns of the page reuse it."""
+    key = (settings.train_key(), settings.projector)
+    fig = ANIMATIONS.get(key)
+    if fig is None or fig.layout.meta["epochs"][-1] != run.epochs_completed:
+        fig = animation_figure(run, settings)
+        ANIMATIONS.put(key, fig)
+    return fig
 
 
 def epoch_view(run: TrainingRun, settings: Settings) -> None:
-    epochs = run.snapshot_epochs
-    labels = [int(e) + 1 for e in epochs]
-    if st.session_state.get(EPOCH_KEY) not in labels:
-        st.session_state[EPOCH_KEY] = labels[-1]
-    playing = st.session_state.get(PLAYING_KEY, False)
-    if playing:
-        position = labels.index(st.session_state[EPOCH_KEY]) + _play_step(epochs)
-        if position >= len(labels):
-            position, playing = len(labels) - 1, False
-            st.session_state[PLAYING_KEY] = False
-        st.session_state[EPOCH_KEY] = labels[position]
-
-    slider_col, button_col = st.columns([6, 1], vertical_alignment="bottom")
-    with slider_col:
-        st.select_slider("Epoch", options=labels, key=EPOCH_KEY,
-                         help="Scrub through training: the diagram shows that epoch's mask.")
-    with button_col:
-        if st.button("⏸ Pause" if playing else "▶ Play", key="play", width="stretch"):
-            st.session_state[PLAYING_KEY] = not playing
-            if not playing and st.session_state[EPOCH_KEY] == labels[-1]:
-                st.session_state[EPOCH_KEY] = labels[0]
-            st.rerun(scope="app")  # the fragment's timer changes with the play state
-
-    epoch = st.session_state[EPOCH_KEY] - 1
-    figures = action_figures(run, settings, epoch, history_base(run, settings))
-    if "boundary" in figures:
-        # Side by side on a laptop; stacked in projector mode, where the fonts need the width.
-        diagram_col, boundary_col = (st.container(), st.container()) if settings.projector \
-            else st.columns([2, 3])
-        with diagram_col:
-            st.plotly_chart(figures["network"], key="network", config=PLOTLY_CONFIG)
-        with boundary_col:
-            st.plotly_chart(figures["boundary"], key="boundary", config=PLOTLY_CONFIG)
-            st.caption("Filled points train, hollow points test; titles give test accuracy. "
-                       "The thinned network is one member of the ensemble; the full network "
-                       "is what dropout predicts with.")
+    animation = cached_animation(run, settings)
+    st.plotly_chart(animation, key="animation", config=PLOTLY_CONFIG)
+    n_frames = len(animation.frames)
+    if pipeline.is_planar(run.dataset):
+        st.caption(f"Drag the epoch slider or press ▶ Play: {n_frames} of the kept epochs, "
+                   "stepped through in your browser. Filled points train, hollow points test; "
+                   "panel titles give test accuracy. The thinned network is one member of the "
+                   "ensemble; the full network is what dropout predicts with.")
     else:
-        st.plotly_chart(figures["network"], key="network", config=PLOTLY_CONFIG)
-        st.caption("Digits have 64 inputs, so there is no plane to draw a decision boundary "
+        st.caption(f"Drag the epoch slider or press ▶ Play: {n_frames} of the kept epochs. "
+                   "Digits have 64 inputs, so there is no plane to draw a decision boundary "
                    "on; the curves below and the Experiments tab show how the network does.")
-    st.caption(scope_caption(settings, run, epoch))
-    st.plotly_chart(figures["history"], key="history", config=PLOTLY_CONFIG)
-    downloads.download_row(figures, run, settings, "action")
+    st.caption(scope_caption(settings, run))
+    history = history_base(run, settings)
+    st.plotly_chart(history, key="history", config=PLOTLY_CONFIG)
+    downloads.download_row({"animation": animation, "history": history}, run, settings, "action")
 
 
 HISTORY_BASES = cache.LRUCache(8)
@@ -102,8 +119,8 @@ cache.register(HISTORY_BASES.clear)
 
 
 def history_base(run: TrainingRun, settings: Settings) -> go.Figure:
-    """The run's curves without the epoch marker, built once per run (the slider only moves
-    the marker)."""
+    """The run's curves without an epoch marker (the animation's slider cannot move one in
+    another chart), built once per run."""
     key = (settings.train_key(), settings.projector)
     base = HISTORY_BASES.get(key)
     if base is None or base.layout.meta["n_epochs"] != run.epochs_completed:
@@ -167,5 +184,4 @@ def render(settings: Settings) -> None:
     if run.epochs_completed == 0:
         st.info("No epoch finished with finite weights, so there is nothing to show yet.")
         return
-    every = PLAY_INTERVAL_S if st.session_state.get(PLAYING_KEY) else None
-    st.fragment(epoch_view, run_every=every)(run, settings)
+    epoch_view(run, settings)

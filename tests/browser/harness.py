@@ -197,3 +197,35 @@ def nudge(page, label: str, key: str = "ArrowLeft") -> float:
     started = page.evaluate("() => performance.now()")
     thumb.press(key)
     return started
+
+
+# The epoch animation's Plotly slider: clicking its rail jumps to the nearest step, entirely in
+# the browser (Plotly.animate), so no Streamlit rerun follows.
+ANIMATION_RAIL = ".st-key-animation .slider-group .slider-rail-touch-rect"
+ANIMATION_TITLE_JS = """
+() => { const t = document.querySelector('.st-key-animation .gtitle');
+        return t ? t.textContent : null; }
+"""
+
+
+def animation_title(page) -> str | None:
+    """The epoch animation's title as drawn in its SVG ("Thinned network of epoch e")."""
+    return page.evaluate(ANIMATION_TITLE_JS)
+
+
+def click_epoch_slider(page, fraction: float) -> float:
+    """Click the animation's slider rail at `fraction` (0 = first step, 1 = last) and wait
+    until the drawn title changes; returns milliseconds from the mouse press to that frame."""
+    box = page.locator(ANIMATION_RAIL).bounding_box()
+    before = animation_title(page)
+    page.evaluate("""() => { window.__pressedAt = null;
+        document.addEventListener('mousedown', () => { window.__pressedAt = performance.now(); },
+                                  {capture: true, once: true}); }""")
+    page.mouse.click(box["x"] + 4 + fraction * (box["width"] - 8), box["y"] + box["height"] / 2)
+    page.wait_for_function(
+        """(before) => { const now = (TITLE)();
+             if (now === null || now === before) return false;
+             window.__drawnAt = performance.now(); return true; }""".replace(
+            "(TITLE)", "(" + ANIMATION_TITLE_JS.strip() + ")"),
+        arg=before, polling="raf", timeout=10_000)
+    return page.evaluate("() => window.__drawnAt - window.__pressedAt")

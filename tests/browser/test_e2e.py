@@ -1,5 +1,5 @@
 """The app in a real browser: it loads, a keyboard nudge of p re-renders the charts, scrubbing
-the epoch updates the diagram, and no exception box appears.
+the epoch animation's slider redraws the diagram without a rerun, and no exception box appears.
 DROPOUT_VIZ_SCREENSHOTS=1 refreshes the README's screenshot."""
 
 from __future__ import annotations
@@ -12,8 +12,12 @@ import pytest
 from harness import (
     EXCEPTION,
     REPO,
+    animation_title,
+    click_epoch_slider,
     fingerprints,
     nudge,
+    record_script_states,
+    script_states_since,
     slider,
     wait_until_changed,
     wait_until_loaded,
@@ -21,7 +25,7 @@ from harness import (
 
 pytestmark = pytest.mark.browser
 
-CHARTS = ("network", "boundary", "history")
+CHARTS = ("animation", "history")
 
 
 def title(chart: str) -> str:
@@ -30,7 +34,8 @@ def title(chart: str) -> str:
 
 
 def panel_titles(chart: str) -> list[str]:
-    return [re.sub(r"<[^>]+>", "", text) for text in json.loads(chart)["annotations"]]
+    """The two boundary panels' titles: the last two annotations, after the layer labels."""
+    return [re.sub(r"<[^>]+>", "", text) for text in json.loads(chart)["annotations"]][-2:]
 # The README's picture is refreshed only on request, so a test run leaves the tree clean.
 README_SCREENSHOT = REPO / "assets" / "screenshot-action.png"
 
@@ -44,8 +49,8 @@ def test_page_loads_with_the_action_tab_and_saves_the_screenshot(server, page, t
     assert slider(page, "Dropout rate p").get_attribute("aria-valuetext") == "0.50"
     charts = fingerprints(page)
     assert set(charts) == set(CHARTS)
-    assert title(charts["network"]) == "Thinned network of epoch 150"
-    assert panel_titles(charts["boundary"])[0].startswith("Thinned network, epoch 150 · acc")
+    assert title(charts["animation"]) == "Thinned network of epoch 150"
+    assert panel_titles(charts["animation"])[0].startswith("Thinned network, epoch 150 · acc")
     shot = README_SCREENSHOT if os.environ.get("DROPOUT_VIZ_SCREENSHOTS") else tmp_path / "a.png"
     page.screenshot(path=str(shot))
     assert shot.stat().st_size > 20_000  # a real picture, not a blank page
@@ -63,25 +68,46 @@ def test_keyboard_nudge_of_p_rerenders_the_charts(server, page):
     assert re.search(r"[?&]p_hidden=0\.45(&|$)", page.url), page.url
     after = fingerprints(page)
     assert all(after[key] != before[key] for key in CHARTS)
-    assert title(after["network"]) == "Thinned network of epoch 150"
+    assert title(after["animation"]) == "Thinned network of epoch 150"
     assert page.locator(EXCEPTION).count() == 0
 
 
-def test_epoch_slider_updates_the_diagram_only_for_that_epoch(server, page):
+def test_epoch_slider_redraws_the_frame_in_the_browser_without_a_rerun(server, page):
     page.goto(server.url + "?epochs=60")
     wait_until_loaded(page, CHARTS)
-    before = fingerprints(page)
-    epoch = slider(page, "Epoch")
-    assert epoch.get_attribute("aria-valuetext") == "60"
+    assert animation_title(page) == "Thinned network of epoch 60"
+    history_before = fingerprints(page)["history"]
+    record_script_states(page)
+    started = page.evaluate("() => performance.now()")
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
 
-    nudge(page, "Epoch", "Home")
-    wait_until_changed(page, {"network": before["network"], "boundary": before["boundary"]})
+    click_epoch_slider(page, 0.0)  # the rail's left end: the first frame
 
-    assert epoch.get_attribute("aria-valuetext") == "1"
-    after = fingerprints(page)
-    assert title(after["network"]) == "Thinned network of epoch 1"
-    assert panel_titles(after["boundary"])[0].startswith("Thinned network, epoch 1 · acc")
-    assert json.loads(after["history"])["meta"]["epoch_marker"] == 1
+    assert animation_title(page) == "Thinned network of epoch 1"
+    gd = page.locator(".st-key-animation .js-plotly-plot")
+    layout = gd.evaluate("gd => ({meta: gd.layout.meta, notes: gd.layout.annotations.map("
+                         "a => a.text), active: gd.layout.sliders[0].active})")
+    assert layout["active"] == 0
+    first = layout["meta"]["frames"][0]
+    assert first["epoch"] == 1
+    assert f"{len(first['dropped'][1])} dropped" in layout["notes"][1]
+    assert layout["notes"][-2].startswith("Thinned network, epoch 1 · acc")
+    # The crossed-out units drawn are epoch 1's (hover text of the dropped-units trace).
+    dropped = gd.evaluate("gd => gd.data.find(t => t.meta && t.meta.role === 'nodes_dropped')"
+                          ".hovertext.length")
+    drawn_first = sum(sum(i < 15 for i in units) if n > 16 else len(units) for units, n in
+                      zip(first["dropped"], layout["meta"]["layer_sizes"], strict=False))
+    assert dropped == drawn_first
+
+    click_epoch_slider(page, 1.0)  # and back to the last
+    assert animation_title(page) == "Thinned network of epoch 60"
+    # No Streamlit rerun and no request to the server: the frames were all in the page.
+    assert [state for state, _ in script_states_since(page, started)] == []
+    assert page.locator('[data-testid="stApp"]').get_attribute(
+        "data-test-script-state") == "notRunning"
+    assert requests == []
+    assert fingerprints(page)["history"] == history_before
     # Scrubbing changes no setting: the URL and the p slider stay as they were.
     assert "p_hidden" not in page.url
     assert slider(page, "Dropout rate p").get_attribute("aria-valuetext") == "0.50"

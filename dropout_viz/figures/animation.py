@@ -1,0 +1,244 @@
+"""One figure that steps through training in the browser: the thinned network of each kept epoch
+beside the thinned and full networks' decision boundaries, as Plotly animation frames with a
+slider and a Play button. Scrubbing needs no server round trip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+from dropout_viz.figures import style
+from dropout_viz.figures.boundary import _axis_settings, _point_traces, _probability_traces
+from dropout_viz.figures.network import network_spec
+
+FRAME_DURATION_MS = 300  # Play: one kept epoch every 0.3 s
+
+
+@dataclass(frozen=True)
+class BoundaryFrames:
+    """Per-frame grid probabilities of the thinned and the full network, and the data on top.
+
+    thinned / full: (F, R*R, C) in the order of `make_grid`; thinned_acc / full_acc: (F,) test
+    accuracies; full_title names the full network's panel.
+    """
+
+    xs: np.ndarray
+    ys: np.ndarray
+    thinned: np.ndarray
+    full: np.ndarray
+    thinned_acc: Sequence[float]
+    full_acc: Sequence[float]
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    n_classes: int
+    full_title: str = "Full network"
+
+
+def _panel_titles(epoch: int, boundary: BoundaryFrames, f: int) -> list[dict[str, Any]]:
+    titles = (f"Thinned network, epoch {epoch} · acc {float(boundary.thinned_acc[f]):.0%}",
+              f"{boundary.full_title} · acc {float(boundary.full_acc[f]):.0%}")
+    return [{"text": text, "x": 0.5, "y": 1.0, "xref": f"x{i + 2} domain",
+             "yref": f"y{i + 2} domain", "xanchor": "center", "yanchor": "bottom",
+             "showarrow": False} for i, text in enumerate(titles)]
+
+
+def _network_annotations(net: dict[str, Any]) -> list[dict[str, Any]]:
+    # The layer labels sit on top of the diagram's own axis, not of the whole figure.
+    return [{**a, "yref": "y domain"} for a in net["layout"]["annotations"]]
+
+
+def _slider_controls(labels: Sequence[int], active: int, projector: bool) -> dict[str, Any]:
+    instant = {"mode": "immediate", "frame": {"duration": 0, "redraw": True},
+               "transition": {"duration": 0}}
+    steps = [{"label": str(e), "method": "animate", "args": [[str(e)], instant]}
+             for e in labels]
+    size = style.font_size(projector)
+    start = 0.3 if projector else 0.22
+    play = {"label": "▶ Play", "method": "animate",
+            "args": [None, {"mode": "immediate", "fromcurrent": True,
+                            "frame": {"duration": FRAME_DURATION_MS, "redraw": True},
+                            "transition": {"duration": 0}}]}
+    pause = {"label": "❚❚ Pause", "method": "animate",
+             "args": [[None], {"mode": "immediate", "frame": {"duration": 0, "redraw": False},
+                               "transition": {"duration": 0}}]}
+    return {
+        # The rail starts right of the Play / Pause buttons, so a click on it is not a button's.
+        "sliders": [{"active": active, "steps": steps, "x": start, "len": 1.0 - start, "y": 0.0,
+                     "yanchor": "top", "pad": {"t": 36, "b": 0},
+                     "currentvalue": {"prefix": "Epoch ", "font": {"size": size}},
+                     "font": {"size": max(size - 4, 10)}}],
+        "updatemenus": [{"type": "buttons", "direction": "left", "showactive": False,
+                         "x": 0.0, "xanchor": "left", "y": 0.0, "yanchor": "top",
+                         "pad": {"t": 60}, "buttons": [play, pause],
+                         "font": {"size": size}}],
+    }
+
+
+def epoch_animation_figure(
+    epochs: Sequence[int],
+    weights: Sequence[Sequence[np.ndarray]],
+    keep_masks: Sequence[Sequence[np.ndarray]],
+    input_names: Sequence[str] | None = None,
+    output_names: Sequence[str] | None = None,
+    boundary: BoundaryFrames | None = None,
+    projector: bool = False,
+) -> go.Figure:
+    """The thinned network of each epoch in `epochs` (1-based labels), one animation frame each.
+
+    weights[f] / keep_masks[f] are frame f's weight matrices and one (units,) keep mask per
+    dropout site. With `boundary`, two heatmap panels (thinned, full) with 0.5 contours sit
+    beside the diagram; training points filled, test points hollow (static traces).
+    The figure itself shows the last frame; frame names are the epoch labels.
+
+    layout.meta: layer_sizes, epochs, and per frame {"epoch", "dropped", "n_dropped",
+    "thinned_acc", "full_acc"} (accuracies None without a boundary).
+    """
+    if not epochs or not len(weights) == len(keep_masks) == len(epochs):
+        raise ValueError(f"need one weights and keep_masks entry per epoch: {len(epochs)} "
+                         f"epochs, {len(weights)} weights, {len(keep_masks)} keep masks")
+    labels = [int(e) for e in epochs]
+    active = len(labels) - 1
+    # Plain dicts: Plotly validates the figure's own traces once, not 40 copies of them.
+    nets = [network_spec(w, m, input_names=input_names, output_names=output_names,
+                         title=f"Thinned network of epoch {e}", projector=projector,
+                         fixed_slots=True)
+            for e, w, m in zip(labels, weights, keep_masks, strict=True)]
+    for net in nets:  # labels of the outer units may reach past the diagram's own axes
+        for trace in net["data"]:
+            trace["cliponaxis"] = False
+    n_net = len(nets[0]["data"])
+    # The ellipsis trace (if any) and the node layout never change; the links and units do.
+    animated_net = [i for i, t in enumerate(nets[0]["data"]) if t["meta"]["role"] != "ellipsis"]
+
+    fig = go.Figure(nets[active]["data"])
+    prob_frames: list[list[np.ndarray]] = []
+    prob_types: list[str] = []
+    if boundary is not None:
+        xs, ys = np.asarray(boundary.xs, float), np.asarray(boundary.ys, float)
+        for panel, probs in enumerate((boundary.thinned[active], boundary.full[active])):
+            fig.add_traces(_panel_traces(xs, ys, probs, boundary.n_classes, projector, panel))
+        prob_types = [t.type for t in fig.data[n_net:]]
+        shape = (len(ys), len(xs))
+        prob_frames = [[z for probs in (boundary.thinned[f], boundary.full[f])
+                        for z in _probability_z(np.asarray(probs), boundary.n_classes, shape)]
+                       for f in range(len(labels))]
+        for panel in range(2):
+            for trace in (_point_traces(boundary.X_train, boundary.y_train, "train",
+                                        boundary.n_classes, projector, panel == 0)
+                          + _point_traces(boundary.X_test, boundary.y_test, "test",
+                                          boundary.n_classes, projector, panel == 0)):
+                trace.update(xaxis=f"x{panel + 2}", yaxis=f"y{panel + 2}",
+                             meta={**trace.meta, "panel": panel})
+                fig.add_trace(trace)
+    animated = animated_net + [n_net + i for i in range(len(prob_frames[0]) if prob_frames else 0)]
+
+    def frame_annotations(f: int) -> list[dict[str, Any]]:
+        notes = _network_annotations(nets[f])
+        return notes + (_panel_titles(labels[f], boundary, f) if boundary is not None else [])
+
+    frames = []
+    for f, e in enumerate(labels):
+        data = [_frame_trace(nets[f]["data"][i]) for i in animated_net]
+        # Heatmaps keep their x, y and colours: a frame carries only the new z.
+        data += [{"type": kind, "z": z}
+                 for kind, z in zip(prob_types, prob_frames[f] if prob_frames else [])]
+        frames.append({"name": str(e), "data": data, "traces": animated,
+                       "layout": {"title": {"text": f"Thinned network of epoch {e}"},
+                                  "annotations": frame_annotations(f)}})
+    fig.frames = frames
+
+    net_layout = nets[active]["layout"]
+    net_height = int(net_layout["height"])
+    size = style.font_size(projector)
+    fig.update_layout(**style.base_layout(f"Thinned network of epoch {labels[active]}",
+                                          projector))
+    x_net, y_net = net_layout["xaxis"], net_layout["yaxis"]
+    controls_px = 150
+    if boundary is None:
+        height = net_height + controls_px
+        fig.update_layout(xaxis=x_net, yaxis=y_net)
+    else:
+        x_axis, y_axis = _axis_settings(xs, ys)
+        panel = {"showticklabels": False, "fixedrange": False}
+        if projector:  # stacked: the fonts need the width
+            height = net_height + 620 + controls_px
+            split = 620 / (height - controls_px)
+            domains = ([0, 1], [split + 0.08, 1.0], [0, 0.49], [0.51, 1.0], [0, split - 0.06])
+            legend_y = split - 0.03  # between the rows, above the panel titles
+        else:
+            height = max(net_height, 520) + controls_px
+            domains = ([0, 0.4], [0, 1], [0.42, 0.705], [0.715, 1.0], [0, 0.93])
+            legend_y = 1.0  # top right, above the panels: the slider runs along the bottom
+        net_x, net_y, x2, x3, boundary_y = domains
+        fig.update_layout(
+            xaxis={**x_net, "domain": net_x}, yaxis={**y_net, "domain": net_y},
+            xaxis2={**x_axis, **panel, "domain": x2, "anchor": "y2"},
+            yaxis2={**y_axis, **panel, "domain": boundary_y, "anchor": "x2",
+                    "scaleanchor": "x2", "scaleratio": 1},
+            xaxis3={**x_axis, **panel, "domain": x3, "anchor": "y3", "matches": "x2"},
+            yaxis3={**y_axis, **panel, "domain": boundary_y, "anchor": "x3",
+                    "scaleanchor": "x3", "scaleratio": 1, "matches": "y2"},
+            legend={"groupclick": "toggleitem", "itemsizing": "constant", "orientation": "h",
+                    "x": 1.0, "xanchor": "right", "y": legend_y, "yanchor": "bottom",
+                    "font": {"size": size}},
+        )
+    fig.update_annotations(font={"size": size})
+    fig.update_layout(
+        annotations=frame_annotations(active),
+        title={"yref": "container", "y": 1.0, "yanchor": "top", "pad": {"t": 8}},
+        height=height,
+        margin={"l": 6, "r": 6, "t": int(net_layout["margin"]["t"]), "b": controls_px},
+        hovermode="closest",
+        showlegend=boundary is not None,
+        **_slider_controls(labels, active, projector),
+        meta={
+            "layer_sizes": net_layout["meta"]["layer_sizes"],
+            "epochs": labels,
+            "frames": [{"epoch": e, "dropped": net["layout"]["meta"]["dropped"],
+                        "n_dropped": net["layout"]["meta"]["n_dropped"],
+                        "thinned_acc": None if boundary is None
+                        else float(boundary.thinned_acc[f]),
+                        "full_acc": None if boundary is None else float(boundary.full_acc[f])}
+                       for f, (e, net) in enumerate(zip(labels, nets, strict=True))],
+        },
+    )
+    return fig
+
+
+def _panel_traces(xs, ys, probs, n_classes: int, projector: bool, panel: int) -> list:
+    traces = _probability_traces(xs, ys, np.asarray(probs), n_classes, projector,
+                                 show_colorbar=False, contour=True)
+    for trace in traces:
+        trace.update(xaxis=f"x{panel + 2}", yaxis=f"y{panel + 2}",
+                     meta={**trace.meta, "panel": panel})
+    return traces
+
+
+def _probability_z(probs: np.ndarray, n_classes: int, shape: tuple[int, int]) -> list[np.ndarray]:
+    """The z of each trace `_probability_traces` draws for these probabilities, in its order:
+    P(class 1) for the heatmap and its contour, or per class its probability where it wins."""
+    if n_classes <= 2:
+        p1 = probs[:, 1].reshape(shape).astype(np.float32)
+        return [p1, p1]
+    winner, confidence = probs.argmax(axis=1), probs.max(axis=1).astype(np.float32)
+    return [np.where(winner == k, confidence, np.nan).astype(np.float32).reshape(shape)
+            for k in range(n_classes)]
+
+
+# What changes between frames of the diagram; the style (widths, sizes, outlines) stays with the
+# figure's traces, and Plotly merges a frame into them. Smaller frames validate and ship faster.
+_FRAME_KEYS = ("type", "x", "y", "text", "textposition", "hovertext", "meta")
+
+
+def _frame_trace(trace: dict[str, Any]) -> dict[str, Any]:
+    slim = {key: trace[key] for key in _FRAME_KEYS if key in trace}
+    if isinstance(trace.get("marker", {}).get("color"), list):  # per-unit fills
+        slim["marker"] = {"color": trace["marker"]["color"]}
+    return slim

@@ -1,0 +1,110 @@
+"""figures/animation.py: the epoch animation as Plotly frames (pure, no Streamlit), and the
+fixed trace slots of network_figure that its frames rely on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dropout_viz import pipeline
+from dropout_viz.figures.animation import BoundaryFrames, epoch_animation_figure
+from dropout_viz.figures.network import N_WIDTH_BUCKETS, network_figure, network_spec
+from dropout_viz.settings import DEFAULTS
+from dropout_viz.ui.action_tab import animation_figure
+
+
+def weights(seed: int, sizes=(2, 5, 5, 2)) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.normal(size=(a, b)) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
+
+
+def masks(dropped_hidden: list[int]) -> list[np.ndarray]:
+    keep = np.ones(5)
+    keep[dropped_hidden] = 0
+    return [np.ones(2), keep, np.ones(5)]
+
+
+def test_fixed_slots_give_the_same_traces_whatever_the_mask():
+    all_dropped = network_figure(weights(0), masks([0, 1, 2, 3, 4]), fixed_slots=True)
+    none_dropped = network_figure(weights(1), masks([]), fixed_slots=True)
+    roles = [(t.meta["role"], t.meta.get("positive"), t.meta.get("bucket"))
+             for t in all_dropped.data]
+    assert roles == [(t.meta["role"], t.meta.get("positive"), t.meta.get("bucket"))
+                     for t in none_dropped.data]
+    assert len(roles) == 2 * N_WIDTH_BUCKETS + 3  # links, kept, dropped, dropped x
+    # With hidden layer 1 all dropped, only hidden 2 → output is linked (3 points a link).
+    assert sum(len(t.x) for t in all_dropped.data if t.meta["role"] == "links") == 3 * 5 * 2
+    assert any(len(t.x) == 0 for t in all_dropped.data if t.meta["role"] == "links")
+    assert len(none_dropped.data[-1].x) == 0  # no crosses to draw
+    # Without fixed slots only non-empty traces are drawn.
+    assert len(network_figure(weights(1), masks([])).data) < len(roles)
+
+
+def test_network_spec_is_the_figure_as_plain_dicts():
+    spec = network_spec(weights(2), masks([1]), title="t")
+    fig = network_figure(weights(2), masks([1]), title="t")
+    assert [t["meta"] for t in spec["data"]] == [t.meta for t in fig.data]
+    assert spec["layout"]["meta"]["dropped"] == fig.layout.meta["dropped"] == [[], [1], []]
+    assert spec["layout"]["title"]["text"] == "t"
+
+
+def boundary_frames(n_frames: int, resolution: int = 4) -> BoundaryFrames:
+    rng = np.random.default_rng(0)
+    p1 = rng.uniform(size=(n_frames, resolution ** 2))
+    thinned = np.stack([1 - p1, p1], axis=-1)
+    X = rng.normal(size=(6, 2))
+    return BoundaryFrames(np.linspace(-1, 1, resolution), np.linspace(-1, 1, resolution),
+                          thinned, thinned[:, :, ::-1], [0.5, 0.75, 1.0][:n_frames],
+                          [0.25, 0.5, 0.625][:n_frames], X, np.array([0, 1, 0, 1, 0, 1]),
+                          X[:2], np.array([0, 1]), n_classes=2, full_title="Full")
+
+
+def test_each_frame_carries_its_epochs_network_heatmaps_and_titles():
+    dropped = [[0], [1, 2], []]
+    boundary = boundary_frames(3)
+    fig = epoch_animation_figure([1, 5, 9], [weights(s) for s in range(3)],
+                                 [masks(d) for d in dropped], boundary=boundary)
+    assert [f.name for f in fig.frames] == ["1", "5", "9"]
+    meta = fig.layout.meta
+    assert [f["dropped"][1] for f in meta["frames"]] == dropped
+    assert [f["thinned_acc"] for f in meta["frames"]] == [0.5, 0.75, 1.0]
+    for f, frame in enumerate(fig.frames):
+        # Every frame updates the same traces: links, units and crosses, then the heatmaps.
+        assert list(frame.traces) == list(fig.frames[0].traces)
+        assert len(frame.data) == len(frame.traces)
+        heat = [t for t in frame.data if t.type in ("heatmap", "contour")]
+        np.testing.assert_allclose(heat[0].z.ravel(), boundary.thinned[f][:, 1])
+        np.testing.assert_allclose(heat[2].z.ravel(), boundary.full[f][:, 1])
+        texts = [a.text for a in frame.layout.annotations]
+        assert f"{len(dropped[f])} dropped" in texts[1]
+        assert texts[-2:] == [f"Thinned network, epoch {frame.name} · acc "
+                              f"{boundary.thinned_acc[f]:.0%}",
+                              f"Full · acc {boundary.full_acc[f]:.0%}"]
+        assert frame.layout.title.text == f"Thinned network of epoch {frame.name}"
+    # The figure itself shows the last frame; the slider starts there.
+    assert fig.layout.title.text == "Thinned network of epoch 9"
+    assert fig.layout.sliders[0].active == 2
+    assert [s.label for s in fig.layout.sliders[0].steps] == ["1", "5", "9"]
+    # Training and test points are static traces on both panels, outside the frames.
+    points = [t for t in fig.data if t.meta["role"] in ("train", "test")]
+    assert {(t.meta["panel"], t.xaxis) for t in points} == {(0, "x2"), (1, "x3")}
+    assert max(fig.frames[0].traces) < min(i for i, t in enumerate(fig.data)
+                                            if t.meta["role"] in ("train", "test"))
+
+
+def test_without_a_plane_the_frames_hold_only_the_network():
+    fig = epoch_animation_figure([1, 2], [weights(0), weights(1)], [masks([0]), masks([])])
+    assert all(t.type == "scatter" for t in fig.data)
+    assert [f["full_acc"] for f in fig.layout.meta["frames"]] == [None, None]
+
+
+def test_inputs_must_line_up():
+    with pytest.raises(ValueError, match="one weights and keep_masks entry per epoch"):
+        epoch_animation_figure([1, 2], [weights(0)], [masks([])])
+
+
+def test_default_settings_fit_the_size_budget():
+    run = pipeline.train_for(DEFAULTS.train_key())
+    fig = animation_figure(run, DEFAULTS)
+    assert len(fig.frames) == 40
+    assert len(fig.to_json()) < 4_000_000
