@@ -10,7 +10,7 @@ from dropout_viz import pipeline
 from dropout_viz.figures.animation import BoundaryFrames, epoch_animation_figure
 from dropout_viz.figures.network import N_WIDTH_BUCKETS, network_figure, network_spec
 from dropout_viz.settings import DEFAULTS
-from dropout_viz.ui.action_tab import animation_figure
+from dropout_viz.ui.action_tab import MAX_FRAMES, animation_figure
 
 
 def weights(seed: int, sizes=(2, 5, 5, 2)) -> list[np.ndarray]:
@@ -106,5 +106,5 @@ def test_inputs_must_line_up():
 def test_default_settings_fit_the_size_budget():
     run = pipeline.train_for(DEFAULTS.train_key())
     fig = animation_figure(run, DEFAULTS)
-    assert len(fig.frames) == 40
+    assert len(fig.frames) == MAX_FRAMES
     assert len(fig.to_json()) < 4_000_000

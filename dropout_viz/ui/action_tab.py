@@ -15,8 +15,8 @@ from dropout_viz.figures.curves import with_epoch_marker
 from dropout_viz.settings import Settings
 from dropout_viz.ui import cache, downloads
 
-MAX_FRAMES = 40  # animation frames: kept epochs, subsampled evenly
-FRAME_GRID = 50  # boundary grid of the frames (the single-epoch export keeps 100×100)
+MAX_FRAMES = 24  # animation frames: kept epochs, subsampled evenly
+FRAME_GRID = 40  # boundary grid of the frames (the single-epoch export keeps 100×100)
 
 
 def output_names(dataset) -> list[str]:
