@@ -65,6 +65,9 @@ def test_keyboard_nudge_of_p_rerenders_the_charts(server, page):
     wait_until_changed(page, before)
 
     assert slider(page, "Dropout rate p").get_attribute("aria-valuetext") == "0.45"
+    # The URL is written at the end of the run, which may finish after the charts arrive.
+    page.wait_for_function(r"() => /[?&]p_hidden=0\.45(&|$)/.test(location.search)",
+                           timeout=60_000)
     assert re.search(r"[?&]p_hidden=0\.45(&|$)", page.url), page.url
     after = fingerprints(page)
     assert all(after[key] != before[key] for key in CHARTS)
