@@ -63,15 +63,6 @@ def _add_marker(fig: go.Figure, epoch_marker: int | None, n_epochs: int, project
                       annotations=list(fig.layout.annotations) + [note])
 
 
-def with_epoch_marker(base: go.Figure, epoch_marker: int, projector: bool = False) -> go.Figure:
-    """A copy of a `history_figure` drawn without a marker, with the marker at `epoch_marker`
-    (cheaper than rebuilding the figure on every step of the epoch slider)."""
-    fig = go.Figure(base)
-    _add_marker(fig, epoch_marker, base.layout.meta["n_epochs"], projector)
-    fig.update_layout(meta={**base.layout.meta, "epoch_marker": epoch_marker})
-    return fig
-
-
 def _accuracy_range(fig: go.Figure) -> None:
     # Accuracy is a fraction: show 0..100 % unless the data need more room.
     values = [np.asarray(t.y, dtype=float) for t in fig.data if t.xaxis == "x2" and t.y is not None]

@@ -11,7 +11,6 @@ from dropout_viz import pipeline
 from dropout_viz.engine import TrainingRun, accuracy
 from dropout_viz.figures import PLOTLY_CONFIG, boundary_panels, history_figure, network_figure
 from dropout_viz.figures.animation import BoundaryFrames, epoch_animation_figure
-from dropout_viz.figures.curves import with_epoch_marker
 from dropout_viz.settings import Settings
 from dropout_viz.ui import cache, downloads
 
@@ -129,8 +128,7 @@ def history_base(run: TrainingRun, settings: Settings) -> go.Figure:
     return base
 
 
-def action_figures(run: TrainingRun, settings: Settings, epoch: int,
-                   history_without_marker: go.Figure | None = None) -> dict[str, go.Figure]:
+def action_figures(run: TrainingRun, settings: Settings, epoch: int) -> dict[str, go.Figure]:
     """The tab's figures at one epoch (also what the command-line export writes)."""
     dataset = run.dataset
     net = run.network(epoch)
@@ -153,11 +151,8 @@ def action_figures(run: TrainingRun, settings: Settings, epoch: int,
             grid.xs, grid.ys, dataset.X_train, dataset.y_train, dataset.X_test,
             dataset.y_test, n_classes=dataset.n_classes, ncols=2, projector=projector,
             panel_height=520 if projector else 420)
-    if history_without_marker is None:
-        figures["history"] = history_figure(run.history, epoch_marker=epoch + 1,
-                                            projector=projector)
-    else:
-        figures["history"] = with_epoch_marker(history_without_marker, epoch + 1, projector)
+    figures["history"] = history_figure(run.history, epoch_marker=epoch + 1,
+                                        projector=projector)
     return figures
 
 
