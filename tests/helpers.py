@@ -88,3 +88,15 @@ def arrays_differ(a: Any, b: Any) -> bool:
     """True when two decoded values (arrays, lists, scalars) are not numerically equal."""
     a_arr, b_arr = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     return a_arr.shape != b_arr.shape or not np.allclose(a_arr, b_arr, equal_nan=True)
+
+
+def random_dataset(n_train=40, n_test=20, n_features=5, n_classes=3, seed=0):
+    """Gaussian inputs with random labels: a small, seeded Dataset for engine tests."""
+    from dropout_viz.data import Dataset
+
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_train + n_test, n_features))
+    y = rng.integers(0, n_classes, size=n_train + n_test)
+    return Dataset(X[:n_train], y[:n_train], X[n_train:], y[n_train:], n_classes, "synthetic",
+                   tuple(f"x{i}" for i in range(n_features)), np.zeros(n_features),
+                   np.ones(n_features))

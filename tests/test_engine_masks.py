@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
+from helpers import random_dataset
 
-from dropout_viz.data import Dataset
 from dropout_viz.engine import MASK_SCOPES, TrainConfig, sample_keep_masks, train
 from dropout_viz.engine.masks import epoch_keep_masks
 
@@ -13,13 +15,7 @@ SITE_SIZES = (12, 40, 30)
 KEEP_PROBS = (0.8, 0.5, 0.3)  # a different q per site shows the sites are split correctly
 
 
-def make_dataset(n_train=40, n_test=20, n_features=6, n_classes=3, seed=0) -> Dataset:
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n_train + n_test, n_features))
-    y = rng.integers(0, n_classes, size=n_train + n_test)
-    return Dataset(X[:n_train], y[:n_train], X[n_train:], y[n_train:], n_classes, "synthetic",
-                   tuple(f"x{i}" for i in range(n_features)), np.zeros(n_features),
-                   np.ones(n_features))
+make_dataset = functools.partial(random_dataset, n_features=6)
 
 
 def assert_binomial(masks: list[np.ndarray], q: float) -> None:

@@ -4,23 +4,18 @@ divergence, and two end-to-end results (the notes' digits model; dropout helping
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import numpy as np
 import pytest
+from helpers import random_dataset
 from threadpoolctl import threadpool_limits
 
 from dropout_viz.data import Dataset, load_dataset
 from dropout_viz.engine import TrainConfig, train, train_many
 
-
-def make_dataset(n_train=40, n_test=20, n_features=5, n_classes=3, seed=0) -> Dataset:
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n_train + n_test, n_features))
-    y = rng.integers(0, n_classes, size=n_train + n_test)
-    return Dataset(X[:n_train], y[:n_train], X[n_train:], y[n_train:], n_classes, "synthetic",
-                   tuple(f"x{i}" for i in range(n_features)), np.zeros(n_features),
-                   np.ones(n_features))
+make_dataset = functools.partial(random_dataset, n_features=5)
 
 
 @pytest.fixture(autouse=True, scope="module")
