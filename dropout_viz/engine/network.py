@@ -51,10 +51,35 @@ def multiply_by_slope(grad: np.ndarray, h: np.ndarray, activation: str) -> None:
         grad *= h * (1.0 - h)
 
 
+def reduce_classes(ufunc: np.ufunc, values: np.ndarray, out: np.ndarray | None = None):
+    """ufunc.reduce over the last (class) axis, keeping it as length 1.
+
+    NumPy reduces a short last axis one row at a time (~40 ns a row): with 2 classes and 400
+    points that is 10x slower than combining whole columns. Columns win when there are more
+    than ~16 rows per extra class. The choice depends only on (rows, classes), never on leading
+    model axes, so one network gives the same bits alone as inside a stack of many.
+    """
+    n_classes = values.shape[-1]
+    if n_classes < 2 or values.ndim < 2 or values.shape[-2] < 16 * (n_classes - 1):
+        return ufunc.reduce(values, axis=-1, keepdims=True, out=out)
+    out = ufunc(values[..., 0:1], values[..., 1:2], out=out)
+    for c in range(2, n_classes):
+        ufunc(out, values[..., c:c + 1], out=out)
+    return out
+
+
 def log_softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    shifted -= np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    shifted = logits - reduce_classes(np.maximum, logits)
+    shifted -= np.log(reduce_classes(np.add, np.exp(shifted)))
     return shifted
+
+
+def predicted_class(scores: np.ndarray) -> np.ndarray:
+    """argmax over the last (class) axis; for two classes a comparison (the first wins ties, as
+    argmax does), which is 10x faster than argmax's row-by-row loop on many rows."""
+    if scores.shape[-1] == 2:
+        return (scores[..., 1] > scores[..., 0]).astype(np.intp)
+    return scores.argmax(axis=-1)
 
 
 def forward(

@@ -14,9 +14,17 @@ import numpy as np
 OPTIMIZERS = ("sgd", "momentum", "adam")
 
 
+def _scalar_if_uniform(lr: np.ndarray):
+    """A NumPy scalar when every model shares one learning rate: a scalar operand saves a NumPy
+    call per step against an (M, 1) column. It keeps lr's dtype, so the arithmetic (and so every
+    bit of the result) is the same either way: one network alone or in a stack."""
+    return lr.flat[0] if np.all(lr == lr.flat[0]) else lr
+
+
 class SGD:
     def __init__(self, params: np.ndarray, lr: np.ndarray):
-        self.lr = lr
+        self.lr = _scalar_if_uniform(lr)
+        self.grads = np.zeros_like(params)  # the buffer the backward pass writes into
 
     def step(self, params: np.ndarray, grads: np.ndarray) -> None:
         grads *= self.lr
@@ -27,8 +35,9 @@ class Momentum:
     """Classical momentum (velocity = mu * velocity - lr * grad), mu = 0.9."""
 
     def __init__(self, params: np.ndarray, lr: np.ndarray, mu: float = 0.9):
-        self.lr, self.mu = lr, mu
+        self.lr, self.mu = _scalar_if_uniform(lr), mu
         self.velocity = np.zeros_like(params)
+        self.grads = np.zeros_like(params)
 
     def step(self, params: np.ndarray, grads: np.ndarray) -> None:
         self.velocity *= self.mu
@@ -43,23 +52,28 @@ class Adam:
     The moments are kept unscaled, m̃ = m / (1 − β1) and ṽ = v / (1 − β2), so each update is
     m̃ ← β1·m̃ + g and ṽ ← β2·ṽ + g² (two fewer array passes per step); the constant factors and
     the bias correction fold into two scalars. Same update as the textbook form up to rounding.
+    Both moments live in one (2, models, parameters) array and the gradient sits beside its
+    square in another, so both moment updates are one multiply and one add.
     """
 
     def __init__(self, params: np.ndarray, lr: np.ndarray, beta1=0.9, beta2=0.999, eps=1e-8):
-        self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
-        self.first = np.zeros_like(params)
-        self.second = np.zeros_like(params)
+        self.lr, self.beta1, self.beta2, self.eps = _scalar_if_uniform(lr), beta1, beta2, eps
+        self.moments = np.zeros((2,) + params.shape, params.dtype)  # m̃, ṽ
+        self.first, self.second = self.moments
+        self.betas = np.array([beta1, beta2], params.dtype).reshape((2,) + (1,) * params.ndim)
+        self.grad_and_square = np.zeros_like(self.moments)
+        self.grads = self.grad_and_square[0]  # the backward pass writes here: no copy per step
         self.scratch = np.zeros_like(params)
         self.t = 0
 
     def step(self, params: np.ndarray, grads: np.ndarray) -> None:
         self.t += 1
         b1, b2 = self.beta1, self.beta2
-        self.first *= b1
-        self.first += grads
-        self.second *= b2
-        np.multiply(grads, grads, out=self.scratch)
-        self.second += self.scratch
+        if grads is not self.grads:
+            np.copyto(self.grads, grads)
+        np.multiply(self.grads, self.grads, out=self.grad_and_square[1])
+        self.moments *= self.betas
+        self.moments += self.grad_and_square
         # With m_hat = (1-b1)·m̃/(1-b1^t) and sqrt(v_hat) = sqrt(ṽ)/r, r = sqrt((1-b2^t)/(1-b2)):
         # lr·m_hat/(sqrt(v_hat) + eps) = lr·(1-b1)/(1-b1^t)·r · m̃/(sqrt(ṽ) + eps·r).
         # (eps is added to sqrt(v_hat), as Kingma & Ba and PyTorch do.)
