@@ -17,6 +17,7 @@ Like CS231n's layers, `forward` returns the output and a cache that `backward` c
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -51,20 +52,33 @@ def multiply_by_slope(grad: np.ndarray, h: np.ndarray, activation: str) -> None:
         grad *= h * (1.0 - h)
 
 
-def reduce_classes(ufunc: np.ufunc, values: np.ndarray, out: np.ndarray | None = None):
-    """ufunc.reduce over the last (class) axis, keeping it as length 1.
+def reduces_by_columns(rows: int, n_classes: int) -> bool:
+    """Whether a reduction over the class axis should combine whole columns.
 
     NumPy reduces a short last axis one row at a time (~40 ns a row): with 2 classes and 400
-    points that is 10x slower than combining whole columns. Columns win when there are more
-    than ~16 rows per extra class. The choice depends only on (rows, classes), never on leading
-    model axes, so one network gives the same bits alone as inside a stack of many.
+    points that is 10x slower than combining columns, which wins from ~16 rows per extra class.
+    The choice depends only on (rows, classes), never on leading model axes, so one network
+    gives the same bits alone as inside a stack of many.
     """
+    return n_classes >= 2 and rows >= 16 * (n_classes - 1)
+
+
+def class_reduce_calls(ufunc: np.ufunc, values: np.ndarray, out: np.ndarray) -> list[tuple]:
+    """ufunc.reduce over the last (class) axis into out (..., 1), as (function, args) calls."""
     n_classes = values.shape[-1]
-    if n_classes < 2 or values.ndim < 2 or values.shape[-2] < 16 * (n_classes - 1):
-        return ufunc.reduce(values, axis=-1, keepdims=True, out=out)
-    out = ufunc(values[..., 0:1], values[..., 1:2], out=out)
-    for c in range(2, n_classes):
-        ufunc(out, values[..., c:c + 1], out=out)
+    if values.ndim < 2 or not reduces_by_columns(values.shape[-2], n_classes):
+        return [(ufunc.reduce, (values, -1, None, out, True))]
+    column = [values[..., c:c + 1] for c in range(n_classes)]
+    into_out = functools.partial(ufunc, out=out)  # np.maximum no longer takes out positionally
+    return [(into_out, (column[0], column[1]))] + [(into_out, (out, column[c]))
+                                                   for c in range(2, n_classes)]
+
+
+def reduce_classes(ufunc: np.ufunc, values: np.ndarray) -> np.ndarray:
+    """ufunc.reduce over the last (class) axis, keeping it as length 1."""
+    out = np.empty(values.shape[:-1] + (1,), values.dtype)
+    for function, args in class_reduce_calls(ufunc, values, out):
+        function(*args)
     return out
 
 

@@ -22,12 +22,12 @@ from dropout_viz.engine.network import (
     CONVENTIONS,
     MLP,
     activate,
+    class_reduce_calls,
     log_softmax,
     mean_cross_entropy,
     multiply_by_slope,
     one_hot,
     predicted_class,
-    reduce_classes,
     test_time_multipliers,
 )
 from dropout_viz.engine.optimizers import OPTIMIZERS, make_optimizer
@@ -322,78 +322,75 @@ class _FastStep:
             }
         return found
 
-    def plan(self, X_aug, Y, multipliers, shifted_out, denominators_out) -> tuple:
-        """Everything one mini-batch's step touches, gathered once (views stay valid while the
-        epoch buffers are refilled in place).
+    def plan(self, X_aug, Y, multipliers, shifted_out, denominators_out) -> list[tuple]:
+        """One mini-batch's forward and backward pass, compiled to a flat list of NumPy calls.
 
-        X_aug: (M, n, features + 1) with a ones column. The logits minus their row maximum go
-        to shifted_out and the softmax denominators to denominators_out (for the epoch's loss).
+        Every operand is a view fixed in advance (the epoch buffers are refilled in place), so a
+        step is just these calls with no Python decisions left in the hot loop: run it with
+        `run(plan)`. X_aug: (M, n, features + 1) with a ones column; Y: one-hot targets. The
+        logits minus their row maximum go to shifted_out and the softmax denominators to
+        denominators_out (the epoch's loss is computed from them). The gradient of the batch's
+        mean cross-entropy lands in the grads buffer.
         """
         buf = self._buffers(X_aug.shape[-2])
-        inputs, units = list(buf["inputs"]), buf["units"]
+        inputs, units, gates, slopes = list(buf["inputs"]), buf["units"], buf["gate"], buf["slope"]
+        ops: list[tuple] = []
         if multipliers[0] is None:
             inputs[0] = X_aug  # no input dropout: the data go in as they are
-        return (X_aug[..., :-1], Y, tuple(multipliers), shifted_out, denominators_out, buf,
-                inputs, units, [x.mT for x in inputs])
-
-    def forward_backward(self, plan: tuple) -> None:
-        """Gradients of one mini-batch's mean cross-entropy, written into the grads buffer."""
-        X, Y, multipliers, shifted_out, denominators_out, buf, inputs, units, inputs_t = plan
-        z_all, gates, slopes = buf["z"], buf["gate"], buf["slope"]
-        relu, activation, last = self.relu, self.activation, len(self.blocks) - 1
-        if multipliers[0] is not None:
-            np.multiply(X, multipliers[0], out=units[0])
-        layer_input = inputs[0]
+        else:
+            ops.append((np.multiply, (X_aug[..., :-1], multipliers[0], units[0])))
+        last = len(self.blocks) - 1
         for layer, block in enumerate(self.blocks):
-            z = np.matmul(layer_input, block, out=z_all[layer])
+            z = buf["z"][layer]
+            ops.append((np.matmul, (inputs[layer], block, z)))
             if layer == last:
                 break
             site = layer + 1
             h, multiplier = units[site], multipliers[site]
-            if relu:
-                # relu as z·(z > 0): np.maximum is ~3x slower per element here, and the
-                # gate is kept for the backward pass.
-                np.greater(z, 0.0, out=gates[site])
+            if self.relu:
+                # relu as z·(z > 0) (np.maximum is ~3x slower per element); with dropout,
+                # relu(z)·m = z·[(z > 0)·m], and (z > 0)·m is also the backward slope.
+                ops.append((np.greater, (z, 0.0, gates[site])))
                 if multiplier is None:
-                    np.multiply(z, gates[site], out=h)
+                    ops.append((np.multiply, (z, gates[site], h)))
                 else:
-                    # relu(z)·m = z·[(z > 0)·m], and (z > 0)·m is also the backward slope.
-                    np.multiply(gates[site], multiplier, out=slopes[site])
-                    np.multiply(z, slopes[site], out=h)
+                    ops.append((np.multiply, (gates[site], multiplier, slopes[site])))
+                    ops.append((np.multiply, (z, slopes[site], h)))
             else:
-                activate(z, activation, out=z)  # z now holds the activation, for the slope
-                if multiplier is None:
-                    np.copyto(h, z)
-                else:
-                    np.multiply(z, multiplier, out=h)
-            layer_input = inputs[site]
+                ops.append((activate, (z, self.activation, z)))  # z keeps h, for the slope
+                ops.append((np.copyto, (h, z)) if multiplier is None
+                           else (np.multiply, (z, multiplier, h)))
 
         # Softmax once; d(mean CE)/d(logits) = (softmax - Y) / n.
-        reduce_classes(np.maximum, z, out=buf["row_max"])
-        np.subtract(z, buf["row_max"], out=shifted_out)
-        np.exp(shifted_out, out=z)
-        reduce_classes(np.add, z, out=denominators_out)
-        np.divide(z, denominators_out, out=z)
-        z -= Y
-        z *= buf["scale"]
+        ops += class_reduce_calls(np.maximum, z, buf["row_max"])
+        ops.append((np.subtract, (z, buf["row_max"], shifted_out)))
+        ops.append((np.exp, (shifted_out, z)))
+        ops += class_reduce_calls(np.add, z, denominators_out)
+        ops += [(np.divide, (z, denominators_out, z)), (np.subtract, (z, Y, z)),
+                (np.multiply, (z, buf["scale"], z))]
 
-        grad_z, grad_inputs = z, buf["grad_input"]
+        grad_z = z
         for layer in range(last, -1, -1):
-            np.matmul(inputs_t[layer], grad_z, out=self.grad_blocks[layer])
+            ops.append((np.matmul, (inputs[layer].mT, grad_z, self.grad_blocks[layer])))
             if layer == 0:
                 break
-            grad_input = np.matmul(grad_z, self.weights_t[layer], out=grad_inputs[layer])
+            grad_input = buf["grad_input"][layer]
+            ops.append((np.matmul, (grad_z, self.weights_t[layer], grad_input)))
             multiplier = multipliers[layer]
-            if relu:
-                if multiplier is None:
-                    np.multiply(grad_input, gates[layer], out=grad_input)
-                else:
-                    grad_input *= slopes[layer]
+            if self.relu:
+                slope = gates[layer] if multiplier is None else slopes[layer]
+                ops.append((np.multiply, (grad_input, slope, grad_input)))
             else:
                 if multiplier is not None:
-                    grad_input *= multiplier
-                multiply_by_slope(grad_input, z_all[layer - 1], activation)
+                    ops.append((np.multiply, (grad_input, multiplier, grad_input)))
+                ops.append((multiply_by_slope, (grad_input, buf["z"][layer - 1], self.activation)))
             grad_z = grad_input
+        return ops
+
+    @staticmethod
+    def run(plan: list[tuple]) -> None:
+        for function, args in plan:
+            function(*args)
 
     def evaluate(self, X_aug: np.ndarray, site_multipliers) -> np.ndarray:
         """Log-probabilities of X_aug ((n, features + 1), ones column last) for every model."""
@@ -426,6 +423,59 @@ class _FastStep:
         return log_softmax(z)
 
 
+class _EpochInputs:
+    """One epoch's shuffled training data and dropout multipliers for every model, in buffers
+    filled in place each epoch (so each mini-batch's views into them are made once).
+
+    Models that share a seed share the data order and the uniforms; each keeps a unit when its
+    uniform is below that model's own q (so a sweep over p has nested masks).
+    """
+
+    def __init__(self, X_train_aug, Y_train, seeds, keep, train_scale, site_sizes, batch_size,
+                 scope, dtype):
+        n_models, (n_train, width) = len(seeds), X_train_aug.shape
+        self.X_train_aug, self.Y_train = X_train_aug, Y_train
+        self.unique_seeds = sorted(set(seeds))
+        self.seed_row = [self.unique_seeds.index(s) for s in seeds]
+        self.site_sizes, self.n_units = site_sizes, sum(site_sizes)
+        self.batch_size, self.scope = batch_size, scope
+        self.X = np.empty((n_models, n_train, width), dtype)
+        self.Y = np.empty((n_models, n_train, Y_train.shape[1]), dtype)
+        mask_rows = {"epoch": 1, "batch": mask_lib.n_batches(n_train, batch_size),
+                     "example": n_train}[scope]
+        # Sites where every model keeps everything get no multiplier at all (None).
+        self.dropout_sites = [s for s in range(len(site_sizes)) if np.any(keep[:, s] < 1)]
+        self.keep = keep
+        self.kept = {s: np.empty((n_models, mask_rows, site_sizes[s]), bool)
+                     for s in self.dropout_sites}
+        self.multipliers = [np.empty((n_models, mask_rows, size), dtype)
+                            if s in self.kept else None for s, size in enumerate(site_sizes)]
+        self.keep_column = {s: keep[:, s][:, None, None] for s in self.dropout_sites}
+        self.scale_column = {s: train_scale[:, s][:, None, None] for s in self.dropout_sites}
+
+    def fill(self, epoch: int) -> None:
+        n_train = len(self.Y_train)
+        drawn = [mask_lib.draw_epoch(seed, epoch, n_train, self.batch_size, self.n_units,
+                                     self.scope) for seed in self.unique_seeds]
+        if len(drawn) == 1:  # one seed for all: broadcast, no per-model copies
+            order = drawn[0][0][None]
+            if len(self.seed_row) > 1:
+                order = np.broadcast_to(order, (len(self.seed_row), n_train))
+        else:
+            order = np.stack([drawn_order for drawn_order, _ in drawn])[self.seed_row]
+        np.take(self.X_train_aug, order, axis=0, out=self.X)
+        np.take(self.Y_train, order, axis=0, out=self.Y)
+        site_uniforms = [mask_lib.split_sites(uniforms, self.site_sizes) for _, uniforms in drawn]
+        for s in self.dropout_sites:
+            kept = self.kept[s]
+            if len(drawn) == 1:
+                np.less(site_uniforms[0][s], self.keep_column[s], out=kept)
+            else:  # model by model: cheaper than stacking a copy of the uniforms per model
+                for m, row in enumerate(self.seed_row):
+                    np.less(site_uniforms[row][s], self.keep[m, s], out=kept[m])
+            np.multiply(kept, self.scale_column[s], out=self.multipliers[s])
+
+
 EpochCallback = Callable[[int, dict[str, np.ndarray]], "bool | None"]
 
 
@@ -443,17 +493,13 @@ def _train_group(dataset, configs: Sequence[TrainConfig], on_epoch: EpochCallbac
     n_train, n_classes = len(y_train), int(dataset.n_classes)
     layout = ParameterLayout((X_train.shape[1],) + first.hidden + (n_classes,))
     site_sizes = layout.layer_sizes[:-1]
-    n_units = sum(site_sizes)
     n_models, epochs = len(configs), first.epochs
     batch_size = min(first.batch_size, n_train)
     batches = mask_lib.n_batches(n_train, batch_size)
     activation, scope = first.activation, first.mask_scope
 
     seeds = [c.seed for c in configs]
-    unique_seeds = sorted(set(seeds))
-    seed_row = np.array([unique_seeds.index(s) for s in seeds])
-    init_by_seed = {s: initial_parameters(layout, activation, s, first.init)
-                    for s in unique_seeds}
+    init_by_seed = {s: initial_parameters(layout, activation, s, first.init) for s in set(seeds)}
     params = np.stack([init_by_seed[s] for s in seeds]).astype(dtype)
     initial = params.copy()
     weights, _ = layout.views(params)
@@ -470,7 +516,6 @@ def _train_group(dataset, configs: Sequence[TrainConfig], on_epoch: EpochCallbac
     keep = np.array([c.keep_probs() for c in configs], dtype=np.float32)  # (M, sites)
     train_scale = np.array([[1.0 / q if c.convention == "inverted" else 1.0 for q in c.keep_probs()]
                             for c in configs], dtype=dtype)
-    sites_with_dropout = [bool(np.any(keep[:, s] < 1)) for s in range(len(site_sizes))]
     # Test-time multipliers per model: (M, 1, 1) so they broadcast over points and units.
     test_mult = []
     for s in range(len(site_sizes)):
@@ -495,16 +540,8 @@ def _train_group(dataset, configs: Sequence[TrainConfig], on_epoch: EpochCallbac
     # Inputs with a ones column appended, so each layer is one matmul with its W|b block.
     X_train_aug = _with_ones_column(X_train)
     X_eval_aug = _with_ones_column(X_eval)
-    # The epoch's shuffled data, multipliers, shifted logits and softmax denominators live in
-    # fixed buffers, so every mini-batch's views into them are made once, not once per step.
-    X_epoch = np.empty((n_models, n_train, X_train_aug.shape[1]), dtype)
-    Y_epoch = np.empty((n_models, n_train, n_classes), dtype)
-    mask_rows = {"epoch": 1, "batch": batches, "example": n_train}[scope]
-    kept_epoch = [np.empty((n_models, mask_rows, size), bool) if sites_with_dropout[s] else None
-                  for s, size in enumerate(site_sizes)]
-    multipliers_epoch = [None if k is None else np.empty(k.shape, dtype) for k in kept_epoch]
-    keep_column = [keep[:, s][:, None, None] for s in range(len(site_sizes))]
-    scale_column = [train_scale[:, s][:, None, None] for s in range(len(site_sizes))]
+    epoch_inputs = _EpochInputs(X_train_aug, Y_train, seeds, keep, train_scale, site_sizes,
+                                batch_size, scope, dtype)
     # Summed loss of the epoch's thinned networks, from each batch's shifted logits and softmax
     # denominators (collected during the epoch, reduced once at its end).
     shifted_epoch = np.empty((n_models, n_train, n_classes), dtype)
@@ -513,24 +550,17 @@ def _train_group(dataset, configs: Sequence[TrainConfig], on_epoch: EpochCallbac
     for b in range(batches):
         rows = slice(b * batch_size, (b + 1) * batch_size)
         mask_index = {"example": rows, "batch": slice(b, b + 1), "epoch": slice(None)}[scope]
-        multipliers = [None if m is None else m[:, mask_index] for m in multipliers_epoch]
-        batch_plans.append(step.plan(X_epoch[:, rows], Y_epoch[:, rows], multipliers,
-                                     shifted_epoch[:, rows], denominators_epoch[:, rows]))
+        multipliers = [None if m is None else m[:, mask_index] for m in epoch_inputs.multipliers]
+        batch_plans.append(step.plan(epoch_inputs.X[:, rows], epoch_inputs.Y[:, rows],
+                                     multipliers, shifted_epoch[:, rows],
+                                     denominators_epoch[:, rows]))
+    Y_epoch = epoch_inputs.Y
 
     for epoch in range(epochs):
-        orders, uniforms = zip(*(mask_lib.draw_epoch(s, epoch, n_train, batch_size, n_units, scope)
-                                 for s in unique_seeds))
-        order = np.stack(orders)[seed_row]  # (M, n_train)
-        np.take(X_train_aug, order, axis=0, out=X_epoch)
-        np.take(Y_train, order, axis=0, out=Y_epoch)
-        uniform_sites = mask_lib.split_sites(np.stack(uniforms)[seed_row], site_sizes)
-        for s, u in enumerate(uniform_sites):
-            if kept_epoch[s] is not None:
-                np.less(u, keep_column[s], out=kept_epoch[s])
-                np.multiply(kept_epoch[s], scale_column[s], out=multipliers_epoch[s])
+        epoch_inputs.fill(epoch)
         with np.errstate(all="ignore"):
             for plan in batch_plans:
-                step.forward_backward(plan)
+                step.run(plan)
                 if use_l2:
                     grads += l2 * params
                 optimizer.step(params, grads)
@@ -557,11 +587,15 @@ def _train_group(dataset, configs: Sequence[TrainConfig], on_epoch: EpochCallbac
         for m in np.flatnonzero(active & ~finite):
             diverged_at[m] = epoch
             active[m] = False
-        # A diverged network is frozen at its last finite weights; the others go on.
-        params[~active] = last_good[~active]
-        last_good[active] = params[active]
-        for key, values in metrics.items():
-            history[key][active, epoch] = values[active]
+        if active.all():
+            np.copyto(last_good, params)
+            for key, values in metrics.items():
+                history[key][:, epoch] = values
+        else:  # a diverged network is frozen at its last finite weights; the others go on
+            params[~active] = last_good[~active]
+            last_good[active] = params[active]
+            for key, values in metrics.items():
+                history[key][active, epoch] = values[active]
         if snapshot_every and (epoch + 1) % snapshot_every == 0:
             snapshots.append((epoch, params.copy()))
         if on_epoch is not None and on_epoch(epoch, {k: v.copy() for k, v in metrics.items()}) \
