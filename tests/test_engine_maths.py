@@ -212,26 +212,25 @@ def test_mc_rejects_zero_samples():
 
 
 def test_mc_mean_converges_to_the_arithmetic_ensemble_mean():
-    """Error ~ σ/√K, with σ the spread of the sub-networks' probabilities (enumerated)."""
+    """Error ~ σ/√K, with σ the spread of the sub-networks' probabilities (enumerated).
+
+    The error divided by σ/√K has unit root-mean-square at every K. One run's K masks serve all
+    points, so the points' errors are correlated: 24 runs per K keep the estimate within ±40%.
+    """
     net = random_net((3, 8, 2), keep_probs=(1.0, 0.5), seed=13)
     X = points(n=10)
     probs, weights = enumerate_site(net, X, 1)
     exact = ensemble_mean(probs, "arithmetic", weights)
     spread = np.sqrt(ensemble_mean((probs - exact) ** 2, "arithmetic", weights))
     assert spread.min() > 1e-3
-    rms_error = {}
     for k in (16, 256, 4096):
-        squared = []
-        for seed in range(4):
-            mc_mean = ensemble_mean(mc_predict(net, X, n_samples=k, seed=100 * k + seed))
-            standardised = np.abs(mc_mean - exact) / (spread / np.sqrt(k))
-            assert standardised.max() < 5.0
-            squared.append((mc_mean - exact) ** 2)
-        rms_error[k] = np.sqrt(np.mean(squared))
-    # Each 16-fold increase in K should cut the error about 4-fold; allow sampling noise.
-    assert rms_error[256] < rms_error[16] / 2
-    assert rms_error[4096] < rms_error[256] / 2
-    assert rms_error[4096] < 0.02
+        standardised = np.array([
+            (ensemble_mean(mc_predict(net, X, n_samples=k, seed=100 * k + seed)) - exact)
+            / (spread / np.sqrt(k)) for seed in range(24)])
+        assert np.abs(standardised).max() < 5.0
+        assert 0.6 < np.sqrt(np.mean(standardised ** 2)) < 1.4, k
+        if k == 4096:  # what the error is in probability at the largest K
+            assert np.abs(standardised * spread / np.sqrt(k)).max() < 0.03
 
 
 def test_chunked_stacked_pass_equals_one_pass(monkeypatch):

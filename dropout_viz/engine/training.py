@@ -24,7 +24,6 @@ from dropout_viz.engine.network import (
     activate,
     class_reduce_calls,
     log_softmax,
-    mean_cross_entropy,
     multiply_by_slope,
     one_hot,
     predicted_class,
@@ -427,30 +426,34 @@ class _EpochInputs:
     """One epoch's shuffled training data and dropout multipliers for every model, in buffers
     filled in place each epoch (so each mini-batch's views into them are made once).
 
-    Models that share a seed share the data order and the uniforms; each keeps a unit when its
-    uniform is below that model's own q (so a sweep over p has nested masks).
+    Models that share a seed share the data order and the random levels; each keeps a unit when
+    its level is within that model's own threshold (so a sweep over p has nested masks).
     """
 
-    def __init__(self, X_train_aug, Y_train, seeds, keep, train_scale, site_sizes, batch_size,
-                 scope, dtype):
-        n_models, (n_train, width) = len(seeds), X_train_aug.shape
+    def __init__(self, X_train_aug, Y_train, configs, train_scale, site_sizes, batch_size,
+                 dtype):
+        n_models, (n_train, width) = len(configs), X_train_aug.shape
+        seeds = [c.seed for c in configs]
         self.X_train_aug, self.Y_train = X_train_aug, Y_train
         self.unique_seeds = sorted(set(seeds))
         self.seed_row = [self.unique_seeds.index(s) for s in seeds]
         self.site_sizes, self.n_units = site_sizes, sum(site_sizes)
-        self.batch_size, self.scope = batch_size, scope
+        self.batch_size, self.scope = batch_size, configs[0].mask_scope
         self.X = np.empty((n_models, n_train, width), dtype)
         self.Y = np.empty((n_models, n_train, Y_train.shape[1]), dtype)
         mask_rows = {"epoch": 1, "batch": mask_lib.n_batches(n_train, batch_size),
-                     "example": n_train}[scope]
+                     "example": n_train}[self.scope]
+        # TrainConfig keeps q >= 0.05, so every threshold fits the levels' uint16.
+        self.threshold = np.array([[mask_lib.keep_threshold(q) for q in c.keep_probs()]
+                                   for c in configs], dtype=np.uint16)  # (M, sites)
         # Sites where every model keeps everything get no multiplier at all (None).
-        self.dropout_sites = [s for s in range(len(site_sizes)) if np.any(keep[:, s] < 1)]
-        self.keep = keep
+        self.dropout_sites = [s for s in range(len(site_sizes))
+                              if np.any(self.threshold[:, s] < mask_lib.LEVELS - 1)]
         self.kept = {s: np.empty((n_models, mask_rows, site_sizes[s]), bool)
                      for s in self.dropout_sites}
         self.multipliers = [np.empty((n_models, mask_rows, size), dtype)
                             if s in self.kept else None for s, size in enumerate(site_sizes)]
-        self.keep_column = {s: keep[:, s][:, None, None] for s in self.dropout_sites}
+        self.threshold_column = {s: self.threshold[:, s][:, None, None] for s in self.dropout_sites}
         self.scale_column = {s: train_scale[:, s][:, None, None] for s in self.dropout_sites}
 
     def fill(self, epoch: int) -> None:
@@ -465,22 +468,33 @@ class _EpochInputs:
             order = np.stack([drawn_order for drawn_order, _ in drawn])[self.seed_row]
         np.take(self.X_train_aug, order, axis=0, out=self.X)
         np.take(self.Y_train, order, axis=0, out=self.Y)
-        site_uniforms = [mask_lib.split_sites(uniforms, self.site_sizes) for _, uniforms in drawn]
+        site_levels = [mask_lib.split_sites(levels, self.site_sizes) for _, levels in drawn]
         for s in self.dropout_sites:
             kept = self.kept[s]
             if len(drawn) == 1:
-                np.less(site_uniforms[0][s], self.keep_column[s], out=kept)
-            else:  # model by model: cheaper than stacking a copy of the uniforms per model
+                np.less_equal(site_levels[0][s], self.threshold_column[s], out=kept)
+            else:  # model by model: cheaper than stacking a copy of the levels per model
                 for m, row in enumerate(self.seed_row):
-                    np.less(site_uniforms[row][s], self.keep[m, s], out=kept[m])
+                    np.less_equal(site_levels[row][s], self.threshold[m, s], out=kept[m])
             np.multiply(kept, self.scale_column[s], out=self.multipliers[s])
 
 
 EpochCallback = Callable[[int, dict[str, np.ndarray]], "bool | None"]
 
 
-def _accuracy(log_probs: np.ndarray, y: np.ndarray) -> np.ndarray:
-    return (predicted_class(log_probs) == y).mean(axis=-1)
+def _test_time_metrics(log_probs: np.ndarray, Y_eval: np.ndarray, y_eval: np.ndarray,
+                       n_train: int) -> dict[str, np.ndarray]:
+    """Mean cross-entropy and accuracy of the test-time networks on the training points (the
+    first n_train rows of log_probs) and on the test points, from one pass over both."""
+    picked = log_probs * Y_eval  # the true class's log-probability (Y_eval is one-hot)
+    correct = predicted_class(log_probs) == y_eval
+    n_test = len(y_eval) - n_train
+    return {
+        "train_loss": picked[..., :n_train, :].sum(axis=(-1, -2)) * (-1.0 / n_train),
+        "test_loss": picked[..., n_train:, :].sum(axis=(-1, -2)) * (-1.0 / n_test),
+        "train_acc": correct[..., :n_train].mean(axis=-1),
+        "test_acc": correct[..., n_train:].mean(axis=-1),
+    }
 
 
 def _train_group(dataset, configs: Sequence[TrainConfig], on_epoch: EpochCallback | None,
@@ -513,7 +527,6 @@ def _train_group(dataset, configs: Sequence[TrainConfig], on_epoch: EpochCallbac
     use_l2 = bool(np.any(l2))
     max_norm = np.array([c.max_norm if c.max_norm > 0 else np.inf for c in configs], dtype)
     use_max_norm = bool(np.isfinite(max_norm).any())
-    keep = np.array([c.keep_probs() for c in configs], dtype=np.float32)  # (M, sites)
     train_scale = np.array([[1.0 / q if c.convention == "inverted" else 1.0 for q in c.keep_probs()]
                             for c in configs], dtype=dtype)
     # Test-time multipliers per model: (M, 1, 1) so they broadcast over points and units.
@@ -526,6 +539,7 @@ def _train_group(dataset, configs: Sequence[TrainConfig], on_epoch: EpochCallbac
     Y_train = one_hot(y_train, n_classes).astype(dtype)
     Y_test = one_hot(y_test, n_classes).astype(dtype)
     X_eval = np.concatenate([X_train, X_test])
+    Y_eval, y_eval = np.concatenate([Y_train, Y_test]), np.concatenate([y_train, y_test])
     history = {k: np.full((n_models, epochs), np.nan) for k in HISTORY_KEYS}
     # store_weights: True keeps every epoch, an int k keeps every k-th (bounding memory for
     # long runs of wide networks); the last epoch is always kept as final_params.
@@ -540,8 +554,8 @@ def _train_group(dataset, configs: Sequence[TrainConfig], on_epoch: EpochCallbac
     # Inputs with a ones column appended, so each layer is one matmul with its W|b block.
     X_train_aug = _with_ones_column(X_train)
     X_eval_aug = _with_ones_column(X_eval)
-    epoch_inputs = _EpochInputs(X_train_aug, Y_train, seeds, keep, train_scale, site_sizes,
-                                batch_size, scope, dtype)
+    epoch_inputs = _EpochInputs(X_train_aug, Y_train, configs, train_scale, site_sizes,
+                                batch_size, dtype)
     # Summed loss of the epoch's thinned networks, from each batch's shifted logits and softmax
     # denominators (collected during the epoch, reduced once at its end).
     shifted_epoch = np.empty((n_models, n_train, n_classes), dtype)
@@ -573,15 +587,9 @@ def _train_group(dataset, configs: Sequence[TrainConfig], on_epoch: EpochCallbac
                             - (shifted_epoch * Y_epoch).sum(axis=(-1, -2), dtype=np.float64))
 
             # One pass over train and test points together (half the per-call overhead).
-            eval_lp = step.evaluate(X_eval_aug, test_mult)
-            train_lp, test_lp = eval_lp[..., :n_train, :], eval_lp[..., n_train:, :]
-            metrics = {
-                "thinned_loss": thinned_loss / n_train,
-                "train_loss": mean_cross_entropy(train_lp, Y_train),
-                "test_loss": mean_cross_entropy(test_lp, Y_test),
-                "train_acc": _accuracy(train_lp, y_train),
-                "test_acc": _accuracy(test_lp, y_test),
-            }
+            metrics = {"thinned_loss": thinned_loss / n_train,
+                       **_test_time_metrics(step.evaluate(X_eval_aug, test_mult), Y_eval, y_eval,
+                                            n_train)}
         finite = np.isfinite(params).all(axis=1) & np.isfinite(metrics["thinned_loss"]) \
             & np.isfinite(metrics["train_loss"])
         for m in np.flatnonzero(active & ~finite):
