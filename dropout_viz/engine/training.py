@@ -355,11 +355,12 @@ class _FastStep:
             if self.relu:
                 # relu as z·(z > 0) (np.maximum is ~3x slower per element); with dropout,
                 # relu(z)·m = z·[(z > 0)·m], and (z > 0)·m is also the backward slope.
-                ops.append((np.greater, (z, 0.0, gates[site])))
                 if multiplier is None:
+                    ops.append((np.greater, (z, 0.0, gates[site])))
                     ops.append((np.multiply, (z, gates[site], h)))
-                else:
-                    ops.append((np.multiply, (gates[site], multiplier, slopes[site])))
+                else:  # the gate straight into a float buffer: bool x float multiplies are slow
+                    ops.append((np.greater, (z, 0.0, slopes[site])))
+                    ops.append((np.multiply, (slopes[site], multiplier, slopes[site])))
                     ops.append((np.multiply, (z, slopes[site], h)))
             else:
                 ops.append((activate, (z, self.activation, z)))  # z keeps h, for the slope
@@ -464,12 +465,13 @@ class _EpochInputs:
         # Sites where every model keeps everything get no multiplier at all (None).
         self.dropout_sites = [s for s in range(len(site_sizes))
                               if np.any(self.threshold[:, s] < mask_lib.LEVELS - 1)]
-        self.kept = {s: np.empty((n_models, mask_rows, site_sizes[s]), bool)
-                     for s in self.dropout_sites}
         self.multipliers = [np.empty((n_models, mask_rows, size), dtype)
-                            if s in self.kept else None for s, size in enumerate(site_sizes)]
+                            if s in self.dropout_sites else None
+                            for s, size in enumerate(site_sizes)]
         self.threshold_column = {s: self.threshold[:, s][:, None, None] for s in self.dropout_sites}
-        self.scale_column = {s: train_scale[:, s][:, None, None] for s in self.dropout_sites}
+        # None where every model trains with plain 0/1 masks (standard convention).
+        self.scale_column = {s: None if np.all(train_scale[:, s] == 1) else
+                             train_scale[:, s][:, None, None] for s in self.dropout_sites}
 
     def fill(self, epoch: int) -> None:
         n_train = len(self.Y_train)
@@ -485,13 +487,16 @@ class _EpochInputs:
         np.take(self.Y_train, order, axis=0, out=self.Y)
         site_levels = [mask_lib.split_sites(levels, self.site_sizes) for _, levels in drawn]
         for s in self.dropout_sites:
-            kept = self.kept[s]
+            # The 0/1 keep mask straight into the float multipliers (a bool x float multiply
+            # would cost more), then scaled by 1/q where the convention is inverted.
+            multipliers = self.multipliers[s]
             if len(drawn) == 1:
-                np.less_equal(site_levels[0][s], self.threshold_column[s], out=kept)
+                np.less_equal(site_levels[0][s], self.threshold_column[s], out=multipliers)
             else:  # model by model: cheaper than stacking a copy of the levels per model
                 for m, row in enumerate(self.seed_row):
-                    np.less_equal(site_levels[row][s], self.threshold[m, s], out=kept[m])
-            np.multiply(kept, self.scale_column[s], out=self.multipliers[s])
+                    np.less_equal(site_levels[row][s], self.threshold[m, s], out=multipliers[m])
+            if self.scale_column[s] is not None:
+                multipliers *= self.scale_column[s]
 
 
 EpochCallback = Callable[[int, dict[str, np.ndarray]], "bool | None"]
