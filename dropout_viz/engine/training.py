@@ -452,7 +452,14 @@ class _EpochInputs:
         seeds = [c.seed for c in configs]
         self.X_train_aug, self.Y_train = X_train_aug, Y_train
         self.unique_seeds = sorted(set(seeds))
-        self.seed_row = [self.unique_seeds.index(s) for s in seeds]
+        # (index into unique_seeds, slice of models): consecutive models with the same seed.
+        self.seed_runs = []
+        for start, seed in enumerate(seeds):
+            if start and seeds[start - 1] == seed:
+                row, models = self.seed_runs[-1]
+                self.seed_runs[-1] = (row, slice(models.start, start + 1))
+            else:
+                self.seed_runs.append((self.unique_seeds.index(seed), slice(start, start + 1)))
         self.site_sizes, self.n_units = site_sizes, sum(site_sizes)
         self.batch_size, self.scope = batch_size, configs[0].mask_scope
         self.X = np.empty((n_models, n_train, width), dtype)
@@ -477,26 +484,21 @@ class _EpochInputs:
         n_train = len(self.Y_train)
         drawn = [mask_lib.draw_epoch(seed, epoch, n_train, self.batch_size, self.n_units,
                                      self.scope) for seed in self.unique_seeds]
-        if len(drawn) == 1:  # one seed for all: broadcast, no per-model copies
-            order = drawn[0][0][None]
-            if len(self.seed_row) > 1:
-                order = np.broadcast_to(order, (len(self.seed_row), n_train))
-        else:
-            order = np.stack([drawn_order for drawn_order, _ in drawn])[self.seed_row]
-        np.take(self.X_train_aug, order, axis=0, out=self.X)
-        np.take(self.Y_train, order, axis=0, out=self.Y)
         site_levels = [mask_lib.split_sites(levels, self.site_sizes) for _, levels in drawn]
+        # One call per run of models sharing a seed (train_many sorts models by seed), with the
+        # seed's draws broadcast over the run: no per-model copies of the shared randomness.
+        for row, models in self.seed_runs:
+            order = np.broadcast_to(drawn[row][0], (models.stop - models.start, n_train))
+            np.take(self.X_train_aug, order, axis=0, out=self.X[models])
+            np.take(self.Y_train, order, axis=0, out=self.Y[models])
+            for s in self.dropout_sites:
+                # The 0/1 keep mask goes straight into the float multipliers (a bool x float
+                # multiply would cost more); scaled by 1/q below where the convention is inverted.
+                np.less_equal(site_levels[row][s], self.threshold_column[s][models],
+                              out=self.multipliers[s][models])
         for s in self.dropout_sites:
-            # The 0/1 keep mask straight into the float multipliers (a bool x float multiply
-            # would cost more), then scaled by 1/q where the convention is inverted.
-            multipliers = self.multipliers[s]
-            if len(drawn) == 1:
-                np.less_equal(site_levels[0][s], self.threshold_column[s], out=multipliers)
-            else:  # model by model: cheaper than stacking a copy of the levels per model
-                for m, row in enumerate(self.seed_row):
-                    np.less_equal(site_levels[row][s], self.threshold[m, s], out=multipliers[m])
             if self.scale_column[s] is not None:
-                multipliers *= self.scale_column[s]
+                self.multipliers[s] *= self.scale_column[s]
 
 
 EpochCallback = Callable[[int, dict[str, np.ndarray]], "bool | None"]
@@ -712,6 +714,8 @@ def train_many(dataset, configs: Sequence[TrainConfig],
     done = [0]
     results: list[TrainingRun | None] = [None] * len(configs)
     for indices in groups.values():
+        indices.sort(key=lambda i: configs[i].seed)  # models sharing a seed share draws: adjacent
+
         def report(epoch, metrics):
             done[0] += 1
             if on_progress is not None:
