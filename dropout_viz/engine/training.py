@@ -23,7 +23,6 @@ from dropout_viz.engine.network import (
     MLP,
     activate,
     class_reduce_calls,
-    log_softmax,
     multiply_by_slope,
     one_hot,
     predicted_class,
@@ -297,7 +296,6 @@ class _FastStep:
             self.contiguous_weights_t.append(np.empty((n_models, fan_out, fan_in), dtype))
             offset = stop
         self._scratch: dict[int, dict] = {}
-        self._eval: dict[int, dict] = {}
 
     def _inputs(self, n: int) -> list[np.ndarray]:
         """Per layer, an (M, n, fan_in + 1) input buffer whose last column is 1."""
@@ -398,39 +396,44 @@ class _FastStep:
         for function, args in plan:
             function(*args)
 
-    def evaluate(self, X_aug: np.ndarray, site_multipliers) -> np.ndarray:
-        """Log-probabilities of X_aug ((n, features + 1), ones column last) for every model."""
-        n = X_aug.shape[-2]
-        buf = self._eval.get(n)
-        if buf is None:
-            inputs = self._inputs(n)
-            buf = self._eval[n] = {
-                "inputs": inputs, "units": [x[..., :-1] for x in inputs],
-                "logits": np.empty((self.n_models, n, self.sizes[-1]), self.dtype),
-                "gate": [np.empty(x.shape, bool) for x in inputs]}
-        inputs, units, last = buf["inputs"], buf["units"], len(self.blocks) - 1
+    def evaluation_plan(self, X_aug: np.ndarray, site_multipliers) -> tuple[list, np.ndarray]:
+        """The test-time networks' forward pass over X_aug ((n, features + 1), ones column
+        last), compiled like `plan`. Running it leaves every model's log-probabilities in the
+        returned (M, n, classes) buffer."""
+        n, shape = X_aug.shape[-2], (self.n_models, X_aug.shape[-2])
+        inputs, last = self._inputs(n), len(self.blocks) - 1
+        logits = np.empty(shape + (self.sizes[-1],), self.dtype)
+        ops: list[tuple] = []
         layer_input = X_aug
         if site_multipliers[0] is not None:
-            np.multiply(X_aug[..., :-1], site_multipliers[0], out=units[0])
+            ops.append((np.multiply, (X_aug[..., :-1], site_multipliers[0], inputs[0][..., :-1])))
             layer_input = inputs[0]
         for layer, block in enumerate(self.blocks):
             if layer == last:
-                z = np.matmul(layer_input, block, out=buf["logits"])
+                ops.append((np.matmul, (layer_input, block, logits)))
                 break
             site = layer + 1
-            # z goes straight into the next layer's input (BLAS writes the strided view).
-            h, multiplier = np.matmul(layer_input, block, out=units[site]), site_multipliers[site]
+            full, multiplier = inputs[site], site_multipliers[site]
+            h = full[..., :-1]
+            ops.append((np.matmul, (layer_input, block, h)))  # BLAS writes the strided view
             if self.relu:
                 # relu over the whole contiguous buffer, ones column included (relu(1) = 1):
                 # whole-buffer passes cost half as much as passes over the strided view.
-                np.greater(inputs[site], 0.0, out=buf["gate"][site])
-                np.multiply(inputs[site], buf["gate"][site], out=inputs[site])
+                gate = np.empty(full.shape, bool)
+                ops += [(np.greater, (full, 0.0, gate)), (np.multiply, (full, gate, full))]
             else:
-                activate(h, self.activation, out=h)
+                ops.append((activate, (h, self.activation, h)))
             if multiplier is not None:
-                h *= multiplier
-            layer_input = inputs[site]
-        return log_softmax(z)
+                ops.append((np.multiply, (h, multiplier, h)))
+            layer_input = full
+        # log-softmax, as network.log_softmax computes it.
+        row_max, log_sum = np.empty(shape + (1,), self.dtype), np.empty(shape + (1,), self.dtype)
+        log_probs, exps = np.empty_like(logits), np.empty_like(logits)
+        ops += class_reduce_calls(np.maximum, logits, row_max)
+        ops += [(np.subtract, (logits, row_max, log_probs)), (np.exp, (log_probs, exps))]
+        ops += class_reduce_calls(np.add, exps, log_sum)
+        ops += [(np.log, (log_sum, log_sum)), (np.subtract, (log_probs, log_sum, log_probs))]
+        return ops, log_probs
 
 
 class _EpochInputs:
@@ -586,6 +589,8 @@ def _train_group(dataset, configs: Sequence[TrainConfig], on_epoch: EpochCallbac
                                      multipliers, shifted_epoch[:, rows],
                                      denominators_epoch[:, rows]))
     Y_epoch = epoch_inputs.Y
+    # One pass over train and test points together (half the per-call overhead).
+    evaluation, eval_log_probs = step.evaluation_plan(X_eval_aug, test_mult)
 
     for epoch in range(epochs):
         epoch_inputs.fill(epoch)
@@ -603,10 +608,9 @@ def _train_group(dataset, configs: Sequence[TrainConfig], on_epoch: EpochCallbac
             thinned_loss = (np.log(denominators_epoch).sum(axis=(-1, -2), dtype=np.float64)
                             - (shifted_epoch * Y_epoch).sum(axis=(-1, -2), dtype=np.float64))
 
-            # One pass over train and test points together (half the per-call overhead).
+            step.run(evaluation)
             metrics = {"thinned_loss": thinned_loss / n_train,
-                       **_test_time_metrics(step.evaluate(X_eval_aug, test_mult), Y_eval, y_eval,
-                                            n_train)}
+                       **_test_time_metrics(eval_log_probs, Y_eval, y_eval, n_train)}
         finite = np.isfinite(params).all(axis=1) & np.isfinite(metrics["thinned_loss"]) \
             & np.isfinite(metrics["train_loss"])
         for m in np.flatnonzero(active & ~finite):
