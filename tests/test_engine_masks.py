@@ -62,7 +62,7 @@ def test_no_dropout_keeps_everything():
 
 
 def test_masks_are_nested_across_drop_rates():
-    """Shared uniforms: every unit kept at p = 0.5 is also kept at p = 0.3."""
+    """Shared random levels: every unit kept at p = 0.5 is also kept at p = 0.3."""
     heavy = epoch_keep_masks(5, 2, 1, 30, 10, (20, 20), (0.5, 0.5), "example")
     light = epoch_keep_masks(5, 2, 1, 30, 10, (20, 20), (0.7, 0.7), "example")
     for h, lt in zip(heavy, light):

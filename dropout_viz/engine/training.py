@@ -17,13 +17,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dropout_viz.engine import masks as mask_lib
+from dropout_viz.engine.fast_path import EpochInputs, FastStep, with_ones_column
 from dropout_viz.engine.network import (
     ACTIVATIONS,
     CONVENTIONS,
     MLP,
-    activate,
-    class_reduce_calls,
-    multiply_by_slope,
     one_hot,
     predicted_class,
     test_time_multipliers,
@@ -260,245 +258,6 @@ class TrainingRun:
         return order[batch * batch_size:(batch + 1) * batch_size]
 
 
-def _with_ones_column(X: np.ndarray) -> np.ndarray:
-    return np.concatenate([X, np.ones(X.shape[:-1] + (1,), X.dtype)], axis=-1)
-
-
-class _FastStep:
-    """The training loop's forward/backward pass: network.forward/backward, specialised.
-
-    In the flat buffer each layer's W (fan_in, fan_out) is followed by its b (fan_out,), so W|b
-    is one (fan_in + 1, fan_out) view. With a ones column appended to every layer input,
-    z = [h, 1] @ [W; b] and dW|db = [h, 1]ᵀ @ grad_z are one matmul each. Scratch buffers are
-    allocated once per batch size, and every array operation writes into them: these arrays are
-    small, so the cost is per NumPy call rather than per number.
-    """
-
-    def __init__(self, layout: ParameterLayout, params: np.ndarray, grads: np.ndarray,
-                 activation: str, n_models: int, dtype: np.dtype):
-        self.sizes, self.activation = layout.layer_sizes, activation
-        self.relu = activation == "relu"
-        self.n_models, self.dtype = n_models, dtype
-        self.blocks, self.grad_blocks, self.weights_t = [], [], []
-        self.contiguous_weights_t = []
-        offset = 0
-        for fan_in, fan_out in zip(self.sizes[:-1], self.sizes[1:]):
-            stop = offset + (fan_in + 1) * fan_out
-            block = params[:, offset:stop].reshape(n_models, fan_in + 1, fan_out)
-            grad_block = grads[:, offset:stop].reshape(n_models, fan_in + 1, fan_out)
-            if not (np.shares_memory(block, params) and np.shares_memory(grad_block, grads)):
-                raise AssertionError("W|b blocks must be views of the flat buffers")
-            self.blocks.append(block)
-            self.grad_blocks.append(grad_block)
-            self.weights_t.append(block[:, :fan_in, :].mT)  # grad_input uses W without b
-            # BLAS multiplies by a transposed right operand (NT) up to 2x slower than by a
-            # contiguous one here, so the backward pass copies Wᵀ contiguous first.
-            self.contiguous_weights_t.append(np.empty((n_models, fan_out, fan_in), dtype))
-            offset = stop
-        self._scratch: dict[int, dict] = {}
-
-    def _inputs(self, n: int) -> list[np.ndarray]:
-        """Per layer, an (M, n, fan_in + 1) input buffer whose last column is 1."""
-        inputs = []
-        for fan_in in self.sizes[:-1]:
-            buffer = np.empty((self.n_models, n, fan_in + 1), self.dtype)
-            buffer[..., -1] = 1.0
-            inputs.append(buffer)
-        return inputs
-
-    def _buffers(self, n: int) -> dict:
-        found = self._scratch.get(n)
-        if found is None:
-            shape = (self.n_models, n)
-            inputs = self._inputs(n)
-            found = self._scratch[n] = {
-                "inputs": inputs,
-                "units": [x[..., :-1] for x in inputs],
-                "z": [np.empty(shape + (s,), self.dtype) for s in self.sizes[1:]],
-                "gate": [np.empty(shape + (s,), bool) for s in self.sizes[:-1]],
-                "slope": [np.empty(shape + (s,), self.dtype) for s in self.sizes[:-1]],
-                "grad_input": [np.empty(shape + (s,), self.dtype) for s in self.sizes[:-1]],
-                "row_max": np.empty(shape + (1,), self.dtype),
-                "scale": 1.0 / n,
-            }
-        return found
-
-    def plan(self, X_aug, Y, multipliers, shifted_out, denominators_out) -> list[tuple]:
-        """One mini-batch's forward and backward pass, compiled to a flat list of NumPy calls.
-
-        Every operand is a view fixed in advance (the epoch buffers are refilled in place), so a
-        step is just these calls with no Python decisions left in the hot loop: run it with
-        `run(plan)`. X_aug: (M, n, features + 1) with a ones column; Y: one-hot targets. The
-        logits minus their row maximum go to shifted_out and the softmax denominators to
-        denominators_out (the epoch's loss is computed from them). The gradient of the batch's
-        mean cross-entropy lands in the grads buffer.
-        """
-        buf = self._buffers(X_aug.shape[-2])
-        inputs, units, gates, slopes = list(buf["inputs"]), buf["units"], buf["gate"], buf["slope"]
-        ops: list[tuple] = []
-        if multipliers[0] is None:
-            inputs[0] = X_aug  # no input dropout: the data go in as they are
-        else:
-            ops.append((np.multiply, (X_aug[..., :-1], multipliers[0], units[0])))
-        last = len(self.blocks) - 1
-        for layer, block in enumerate(self.blocks):
-            z = buf["z"][layer]
-            ops.append((np.matmul, (inputs[layer], block, z)))
-            if layer == last:
-                break
-            site = layer + 1
-            h, multiplier = units[site], multipliers[site]
-            if self.relu:
-                # relu as z·(z > 0) (np.maximum is ~3x slower per element); with dropout,
-                # relu(z)·m = z·[(z > 0)·m], and (z > 0)·m is also the backward slope.
-                if multiplier is None:
-                    ops.append((np.greater, (z, 0.0, gates[site])))
-                    ops.append((np.multiply, (z, gates[site], h)))
-                else:  # the gate straight into a float buffer: bool x float multiplies are slow
-                    ops.append((np.greater, (z, 0.0, slopes[site])))
-                    ops.append((np.multiply, (slopes[site], multiplier, slopes[site])))
-                    ops.append((np.multiply, (z, slopes[site], h)))
-            else:
-                ops.append((activate, (z, self.activation, z)))  # z keeps h, for the slope
-                ops.append((np.copyto, (h, z)) if multiplier is None
-                           else (np.multiply, (z, multiplier, h)))
-
-        # Softmax once; d(mean CE)/d(logits) = (softmax - Y) / n.
-        ops += class_reduce_calls(np.maximum, z, buf["row_max"])
-        ops.append((np.subtract, (z, buf["row_max"], shifted_out)))
-        ops.append((np.exp, (shifted_out, z)))
-        ops += class_reduce_calls(np.add, z, denominators_out)
-        ops += [(np.divide, (z, denominators_out, z)), (np.subtract, (z, Y, z)),
-                (np.multiply, (z, buf["scale"], z))]
-
-        grad_z = z
-        for layer in range(last, -1, -1):
-            ops.append((np.matmul, (inputs[layer].mT, grad_z, self.grad_blocks[layer])))
-            if layer == 0:
-                break
-            grad_input = buf["grad_input"][layer]
-            weights_t = self.contiguous_weights_t[layer]
-            ops.append((np.copyto, (weights_t, self.weights_t[layer])))
-            ops.append((np.matmul, (grad_z, weights_t, grad_input)))
-            multiplier = multipliers[layer]
-            if self.relu:
-                slope = gates[layer] if multiplier is None else slopes[layer]
-                ops.append((np.multiply, (grad_input, slope, grad_input)))
-            else:
-                if multiplier is not None:
-                    ops.append((np.multiply, (grad_input, multiplier, grad_input)))
-                ops.append((multiply_by_slope, (grad_input, buf["z"][layer - 1], self.activation)))
-            grad_z = grad_input
-        return ops
-
-    @staticmethod
-    def run(plan: list[tuple]) -> None:
-        for function, args in plan:
-            function(*args)
-
-    def evaluation_plan(self, X_aug: np.ndarray, site_multipliers) -> tuple[list, np.ndarray]:
-        """The test-time networks' forward pass over X_aug ((n, features + 1), ones column
-        last), compiled like `plan`. Running it leaves every model's log-probabilities in the
-        returned (M, n, classes) buffer."""
-        n, shape = X_aug.shape[-2], (self.n_models, X_aug.shape[-2])
-        inputs, last = self._inputs(n), len(self.blocks) - 1
-        logits = np.empty(shape + (self.sizes[-1],), self.dtype)
-        ops: list[tuple] = []
-        layer_input = X_aug
-        if site_multipliers[0] is not None:
-            ops.append((np.multiply, (X_aug[..., :-1], site_multipliers[0], inputs[0][..., :-1])))
-            layer_input = inputs[0]
-        for layer, block in enumerate(self.blocks):
-            if layer == last:
-                ops.append((np.matmul, (layer_input, block, logits)))
-                break
-            site = layer + 1
-            full, multiplier = inputs[site], site_multipliers[site]
-            h = full[..., :-1]
-            ops.append((np.matmul, (layer_input, block, h)))  # BLAS writes the strided view
-            if self.relu:
-                # relu over the whole contiguous buffer, ones column included (relu(1) = 1):
-                # whole-buffer passes cost half as much as passes over the strided view.
-                gate = np.empty(full.shape, bool)
-                ops += [(np.greater, (full, 0.0, gate)), (np.multiply, (full, gate, full))]
-            else:
-                ops.append((activate, (h, self.activation, h)))
-            if multiplier is not None:
-                ops.append((np.multiply, (h, multiplier, h)))
-            layer_input = full
-        # log-softmax, as network.log_softmax computes it.
-        row_max, log_sum = np.empty(shape + (1,), self.dtype), np.empty(shape + (1,), self.dtype)
-        log_probs, exps = np.empty_like(logits), np.empty_like(logits)
-        ops += class_reduce_calls(np.maximum, logits, row_max)
-        ops += [(np.subtract, (logits, row_max, log_probs)), (np.exp, (log_probs, exps))]
-        ops += class_reduce_calls(np.add, exps, log_sum)
-        ops += [(np.log, (log_sum, log_sum)), (np.subtract, (log_probs, log_sum, log_probs))]
-        return ops, log_probs
-
-
-class _EpochInputs:
-    """One epoch's shuffled training data and dropout multipliers for every model, in buffers
-    filled in place each epoch (so each mini-batch's views into them are made once).
-
-    Models that share a seed share the data order and the random levels; each keeps a unit when
-    its level is within that model's own threshold (so a sweep over p has nested masks).
-    """
-
-    def __init__(self, X_train_aug, Y_train, configs, train_scale, site_sizes, batch_size,
-                 dtype):
-        n_models, (n_train, width) = len(configs), X_train_aug.shape
-        seeds = [c.seed for c in configs]
-        self.X_train_aug, self.Y_train = X_train_aug, Y_train
-        self.unique_seeds = sorted(set(seeds))
-        # (index into unique_seeds, slice of models): consecutive models with the same seed.
-        self.seed_runs = []
-        for start, seed in enumerate(seeds):
-            if start and seeds[start - 1] == seed:
-                row, models = self.seed_runs[-1]
-                self.seed_runs[-1] = (row, slice(models.start, start + 1))
-            else:
-                self.seed_runs.append((self.unique_seeds.index(seed), slice(start, start + 1)))
-        self.site_sizes, self.n_units = site_sizes, sum(site_sizes)
-        self.batch_size, self.scope = batch_size, configs[0].mask_scope
-        self.X = np.empty((n_models, n_train, width), dtype)
-        self.Y = np.empty((n_models, n_train, Y_train.shape[1]), dtype)
-        mask_rows = {"epoch": 1, "batch": mask_lib.n_batches(n_train, batch_size),
-                     "example": n_train}[self.scope]
-        # TrainConfig keeps q >= 0.05, so every threshold fits the levels' uint16.
-        self.threshold = np.array([[mask_lib.keep_threshold(q) for q in c.keep_probs()]
-                                   for c in configs], dtype=np.uint16)  # (M, sites)
-        # Sites where every model keeps everything get no multiplier at all (None).
-        self.dropout_sites = [s for s in range(len(site_sizes))
-                              if np.any(self.threshold[:, s] < mask_lib.LEVELS - 1)]
-        self.multipliers = [np.empty((n_models, mask_rows, size), dtype)
-                            if s in self.dropout_sites else None
-                            for s, size in enumerate(site_sizes)]
-        self.threshold_column = {s: self.threshold[:, s][:, None, None] for s in self.dropout_sites}
-        # None where every model trains with plain 0/1 masks (standard convention).
-        self.scale_column = {s: None if np.all(train_scale[:, s] == 1) else
-                             train_scale[:, s][:, None, None] for s in self.dropout_sites}
-
-    def fill(self, epoch: int) -> None:
-        n_train = len(self.Y_train)
-        drawn = [mask_lib.draw_epoch(seed, epoch, n_train, self.batch_size, self.n_units,
-                                     self.scope) for seed in self.unique_seeds]
-        site_levels = [mask_lib.split_sites(levels, self.site_sizes) for _, levels in drawn]
-        # One call per run of models sharing a seed (train_many sorts models by seed), with the
-        # seed's draws broadcast over the run: no per-model copies of the shared randomness.
-        for row, models in self.seed_runs:
-            order = np.broadcast_to(drawn[row][0], (models.stop - models.start, n_train))
-            np.take(self.X_train_aug, order, axis=0, out=self.X[models])
-            np.take(self.Y_train, order, axis=0, out=self.Y[models])
-            for s in self.dropout_sites:
-                # The 0/1 keep mask goes straight into the float multipliers (a bool x float
-                # multiply would cost more); scaled by 1/q below where the convention is inverted.
-                np.less_equal(site_levels[row][s], self.threshold_column[s][models],
-                              out=self.multipliers[s][models])
-        for s in self.dropout_sites:
-            if self.scale_column[s] is not None:
-                self.multipliers[s] *= self.scale_column[s]
-
-
 EpochCallback = Callable[[int, dict[str, np.ndarray]], "bool | None"]
 
 
@@ -570,11 +329,11 @@ def _train_group(dataset, configs: Sequence[TrainConfig], on_epoch: EpochCallbac
     diverged_at: list[int | None] = [None] * n_models
     stopped_after = None
 
-    step = _FastStep(layout, params, grads, activation, n_models, dtype)
+    step = FastStep(layout.layer_sizes, params, grads, activation, n_models, dtype)
     # Inputs with a ones column appended, so each layer is one matmul with its W|b block.
-    X_train_aug = _with_ones_column(X_train)
-    X_eval_aug = _with_ones_column(X_eval)
-    epoch_inputs = _EpochInputs(X_train_aug, Y_train, configs, train_scale, site_sizes,
+    X_train_aug = with_ones_column(X_train)
+    X_eval_aug = with_ones_column(X_eval)
+    epoch_inputs = EpochInputs(X_train_aug, Y_train, configs, train_scale, site_sizes,
                                 batch_size, dtype)
     # Summed loss of the epoch's thinned networks, from each batch's shifted logits and softmax
     # denominators (collected during the epoch, reduced once at its end).
