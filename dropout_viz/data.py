@@ -417,10 +417,12 @@ def _format_size(n_bytes: int) -> str:
 
 
 def _too_large(max_bytes: int, size: int | None = None) -> ValueError:
-    what = f"is {_format_size(size)}" if size is not None else "is too large"
+    shown_size, shown_limit = _format_size(size or 0), _format_size(max_bytes)
+    if shown_size == shown_limit:  # just over the limit: rounded, both would read the same
+        shown_size, shown_limit = f"{size:,} bytes", f"{max_bytes:,} bytes"
+    what = f"is {shown_size}" if size is not None else "is too large"
     return ValueError(
-        f"The file {what}; the limit is {_format_size(max_bytes)}. "
-        "Upload a smaller file (fewer rows)."
+        f"The file {what}; the limit is {shown_limit}. Upload a smaller file (fewer rows)."
     )
 
 

@@ -421,9 +421,13 @@ def test_csv_file_larger_than_limit_is_rejected_before_reading(tmp_path: Path) -
     path = tmp_path / "big.csv"
     path.write_bytes(data)
     limit = len(data) - 1
-    pattern = r"The file is \d+(\.\d)? kB; the limit is \d+(\.\d)? kB\. Upload a smaller file"
+    # One byte over: rounded to kB both sizes would read the same, so the message gives bytes.
+    pattern = (rf"The file is {len(data):,} bytes; the limit is {limit:,} bytes\. "
+               "Upload a smaller file")
     with pytest.raises(ValueError, match=pattern):
         dataset_from_csv(path, max_bytes=limit)
+    with pytest.raises(ValueError, match=r"The file is \d+(\.\d)? kB; the limit is 1 kB\."):
+        dataset_from_csv(path, max_bytes=1_000)
     with pytest.raises(ValueError, match=r"limit is"):
         dataset_from_csv(data, max_bytes=limit)
     with pytest.raises(ValueError, match=r"limit is"):
