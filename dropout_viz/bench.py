@@ -1,6 +1,6 @@
 """Speed benchmarks of the NumPy engine against PyTorch (CPU) and scikit-learn.
 
-Run `python -m dropout_viz.bench` (about two minutes), `--quick` for a short smoke run,
+Run `python -m dropout_viz.bench` (under a minute here), `--quick` for a short smoke run,
 `--only B1,B3` to pick benchmarks and `--markdown` for a table to paste into the README.
 
 * B1: one moons network (2-64-64-2 relu, p_hidden 0.5, per-example masks, Adam lr 0.01, batch 32,
