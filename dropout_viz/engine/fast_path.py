@@ -13,7 +13,13 @@ from __future__ import annotations
 import numpy as np
 
 from dropout_viz.engine import masks as mask_lib
-from dropout_viz.engine.network import activate, class_reduce_calls, multiply_by_slope
+from dropout_viz.engine.network import (
+    activate,
+    class_reduce_calls,
+    log_softmax_calls,
+    multiply_by_slope,
+    run_calls,
+)
 
 
 def with_ones_column(X: np.ndarray) -> np.ndarray:
@@ -147,10 +153,7 @@ class FastStep:
             grad_z = grad_input
         return ops
 
-    @staticmethod
-    def run(plan: list[tuple]) -> None:
-        for function, args in plan:
-            function(*args)
+    run = staticmethod(run_calls)
 
     def evaluation_plan(self, X_aug: np.ndarray, site_multipliers) -> tuple[list, np.ndarray]:
         """The test-time networks' forward pass over X_aug ((n, features + 1), ones column
@@ -182,13 +185,8 @@ class FastStep:
             if multiplier is not None:
                 ops.append((np.multiply, (h, multiplier, h)))
             layer_input = full
-        # log-softmax, as network.log_softmax computes it.
-        row_max, log_sum = np.empty(shape + (1,), self.dtype), np.empty(shape + (1,), self.dtype)
-        log_probs, exps = np.empty_like(logits), np.empty_like(logits)
-        ops += class_reduce_calls(np.maximum, logits, row_max)
-        ops += [(np.subtract, (logits, row_max, log_probs)), (np.exp, (log_probs, exps))]
-        ops += class_reduce_calls(np.add, exps, log_sum)
-        ops += [(np.log, (log_sum, log_sum)), (np.subtract, (log_probs, log_sum, log_probs))]
+        log_probs = np.empty_like(logits)
+        ops += log_softmax_calls(logits, log_probs)
         return ops, log_probs
 
 

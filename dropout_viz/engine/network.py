@@ -74,18 +74,27 @@ def class_reduce_calls(ufunc: np.ufunc, values: np.ndarray, out: np.ndarray) -> 
                                                    for c in range(2, n_classes)]
 
 
-def reduce_classes(ufunc: np.ufunc, values: np.ndarray) -> np.ndarray:
-    """ufunc.reduce over the last (class) axis, keeping it as length 1."""
-    out = np.empty(values.shape[:-1] + (1,), values.dtype)
-    for function, args in class_reduce_calls(ufunc, values, out):
+def run_calls(calls: Sequence[tuple]) -> None:
+    """Run a list of (function, args) calls in order (see `class_reduce_calls`)."""
+    for function, args in calls:
         function(*args)
-    return out
+
+
+def log_softmax_calls(logits: np.ndarray, out: np.ndarray) -> list[tuple]:
+    """log-softmax over the last axis of logits into out, as (function, args) calls on scratch
+    buffers allocated here (the training loop compiles them once and reruns them)."""
+    row_stat = np.empty(logits.shape[:-1] + (1,), logits.dtype)  # row max, then log-sum-exp
+    exps = np.empty_like(logits)
+    return (class_reduce_calls(np.maximum, logits, row_stat)
+            + [(np.subtract, (logits, row_stat, out)), (np.exp, (out, exps))]
+            + class_reduce_calls(np.add, exps, row_stat)
+            + [(np.log, (row_stat, row_stat)), (np.subtract, (out, row_stat, out))])
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - reduce_classes(np.maximum, logits)
-    shifted -= np.log(reduce_classes(np.add, np.exp(shifted)))
-    return shifted
+    out = np.empty_like(logits)
+    run_calls(log_softmax_calls(logits, out))
+    return out
 
 
 def predicted_class(scores: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ from dropout_viz.engine.network import (
     ACTIVATIONS,
     CONVENTIONS,
     MLP,
+    mean_cross_entropy,
     one_hot,
     predicted_class,
     test_time_multipliers,
@@ -265,14 +266,13 @@ def _test_time_metrics(log_probs: np.ndarray, Y_eval: np.ndarray, y_eval: np.nda
                        n_train: int) -> dict[str, np.ndarray]:
     """Mean cross-entropy and accuracy of the test-time networks on the training points (the
     first n_train rows of log_probs) and on the test points, from one pass over both."""
-    picked = log_probs * Y_eval  # the true class's log-probability (Y_eval is one-hot)
     correct = predicted_class(log_probs) == y_eval
-    n_test = len(y_eval) - n_train
+    train, test = slice(None, n_train), slice(n_train, None)
     return {
-        "train_loss": picked[..., :n_train, :].sum(axis=(-1, -2)) * (-1.0 / n_train),
-        "test_loss": picked[..., n_train:, :].sum(axis=(-1, -2)) * (-1.0 / n_test),
-        "train_acc": correct[..., :n_train].mean(axis=-1),
-        "test_acc": correct[..., n_train:].mean(axis=-1),
+        "train_loss": mean_cross_entropy(log_probs[..., train, :], Y_eval[train]),
+        "test_loss": mean_cross_entropy(log_probs[..., test, :], Y_eval[test]),
+        "train_acc": correct[..., train].mean(axis=-1),
+        "test_acc": correct[..., test].mean(axis=-1),
     }
 
 
