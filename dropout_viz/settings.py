@@ -22,6 +22,7 @@ from typing import Any, Literal
 import numpy as np
 
 GROUPS = ("data", "network", "dropout", "training", "views")
+UPLOAD = "upload"  # the dataset choice meaning "the CSV file this session uploaded"
 TABS = ("action", "ensemble", "experiments", "learn")
 SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
@@ -86,14 +87,16 @@ class Settings:
             raise ValueError(f"Unknown setting {unknown[0]!r}{_did_you_mean(unknown[0])}")
         return dataclasses.replace(self, **changes)
 
-    def data_key(self) -> DataKey:
-        """Only the fields that change the dataset (hashable; a cache key)."""
-        return DataKey(**{name: getattr(self, name) for name in DATA_FIELDS})
+    def data_key(self, content: str = "") -> DataKey:
+        """Only the fields that change the dataset (hashable; a cache key). An uploaded data
+        set is named by its `content` (the SHA-256 of the file), which settings cannot hold."""
+        return DataKey(**{name: getattr(self, name) for name in DATA_FIELDS}, content=content)
 
-    def train_key(self) -> TrainKey:
-        """Only the fields that change training, including the dataset (hashable; a cache key)."""
+    def train_key(self, content: str = "") -> TrainKey:
+        """Only the fields that change training, including the dataset (hashable; a cache key):
+        the one identity from which every cached result of these settings derives its key."""
         values = {name: getattr(self, name) for name in TRAIN_FIELDS}
-        return TrainKey(data=self.data_key(), **values)
+        return TrainKey(data=self.data_key(content), **values)
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,14 @@ class DataKey:
     noise: float
     test_fraction: float
     data_seed: int
+    content: str = ""  # SHA-256 of an uploaded file's bytes; "" for generated data
+
+    def __post_init__(self) -> None:
+        # Two uploads with equal settings must never share a cache entry, so an upload's key
+        # cannot be made without its content (and a generated set's cannot carry one).
+        if (self.dataset == UPLOAD) != bool(self.content):
+            raise ValueError("an uploaded data set is identified by its content: its key needs "
+                             "the file's SHA-256, and only an upload has one")
 
 
 @dataclass(frozen=True)
@@ -261,7 +272,7 @@ FIELD_SPECS: dict[str, FieldSpec] = {spec.name: spec for spec in (
               "(10 classes, 64 pixel inputs). Upload is a CSV file of your own (x1, x2, label) "
               "chosen below; a link cannot carry the file.", "the dataset",
               choices=("moons", "circles", "blobs", "xor", "spiral", "linear", "digits",
-                       "upload")),
+                       UPLOAD)),
     FieldSpec("n_samples", "data", "int", "Number of points",
               "How many points to generate, before the train/test split.",
               "the number of points", min=20, max=2000, step=10),

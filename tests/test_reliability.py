@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -351,3 +352,45 @@ def test_two_sessions_with_the_same_settings_see_identical_pictures():
     assert len(first) == 2 and first == second
     other_seed = chart_specs(app(**{**link, "seed": "8"}).run())
     assert other_seed != first  # the comparison can tell different runs apart
+
+
+def test_sessions_asking_for_a_run_in_training_wait_for_it_instead_of_training_it_again(
+        monkeypatch):
+    key = DEFAULTS.replace(epochs=60, width=16, seed=4242).train_key()
+    trained, started = [], threading.Event()
+    real_train = pipeline.train
+
+    def counting_train(*args, **kwargs):
+        trained.append(threading.current_thread().name)
+        started.set()
+        time.sleep(0.5)  # long enough for the other sessions to ask while this trains
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "train", counting_train)
+    runs: dict[str, object] = {}
+
+    def session(name: str) -> None:
+        if name != "first":
+            started.wait(30)  # ask while the first session's training is under way
+        runs[name] = cache.get_run(key, {}, session_id=name)
+
+    threads = [threading.Thread(target=session, args=(name,), name=name)
+               for name in ("first", "second", "third")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert trained == ["first"]  # one training for three sessions
+    assert runs["second"] is runs["first"] is runs["third"] is cache.RUNS.get(key)
+    assert runs["first"].epochs_completed == 60
+    assert cache.FLIGHTS == {}  # nothing left in flight
+
+
+def test_a_waiting_session_trains_the_run_itself_when_the_first_one_is_superseded(fake_st):
+    key = SLOW.replace(seed=4243).train_key()
+    flight = cache.Flight(key.epochs)
+    cache.FLIGHTS[key] = flight  # another session is training this key...
+    threading.Timer(0.3, lambda: (cache.FLIGHTS.pop(key), flight.landed.set())).start()
+    fake_st.interrupt_at_update = None  # ...and is superseded before it finishes
+    run = cache.get_run(key, {}, session_id="waiter")
+    assert run.epochs_completed == 40 and cache.RUNS.get(key) is run

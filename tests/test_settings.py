@@ -154,11 +154,23 @@ def test_replace_validates_and_rejects_unknown_fields():
 
 
 def test_data_and_train_keys_hold_only_their_fields():
-    assert [f.name for f in dataclasses.fields(DataKey)] == list(DATA_FIELDS)
+    # ... plus the content hash that names an uploaded data set.
+    assert [f.name for f in dataclasses.fields(DataKey)] == [*DATA_FIELDS, "content"]
     assert [f.name for f in dataclasses.fields(TrainKey)] == ["data", *TRAIN_FIELDS]
     assert DEFAULTS.train_key().data == DEFAULTS.data_key()
     assert DEFAULTS.train_key().hidden == (64, 64)
     assert len({DEFAULTS.train_key(), DEFAULTS.replace().train_key()}) == 1  # hashable by value
+
+
+def test_an_upload_key_is_named_by_its_content_and_two_files_never_share_one():
+    upload = DEFAULTS.replace(dataset="upload")
+    with pytest.raises(ValueError, match="identified by its content"):
+        upload.train_key()  # no key for an upload without the file's hash
+    with pytest.raises(ValueError, match="identified by its content"):
+        DEFAULTS.train_key(content="ab" * 32)  # and generated data carries none
+    a, b = upload.train_key(content="a" * 64), upload.train_key(content="b" * 64)
+    assert a != b and a.data.content == "a" * 64
+    assert a == upload.train_key(content="a" * 64)
 
 
 @pytest.mark.parametrize("name", list(FIELD_SPECS))

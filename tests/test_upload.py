@@ -96,8 +96,8 @@ def test_good_file_is_trained_on_under_a_key_naming_its_content():
     assert at.query_params["dataset"] == "upload"
     assert "Using: points.csv, 40 points, 2 classes." in [c.value for c in at.caption]
     assert not at.error
-    [key] = [k for k in cache.RUNS._items if k.data.dataset.startswith("upload")]
-    assert key.data.dataset == "upload:" + upload.content_digest(content)
+    [key] = [k for k in cache.RUNS._items if k.data.dataset == "upload"]
+    assert key.data.content == upload.content_digest(content)
     run = cache.RUNS.get(key)
     expected = dataset_from_csv(content, test_fraction=0.4, seed=0)
     assert run.dataset.class_names == ("a", "b")
@@ -126,10 +126,10 @@ def test_different_files_get_different_runs_and_equal_files_share_one():
     send(third, "copy.csv", points_csv(seed=0))
     for at in (first, second, third):
         assert_clean(at)
-    keys = [k for k in cache.RUNS._items if k.data.dataset.startswith("upload")]
+    keys = [k for k in cache.RUNS._items if k.data.dataset == "upload"]
     assert len(keys) == 2
-    assert {k.data.dataset for k in keys} == {
-        "upload:" + upload.content_digest(points_csv(seed=s)) for s in (0, 3)}
+    assert {k.data.content for k in keys} == {
+        upload.content_digest(points_csv(seed=s)) for s in (0, 3)}
 
 
 def test_removing_the_file_returns_to_the_previous_data_set():

@@ -11,7 +11,7 @@ from dropout_viz import pipeline
 from dropout_viz.engine import TrainingRun, accuracy
 from dropout_viz.figures import PLOTLY_CONFIG, boundary_panels, history_figure, network_figure
 from dropout_viz.figures.animation import BoundaryFrames, epoch_animation_figure
-from dropout_viz.settings import Settings
+from dropout_viz.settings import Settings, TrainKey
 from dropout_viz.ui import cache, downloads
 
 MAX_FRAMES = 24  # animation frames: kept epochs, subsampled evenly
@@ -84,9 +84,9 @@ ANIMATIONS = cache.LRUCache(4)
 cache.register(ANIMATIONS.clear)
 
 
-def cached_animation(run: TrainingRun, settings: Settings) -> go.Figure:
-    """Built once per run and projector mode (~0.3 s); reruns of the page reuse it."""
-    key = (settings.train_key(), settings.projector)
+def cached_animation(run: TrainingRun, settings: Settings, key: TrainKey) -> go.Figure:
+    """Built once per run and projector mode; reruns of the page reuse it."""
+    key = (key, settings.projector)
     fig = ANIMATIONS.get(key)
     if fig is None or fig.layout.meta["epochs"][-1] != run.epochs_completed:
         fig = animation_figure(run, settings)
@@ -94,8 +94,8 @@ def cached_animation(run: TrainingRun, settings: Settings) -> go.Figure:
     return fig
 
 
-def epoch_view(run: TrainingRun, settings: Settings) -> None:
-    animation = cached_animation(run, settings)
+def epoch_view(run: TrainingRun, settings: Settings, key: TrainKey) -> None:
+    animation = cached_animation(run, settings, key)
     st.plotly_chart(animation, key="animation", config=PLOTLY_CONFIG)
     n_frames = len(animation.frames)
     if pipeline.is_planar(run.dataset):
@@ -108,7 +108,7 @@ def epoch_view(run: TrainingRun, settings: Settings) -> None:
                    "Digits have 64 inputs, so there is no plane to draw a decision boundary "
                    "on; the curves below and the Experiments tab show how the network does.")
     st.caption(scope_caption(settings, run))
-    history = history_base(run, settings)
+    history = history_base(run, settings, key)
     st.plotly_chart(history, key="history", config=PLOTLY_CONFIG)
     downloads.download_row({"animation": animation, "history": history}, run, settings, "action")
 
@@ -117,10 +117,10 @@ HISTORY_BASES = cache.LRUCache(8)
 cache.register(HISTORY_BASES.clear)
 
 
-def history_base(run: TrainingRun, settings: Settings) -> go.Figure:
+def history_base(run: TrainingRun, settings: Settings, key: TrainKey) -> go.Figure:
     """The run's curves without an epoch marker (the animation's slider cannot move one in
     another chart), built once per run."""
-    key = (settings.train_key(), settings.projector)
+    key = (key, settings.projector)
     base = HISTORY_BASES.get(key)
     if base is None or base.layout.meta["n_epochs"] != run.epochs_completed:
         base = history_figure(run.history, projector=settings.projector)
@@ -173,10 +173,10 @@ def training_notes(run: TrainingRun, settings: Settings) -> None:
                        "sub-networks output a constant.")
 
 
-def render(settings: Settings) -> None:
-    run = cache.get_run(settings.train_key())
+def render(settings: Settings, key: TrainKey) -> None:
+    run = cache.get_run(key)
     training_notes(run, settings)
     if run.epochs_completed == 0:
         st.info("No epoch finished with finite weights, so there is nothing to show yet.")
         return
-    epoch_view(run, settings)
+    epoch_view(run, settings, key)

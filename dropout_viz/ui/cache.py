@@ -17,7 +17,6 @@ which keeps it for that session with the epochs it finished (`run.stopped_at`).
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from collections import OrderedDict
@@ -29,7 +28,7 @@ from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlExcepti
 from dropout_viz import pipeline
 from dropout_viz.data import Dataset
 from dropout_viz.engine import TrainingRun
-from dropout_viz.settings import DataKey, TrainKey
+from dropout_viz.settings import UPLOAD, DataKey, Settings, TrainKey
 from dropout_viz.ui import upload
 
 MAX_RUNS = 24
@@ -86,24 +85,26 @@ def _uploaded_dataset(digest: str, test_fraction: float, seed: int, _raw: bytes)
     return upload.read(_raw, test_fraction, seed)
 
 
-def content_key(key: DataKey) -> DataKey:
-    """The key naming the data's content: dataset "upload" becomes "upload:<sha256>"."""
-    if key.dataset != upload.UPLOAD:
-        return key
+def resolve(settings: Settings) -> TrainKey:
+    """The one identity of everything cached for these settings: the training key with the
+    data's content in it (an upload's SHA-256). Every cache of the page derives its key from
+    this one: runs, animations, curves, galleries, sweeps, Learn probes."""
+    if settings.dataset != UPLOAD:
+        return settings.train_key()
     uploaded = upload.current()
     if uploaded is None:
         raise ValueError("The dataset is 'upload' but no file was uploaded in this session.")
-    return dataclasses.replace(key, dataset=f"{upload.UPLOAD}:{uploaded.digest}")
+    return settings.train_key(content=uploaded.digest)
 
 
 def get_dataset(key: DataKey) -> Dataset:
-    if key.dataset == upload.UPLOAD:
-        uploaded = upload.current()
-        if uploaded is None:
-            raise ValueError("The dataset is 'upload' but no file was uploaded in this session.")
-        return _uploaded_dataset(uploaded.digest, key.test_fraction, key.data_seed,
-                                 uploaded.raw)
-    return _generated_dataset(key)
+    if not key.content:
+        return _generated_dataset(key)
+    uploaded = upload.current()
+    if uploaded is None or uploaded.digest != key.content:
+        raise ValueError("This session no longer holds the uploaded file these settings "
+                         "name: upload it again.")
+    return _uploaded_dataset(key.content, key.test_fraction, key.data_seed, uploaded.raw)
 
 
 def snapshot_stride(key: TrainKey, n_features: int, n_classes: int) -> int:
@@ -243,38 +244,84 @@ def _stopped_note(run_key: TrainKey, run: TrainingRun) -> None:
               on_click=_train_fully, args=(run_key,))
 
 
+class Flight:
+    """A run being trained by one session, which others asking for the same key wait for."""
+
+    def __init__(self, epochs: int):
+        self.epochs = epochs
+        self.epoch = 0  # epochs finished so far (the trainer's reporter updates it)
+        self.landed = threading.Event()  # set when training ended, finished or not
+
+
+FLIGHTS: dict[TrainKey, Flight] = {}
+_FLIGHTS_LOCK = threading.Lock()
+
+
 def get_run(key: TrainKey, session=None, session_id: str | None = None) -> TrainingRun:
-    """The trained run for `key`: this session's stopped run, the shared cache, or training now
-    (interruptible; see the module docstring). `session` defaults to st.session_state and
-    `session_id` to this script's session."""
+    """The trained run for `key` (from `resolve`): this session's stopped run, the shared
+    cache, the run another session is training right now (waited for, not trained twice), or
+    training now (interruptible; see the module docstring). `session` defaults to
+    st.session_state and `session_id` to this script's session."""
     session = st.session_state if session is None else session
     session_id = _session_id() if session_id is None else session_id
-    run_key = dataclasses.replace(key, data=content_key(key.data))
-    stopped = _stopped_run(run_key, session, session_id)
+    stopped = _stopped_run(key, session, session_id)
     if stopped is not None:
-        _stopped_note(run_key, stopped)
+        _stopped_note(key, stopped)
         return stopped
-    run = RUNS.get(run_key)
-    if run is not None:
-        return run
+    while True:
+        run = RUNS.get(key)
+        if run is not None:
+            return run
+        with _FLIGHTS_LOCK:
+            flight = FLIGHTS.get(key)
+            training_here = flight is None
+            if training_here:
+                flight = FLIGHTS[key] = Flight(key.epochs)
+        if not training_here:
+            _wait_for(flight)  # then look again: it landed in RUNS, or was superseded
+            continue
+        try:
+            return _train(key, session_id, flight)
+        finally:
+            with _FLIGHTS_LOCK:
+                del FLIGHTS[key]
+            flight.landed.set()
+
+
+def _wait_for(flight: Flight) -> None:
+    """Wait while another session trains this run, with its progress on a bar; every bar
+    update is a point where a newer rerun of this session may stop the wait."""
+    reporter = ProgressReporter(flight.epochs, label="Training (started in another session)")
+    while not flight.landed.wait(0.1):
+        reporter(flight.epoch - 1, {})
+    reporter.done()
+
+
+def _train(key: TrainKey, session_id: str, flight: Flight) -> TrainingRun:
     dataset = get_dataset(key.data)
-    reporter = ProgressReporter(key.epochs, stop_key=_stop_key(run_key))
+    reporter = ProgressReporter(key.epochs, stop_key=_stop_key(key))
+
+    def on_epoch(epoch: int, metrics: dict) -> bool | None:
+        flight.epoch = epoch + 1
+        return reporter(epoch, metrics)
+
     stride = snapshot_stride(key, dataset.n_features, dataset.n_classes)
-    HANDOVER.started(session_id, run_key)
+    HANDOVER.started(session_id, key)
     interrupted = True
+    run = None
     try:
-        run = pipeline.train(dataset, pipeline.config_for(key), on_epoch=reporter,
+        run = pipeline.train(dataset, pipeline.config_for(key), on_epoch=on_epoch,
                              store_weights=stride)
         interrupted = reporter.interruption is not None
     finally:
         if interrupted:  # also on an error: never leave this session marked as training
-            HANDOVER.finished(session_id, run_key, run if reporter.interruption else None,
+            HANDOVER.finished(session_id, key, run if reporter.interruption else None,
                               interrupted=reporter.interruption is not None)
     if reporter.interruption is not None:
         raise reporter.interruption
-    HANDOVER.finished(session_id, run_key, run, interrupted=False)
+    HANDOVER.finished(session_id, key, run, interrupted=False)
     reporter.done()
-    RUNS.put(run_key, run)
+    RUNS.put(key, run)
     return run
 
 

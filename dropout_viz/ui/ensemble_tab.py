@@ -183,12 +183,12 @@ def uncertainty_caption(results: EnsembleResults, source: str) -> str:
     return text
 
 
-def render(settings: Settings) -> None:
+def render(settings: Settings, key: TrainKey) -> None:
     st.markdown("Dropout trains many **thinned sub-networks** that share one set of weights. "
                 "Here are some of them, their average, and how it compares with the single "
                 "network used at test time.")
     controls(settings.hidden_controls)
-    run = cache.get_run(settings.train_key())
+    run = cache.get_run(key)
     if run.diverged_at is not None:
         st.error(f"Training diverged in epoch {run.diverged_at + 1}; showing the last finite "
                  "weights. A lower learning rate helps.")
@@ -196,7 +196,7 @@ def render(settings: Settings) -> None:
         st.info("No epoch finished with finite weights, so there are no sub-networks to show.")
         return
     source = settings.gallery_source
-    results = cached_results(settings.train_key(), settings.k_subnets, source,
+    results = cached_results(key, settings.k_subnets, source,
                              settings.ensemble_kind, settings.uncertainty, run)
     figures = ensemble_figures(results, projector=settings.projector)
 

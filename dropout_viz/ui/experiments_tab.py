@@ -62,13 +62,14 @@ class SweepProgress:
         self.bar.empty()
 
 
-def get_sweep(settings: Settings, run_now: bool) -> tuple[ex.SweepResult, float] | None:
+def get_sweep(settings: Settings, key: TrainKey,
+              run_now: bool) -> tuple[ex.SweepResult, float] | None:
     """(sweep, seconds) for these settings: cached, trained now if run_now, else None."""
-    key = sweep_key(settings.train_key(), settings.sweep_mode)
+    key = sweep_key(key, settings.sweep_mode)
     entry = SWEEPS.get(key)
     if entry is not None or not run_now:
         return entry
-    dataset = cache.get_dataset(settings.data_key())
+    dataset = cache.get_dataset(key[0].data)
     progress = SweepProgress(len(ex.SWEEP_PS) * ex.SWEEP_SEEDS)
     started = time.perf_counter()
     result = ex.sweep_p(dataset, pipeline.config_for(key[0]), mode=settings.sweep_mode,
@@ -137,7 +138,7 @@ def with_and_without(results: ex.ExperimentResults, figures: dict, settings: Set
                    "8×8 pixel values (0 = white, 16 = black).")
 
 
-def sweep_section(settings: Settings) -> None:
+def sweep_section(settings: Settings, key: TrainKey) -> None:
     st.subheader("Sweeping p")
     spec = FIELD_SPECS["sweep_mode"]
     if "sweep_mode" not in settings.hidden_controls:  # the teacher's view may hide it
@@ -154,7 +155,7 @@ def sweep_section(settings: Settings) -> None:
                    f"units fixed: each hidden layer has n = {settings.width} / (1 − p) units "
                    f"(widths {widths}), so (1 − p)·n = {settings.width} at every p. Wider "
                    "layers take longer to train.")
-    entry = get_sweep(settings, run_now=False)
+    entry = get_sweep(settings, key, run_now=False)
     if entry is None:
         slot = st.empty()  # the button gives way to the progress bar and the results
         if not slot.button(f"Run the sweep ({n_models} networks)", key="run_sweep",
@@ -162,7 +163,7 @@ def sweep_section(settings: Settings) -> None:
             st.caption("The networks of one width train together in one vectorised pass.")
             return
         slot.empty()
-        entry = get_sweep(settings, run_now=True)
+        entry = get_sweep(settings, key, run_now=True)
     result, seconds = entry
     fig = fx.sweep_figure(result.ps, result.metrics, settings.p_hidden, result.mode,
                           result.widths, settings.projector)
@@ -259,8 +260,7 @@ def keras_section(settings: Settings, run: TrainingRun) -> None:
                "matrices and misclassified digits are in the first section above.")
 
 
-def render(settings: Settings) -> None:
-    key = settings.train_key()
+def render(settings: Settings, key: TrainKey) -> None:
     run = cache.get_run(key)
     twin = cache.get_run(twin_key(key))
     if run.epochs_completed == 0 or twin.epochs_completed == 0:
@@ -270,7 +270,7 @@ def render(settings: Settings) -> None:
     results = ex.experiment_results(run, twin, with_units=False)
     figures = fx.experiments_figures(results, settings.projector)
     with_and_without(results, figures, settings)
-    sweep_section(settings)
+    sweep_section(settings, key)
     neurons_section(results, figures, run, settings)
     keras_section(settings, run)
     downloads.download_row(figures, run, settings, "experiments")

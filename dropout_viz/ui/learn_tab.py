@@ -225,7 +225,7 @@ def _masks_section(run: TrainingRun, settings: Settings) -> None:
                    "constant.")
 
 
-def _ensemble_section(run: TrainingRun, settings: Settings) -> None:
+def _ensemble_section(run: TrainingRun, settings: Settings, key: TrainKey) -> None:
     st.subheader("Monte-Carlo averaging vs weight scaling")
     st.markdown(
         "The ideal prediction averages all 2ⁿ sub-networks. Two practical stand-ins:\n"
@@ -253,7 +253,7 @@ def _ensemble_section(run: TrainingRun, settings: Settings) -> None:
         "use MC dropout to estimate uncertainty: T = 10 passes is already reasonable.")
     if not lesson.dropout_sites(run.network()):
         return
-    comparison = _ensemble_comparison(settings.train_key(), run)
+    comparison = _ensemble_comparison(key, run)
     where = ("Here dropout acts only on the last hidden layer, so the geometric mean should "
              "match weight scaling up to sampling noise." if comparison.exact_case else
              "Here a nonlinearity follows a dropout site, so neither mean has to match weight "
@@ -319,8 +319,8 @@ REFERENCES = """
 """
 
 
-def render(settings: Settings) -> None:
-    run = cache.get_run(settings.train_key())
+def render(settings: Settings, key: TrainKey) -> None:
+    run = cache.get_run(key)
     st.info(NOTATION)
     st.subheader("Why dropout: co-adaptation")
     st.markdown(CO_ADAPTATION)
@@ -331,7 +331,7 @@ def render(settings: Settings) -> None:
     _live_unit_input(run, settings)
     _inverted_section(settings)
     _masks_section(run, settings)
-    _ensemble_section(run, settings)
+    _ensemble_section(run, settings, key)
     _practice_section(settings)
     st.subheader("References")
     st.markdown(REFERENCES)

@@ -18,7 +18,8 @@ from dropout_viz.ui import (
     state,
 )
 
-# Each tab is a module with render(settings); only the open one runs.
+# Each tab is a module with render(settings, key); only the open one runs. `key` is the
+# settings' resolved identity (cache.resolve), from which every cached result derives its key.
 TAB_RENDERERS = {"action": action_tab.render, "ensemble": ensemble_tab.render,
                  "experiments": experiments_tab.render, "learn": learn_tab.render}
 LOG = logging.getLogger(__name__)
@@ -30,19 +31,19 @@ LOG = logging.getLogger(__name__)
 threadpool_limits(1, user_api="blas")
 
 
-def data_notes(settings) -> list[str]:
+def data_notes(settings, key) -> list[str]:
     """Facts about the data that change what the settings mean (the batch is clamped to n)."""
-    n_train = len(cache.get_dataset(settings.data_key()).y_train)
+    n_train = len(cache.get_dataset(key.data).y_train)
     if settings.batch_size > n_train:
         return [f"Batch size {settings.batch_size} is larger than the {n_train} training "
                 f"points, so every step uses all {n_train} (full-batch training)."]
     return []
 
 
-def render_tab(slug: str, settings) -> None:
+def render_tab(slug: str, settings, key) -> None:
     """One tab; an unexpected error becomes a message (the settings stay as they are)."""
     try:
-        TAB_RENDERERS[slug](settings)
+        TAB_RENDERERS[slug](settings, key)
     except Exception as error:  # noqa: BLE001 - a student must never get a traceback box
         LOG.exception("tab %s failed", slug)
         st.error(f"Something went wrong while drawing \"{state.TAB_LABELS[slug]}\": "
@@ -58,8 +59,9 @@ def main() -> None:
     sidebar.render(hidden=settings.hidden_controls)
     for warning in state.take_warnings():
         st.warning(warning)
+    key = cache.resolve(settings)
     try:
-        notes = data_notes(settings)
+        notes = data_notes(settings, key)
     except ValueError as error:
         notes = [f"The data set could not be made: {error}"]
     for note in notes:
@@ -69,5 +71,5 @@ def main() -> None:
     for slug, tab in zip(TABS, tabs):
         if tab.open:
             with tab:
-                render_tab(slug, settings)
+                render_tab(slug, settings, key)
     state.sync_url(settings, state.current_tab())

@@ -1,8 +1,8 @@
 """A custom 2-D data set uploaded as CSV (x1, x2, label), held by the session that uploaded it.
 
 The file's bytes live in the uploading session's state (they vanish with the session); what the
-shared caches see is their content hash: `cache` turns the settings' dataset "upload" into
-"upload:<hash>", so two sessions uploading the same file share its trained runs and two
+shared caches see is their content hash: `cache.resolve` puts it in the data key
+(`DataKey.content`), so two sessions uploading the same file share its trained runs and two
 different files never mix. A link cannot carry the file, so `dataset=upload` without one falls
 back to the default data set with a message (see `state.current_settings`).
 """
@@ -15,9 +15,8 @@ from dataclasses import dataclass
 import streamlit as st
 
 from dropout_viz.data import CSV_MAX_CLASSES, Dataset, dataset_from_csv
-from dropout_viz.settings import DEFAULTS
+from dropout_viz.settings import DEFAULTS, UPLOAD
 
-UPLOAD = "upload"  # the Settings.dataset choice meaning "the file this session uploaded"
 # The server refuses files above server.maxUploadSize (5, in MiB, in .streamlit/config.toml);
 # this is the limit the page itself checks and states (a little lower, in round MB).
 MAX_UPLOAD_BYTES = 5_000_000
