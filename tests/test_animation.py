@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import decode
 
 from dropout_viz import pipeline
 from dropout_viz.figures.animation import BoundaryFrames, epoch_animation_figure
@@ -59,43 +60,62 @@ def boundary_frames(n_frames: int, resolution: int = 4) -> BoundaryFrames:
                           X[:2], np.array([0, 1]), n_classes=2, full_title="Full")
 
 
-def test_each_frame_carries_its_epochs_network_heatmaps_and_titles():
+def spec_of(fig) -> dict:
+    """The figure as the browser gets it: validated by Plotly whole (frames and layout too,
+    which the animation builds as plain dicts), then JSON-decoded with arrays as NumPy."""
+    import json
+
+    import plotly.graph_objects as go
+    return decode(json.loads(go.Figure(fig.to_dict()).to_json()))
+
+
+def test_each_frame_carries_its_epochs_network_maps_and_titles():
     dropped = [[0], [1, 2], []]
     boundary = boundary_frames(3)
     fig = epoch_animation_figure([1, 5, 9], [weights(s) for s in range(3)],
                                  [masks(d) for d in dropped], boundary=boundary)
-    assert [f.name for f in fig.frames] == ["1", "5", "9"]
-    meta = fig.layout.meta
+    spec = spec_of(fig)
+    frames, layout = spec["frames"], spec["layout"]
+    assert [f["name"] for f in frames] == ["1", "5", "9"]
+    meta = layout["meta"]
     assert [f["dropped"][1] for f in meta["frames"]] == dropped
     assert [f["thinned_acc"] for f in meta["frames"]] == [0.5, 0.75, 1.0]
-    for f, frame in enumerate(fig.frames):
-        # Every frame updates the same traces: links, units and crosses, then the heatmaps.
-        assert list(frame.traces) == list(fig.frames[0].traces)
-        assert len(frame.data) == len(frame.traces)
-        heat = [t for t in frame.data if t.type in ("heatmap", "contour")]
-        np.testing.assert_allclose(heat[0].z.ravel(), boundary.thinned[f][:, 1])
-        np.testing.assert_allclose(heat[2].z.ravel(), boundary.full[f][:, 1])
-        texts = [a.text for a in frame.layout.annotations]
+    for f, frame in enumerate(frames):
+        # Every frame updates the same traces: links, units and crosses, then the two maps.
+        assert frame["traces"] == frames[0]["traces"]
+        assert len(frame["data"]) == len(frame["traces"])
+        maps = [t for t in frame["data"] if t["type"] == "contour"]
+        assert len(maps) == 2  # one grid per panel: colours and the 50% line
+        assert maps[0]["z"].dtype == np.uint8
+        np.testing.assert_array_equal(maps[0]["z"].ravel(),
+                                      np.rint(boundary.thinned[f][:, 1] * 100))
+        np.testing.assert_array_equal(maps[1]["z"].ravel(),
+                                      np.rint(boundary.full[f][:, 1] * 100))
+        texts = [a["text"] for a in frame["layout"]["annotations"]]
         assert f"{len(dropped[f])} dropped" in texts[1]
-        assert texts[-2:] == [f"Thinned network, epoch {frame.name} · acc "
+        assert texts[-2:] == [f"Thinned network, epoch {frame['name']} · acc "
                               f"{boundary.thinned_acc[f]:.0%}",
                               f"Full · acc {boundary.full_acc[f]:.0%}"]
-        assert frame.layout.title.text == f"Thinned network of epoch {frame.name}"
+        assert frame["layout"]["title"]["text"] == f"Thinned network of epoch {frame['name']}"
     # The figure itself shows the last frame; the slider starts there.
-    assert fig.layout.title.text == "Thinned network of epoch 9"
-    assert fig.layout.sliders[0].active == 2
-    assert [s.label for s in fig.layout.sliders[0].steps] == ["1", "5", "9"]
+    assert layout["title"]["text"] == "Thinned network of epoch 9"
+    assert layout["sliders"][0]["active"] == 2
+    assert [s["label"] for s in layout["sliders"][0]["steps"]] == ["1", "5", "9"]
     # Training and test points are static traces on both panels, outside the frames.
-    points = [t for t in fig.data if t.meta["role"] in ("train", "test")]
-    assert {(t.meta["panel"], t.xaxis) for t in points} == {(0, "x2"), (1, "x3")}
-    assert max(fig.frames[0].traces) < min(i for i, t in enumerate(fig.data)
-                                            if t.meta["role"] in ("train", "test"))
+    points = [t for t in spec["data"] if t["meta"]["role"] in ("train", "test")]
+    assert {(t["meta"]["panel"], t["xaxis"]) for t in points} == {(0, "x2"), (1, "x3")}
+    assert max(frames[0]["traces"]) < min(i for i, t in enumerate(spec["data"])
+                                          if t["meta"]["role"] in ("train", "test"))
+    # A frame restates only what changes: no styles, no static axes or colour scales.
+    assert all(set(t) <= {"type", "x", "y", "text", "textposition", "hovertext", "marker",
+                          "z"} for frame in frames for t in frame["data"])
 
 
 def test_without_a_plane_the_frames_hold_only_the_network():
     fig = epoch_animation_figure([1, 2], [weights(0), weights(1)], [masks([0]), masks([])])
-    assert all(t.type == "scatter" for t in fig.data)
-    assert [f["full_acc"] for f in fig.layout.meta["frames"]] == [None, None]
+    spec = spec_of(fig)
+    assert all(t["type"] == "scatter" for t in spec["data"])
+    assert [f["full_acc"] for f in spec["layout"]["meta"]["frames"]] == [None, None]
 
 
 def test_inputs_must_line_up():
@@ -103,8 +123,13 @@ def test_inputs_must_line_up():
         epoch_animation_figure([1, 2], [weights(0)], [masks([])])
 
 
+# What one rerun of the first tab ships for its animation at the default settings (it was
+# 1.4 MB with a heatmap and a contour grid per panel in float32).
+ANIMATION_BUDGET_BYTES = 350_000
+
+
 def test_default_settings_fit_the_size_budget():
     run = pipeline.train_for(DEFAULTS.train_key())
     fig = animation_figure(run, DEFAULTS)
-    assert len(fig.frames) == MAX_FRAMES
-    assert len(fig.to_json()) < 4_000_000
+    assert len(fig.to_dict()["frames"]) == MAX_FRAMES
+    assert len(fig.to_json()) <= ANIMATION_BUDGET_BYTES

@@ -43,6 +43,11 @@ def dropped_units(keep_mask: np.ndarray) -> list[int]:
     return np.flatnonzero(np.asarray(keep_mask) < 0.5).tolist()
 
 
+def as_percent(probabilities: np.ndarray) -> np.ndarray:
+    """What a two-class map draws: P(class 1) in whole percent."""
+    return np.rint(np.asarray(probabilities) * 100)
+
+
 def probability_maps(animation: dict) -> list[np.ndarray]:
     """The heatmaps the animation shows before any scrubbing (its last frame), by panel."""
     return [t["z"] for t in sorted(traces(animation, role="probability"),
@@ -119,9 +124,9 @@ def test_p_zero_drops_nothing_and_the_thinned_net_is_the_full_net():
     assert [frame["n_dropped"] for frame in frames] == [[0, 0, 0]] * len(frames)
     thinned, full = probability_maps(charts["animation"])
     np.testing.assert_allclose(thinned, full)
-    for frame in charts["animation"]["frames"]:  # heatmap, contour, heatmap, contour
+    for frame in charts["animation"]["frames"]:  # one map per panel
         z = [t["z"] for t in frame["data"] if "z" in t]
-        np.testing.assert_allclose(z[0], z[2])
+        np.testing.assert_array_equal(z[0], z[1])
     assert not at.warning
 
 
@@ -183,10 +188,11 @@ def test_every_control_runs_at_its_extremes(name, value):
     if pipeline.is_planar(dataset):
         maps = traces(charts["animation"], role="probability")
         assert {t["meta"]["panel"] for t in maps} == {0, 1}  # thinned and full network
-        for t in maps:  # one map per panel, or one per class region with 3+ classes
+        for t in maps:  # one map per panel (in percent), or one per class region (3+ classes)
             z = np.asarray(t["z"], dtype=float)
             assert z.shape == (FRAME_GRID, FRAME_GRID)
-            assert np.all((z[~np.isnan(z)] >= 0) & (z[~np.isnan(z)] <= 1))
+            top = 100 if dataset.n_classes == 2 else 1
+            assert np.all((z[~np.isnan(z)] >= 0) & (z[~np.isnan(z)] <= top))
     else:
         assert not traces(charts["animation"], role="probability")
         assert any("no plane to draw" in c.value for c in at.caption)
@@ -212,7 +218,9 @@ def test_each_frame_shows_the_masks_and_boundaries_of_its_epoch(scope):
         mask = pipeline.view_mask(run.keep_masks(epoch, 0))
         assert meta["dropped"] == [dropped_units(m) for m in mask]
         # The frame's crossed-out units are those units (drawn ones: the first 15 per layer).
-        nodes = [t for t in frame["data"] if (t.get("meta") or {}).get("role") == "nodes_dropped"]
+        # (A frame's traces are animation["data"][i] for i in frame["traces"], in order.)
+        nodes = [t for i, t in zip(frame["traces"], frame["data"], strict=True)
+                 if animation["data"][i]["meta"]["role"] == "nodes_dropped"]
         drawn = sum(sum(i < 15 for i in d) if len(m) > 16 else len(d)
                     for d, m in zip(meta["dropped"], mask, strict=True))
         assert len(nodes[0]["x"]) == drawn
@@ -224,8 +232,8 @@ def test_each_frame_shows_the_masks_and_boundaries_of_its_epoch(scope):
         if epoch in (0, MAX_FRAMES // 2, MAX_FRAMES - 1):  # that epoch's two networks
             thinned, full = pipeline.thinned_and_full(run.network(epoch), mask, grid.points)
             z = [t["z"] for t in frame["data"] if "z" in t]
-            np.testing.assert_allclose(z[0].ravel(), thinned[:, 1], atol=1e-6)
-            np.testing.assert_allclose(z[2].ravel(), full[:, 1], atol=1e-6)
+            np.testing.assert_array_equal(z[0].ravel(), as_percent(thinned[:, 1]))
+            np.testing.assert_array_equal(z[1].ravel(), as_percent(full[:, 1]))
     # Scrubbing is client-side: one frame per epoch, each step animates to its frame at once.
     slider = animation["layout"]["sliders"][0]
     assert slider["active"] == len(frames) - 1
@@ -347,9 +355,9 @@ def test_action_figures_boundary_is_the_thinned_and_the_full_network(small_run):
     net = run.network(epoch)
     grid = pipeline.grid_for(run.dataset)
     thinned, full = pipeline.thinned_and_full(net, run.keep_masks(epoch, 0), grid.points)
-    heatmaps = [t for t in figures["boundary"].data if t.type == "heatmap"]
-    np.testing.assert_allclose(np.asarray(heatmaps[0].z).ravel(), thinned[:, 1], atol=1e-6)
-    np.testing.assert_allclose(np.asarray(heatmaps[1].z).ravel(), full[:, 1], atol=1e-6)
+    maps = [t for t in figures["boundary"].data if t.type == "contour"]
+    np.testing.assert_array_equal(np.asarray(maps[0].z).ravel(), as_percent(thinned[:, 1]))
+    np.testing.assert_array_equal(np.asarray(maps[1].z).ravel(), as_percent(full[:, 1]))
 
 
 def test_action_figures_without_a_plane_have_no_boundary():

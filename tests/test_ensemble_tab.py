@@ -74,9 +74,10 @@ def test_chart_data_are_the_shown_sub_networks_and_their_average():
     average = ensemble_mean(shown, "arithmetic")[:, 1].reshape(100, 100)
     maps = sorted(traces(charts["ensemble_comparison"], role="probability"),
                   key=lambda t: t["meta"]["panel"])
-    np.testing.assert_allclose(maps[0]["z"], average, atol=1e-5)
+    # The maps draw P(class 1) in whole percent.
+    np.testing.assert_array_equal(maps[0]["z"], np.rint(average * 100))
     full = net.predict_proba(grid.points)[:, 1].reshape(100, 100)
-    np.testing.assert_allclose(maps[1]["z"], full, atol=1e-5)
+    np.testing.assert_array_equal(maps[1]["z"], np.rint(full * 100))
     accuracies = gallery_meta["accuracy"]
     one_by_one = [(net.predict_proba(run.dataset.X_test, [m[i] for m in masks]).argmax(-1)
                    == run.dataset.y_test).mean() for i in range(8)]

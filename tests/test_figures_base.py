@@ -108,16 +108,15 @@ def test_two_class_boundary_heatmap_contour_and_points():
     probs = logistic_probs(grid)
     fig = boundary_figure(xs, ys, probs, X_tr, y_tr, X_te, y_te, title="p = 0.5")
 
+    # One grid draws the colours and the 50% line: P(class 1) in whole percent, one byte each.
     (heat,) = traces_with(fig, "probability")
-    assert heat.type == "heatmap"
-    assert heat.z.shape == (40, 40) and heat.z.dtype == np.float32
-    assert heat.z.min() >= 0.0 and heat.z.max() <= 1.0
-    np.testing.assert_allclose(heat.z.ravel(), probs[:, 1], atol=1e-6)
-    assert (heat.zmin, heat.zmax) == (0.0, 1.0)
+    assert heat.type == "contour" and heat.meta["boundary"] == 50
+    assert heat.z.shape == (40, 40) and heat.z.dtype == np.uint8
+    np.testing.assert_array_equal(heat.z.ravel(), np.rint(probs[:, 1] * 100))
+    assert (heat.zmin, heat.zmax) == (0, 100)
     assert heat.colorscale[1][1] == "rgb(255,255,255)"  # white exactly at P = 0.5
-    (contour,) = traces_with(fig, "boundary")
-    assert contour.contours.start == contour.contours.end == 0.5
-    assert contour.contours.coloring == "lines"
+    assert heat.contours.start == heat.contours.end == 50
+    assert heat.contours.coloring == "heatmap" and heat.contours.showlines
 
     for k in (0, 1):
         (train,) = traces_with(fig, "train", **{"class": k})
@@ -136,8 +135,8 @@ def test_two_class_boundary_heatmap_contour_and_points():
     assert tuple(fig.layout.yaxis.range) == pytest.approx((ys[0], ys[-1]))
     assert fig.layout.uirevision == style.UIREVISION
     assert fig.layout.title.text == "p = 0.5"
-    # The payload really carries float32 ("f4") heatmap values.
-    assert json.loads(fig.to_json())["data"][0]["z"]["dtype"] == "f4"
+    # The payload really carries one byte ("u1") per grid cell.
+    assert json.loads(fig.to_json())["data"][0]["z"]["dtype"] == "u1"
 
 
 def test_boundary_without_test_points_and_with_1d_probabilities():
@@ -190,7 +189,7 @@ def test_boundary_panels_share_one_scale_and_wrap_rows():
 
     heats = traces_with(fig, "probability")
     assert len(heats) == 16
-    assert {(h.zmin, h.zmax) for h in heats} == {(0.0, 1.0)}
+    assert {(h.type, h.zmin, h.zmax) for h in heats} == {("heatmap", 0, 100)}
     assert len({json.dumps(h.colorscale) for h in heats}) == 1
     assert [h.xaxis for h in heats] == ["x"] + [f"x{i}" for i in range(2, 17)]
     assert fig.layout.meta["nrows"] == 4 and fig.layout.meta["ncols"] == 4

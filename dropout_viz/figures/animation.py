@@ -13,7 +13,12 @@ import numpy as np
 import plotly.graph_objects as go
 
 from dropout_viz.figures import style
-from dropout_viz.figures.boundary import _axis_settings, _point_traces, _probability_traces
+from dropout_viz.figures.boundary import (
+    _axis_settings,
+    _point_traces,
+    _probability_traces,
+    percent,
+)
 from dropout_viz.figures.network import network_spec
 
 FRAME_DURATION_MS = 300  # Play: one kept epoch every 0.3 s
@@ -117,7 +122,7 @@ def epoch_animation_figure(
     # The ellipsis trace (if any) and the node layout never change; the links and units do.
     animated_net = [i for i, t in enumerate(nets[0]["data"]) if t["meta"]["role"] != "ellipsis"]
 
-    fig = go.Figure(nets[active]["data"])
+    fig = AnimatedFigure(nets[active]["data"])
     prob_frames: list[list[np.ndarray]] = []
     prob_types: list[str] = []
     if boundary is not None:
@@ -146,24 +151,24 @@ def epoch_animation_figure(
     frames = []
     for f, e in enumerate(labels):
         data = [_frame_trace(nets[f]["data"][i]) for i in animated_net]
-        # Heatmaps keep their x, y and colours: a frame carries only the new z.
-        data += [{"type": kind, "z": z}
+        # The maps keep their x, y and colours: a frame carries only the new z.
+        data += [{"type": kind, "z": style.typed_array(z)}
                  for kind, z in zip(prob_types, prob_frames[f] if prob_frames else [])]
         frames.append({"name": str(e), "data": data, "traces": animated,
                        "layout": {"title": {"text": f"Thinned network of epoch {e}"},
                                   "annotations": frame_annotations(f)}})
-    fig.frames = frames
+    fig.plain_frames = frames
 
     net_layout = nets[active]["layout"]
     net_height = int(net_layout["height"])
     size = style.font_size(projector)
-    fig.update_layout(**style.base_layout(f"Thinned network of epoch {labels[active]}",
-                                          projector))
+    base = style.base_layout(f"Thinned network of epoch {labels[active]}", projector)
+    layout = {**base, "template": base["template"].to_plotly_json()}
     x_net, y_net = net_layout["xaxis"], net_layout["yaxis"]
     controls_px = 150
     if boundary is None:
         height = net_height + controls_px
-        fig.update_layout(xaxis=x_net, yaxis=y_net)
+        layout.update(xaxis=x_net, yaxis=y_net)
     else:
         x_axis, y_axis = _axis_settings(xs, ys)
         panel = {"showticklabels": False, "fixedrange": False}
@@ -177,7 +182,7 @@ def epoch_animation_figure(
             domains = ([0, 0.4], [0, 1], [0.42, 0.705], [0.715, 1.0], [0, 0.93])
             legend_y = 1.0  # top right, above the panels: the slider runs along the bottom
         net_x, net_y, x2, x3, boundary_y = domains
-        fig.update_layout(
+        layout.update(
             xaxis={**x_net, "domain": net_x}, yaxis={**y_net, "domain": net_y},
             xaxis2={**x_axis, **panel, "domain": x2, "anchor": "y2"},
             yaxis2={**y_axis, **panel, "domain": boundary_y, "anchor": "x2",
@@ -189,10 +194,10 @@ def epoch_animation_figure(
                     "x": 1.0, "xanchor": "right", "y": legend_y, "yanchor": "bottom",
                     "font": {"size": size}},
         )
-    fig.update_annotations(font={"size": size})
-    fig.update_layout(
+    layout.update(
         annotations=frame_annotations(active),
-        title={"yref": "container", "y": 1.0, "yanchor": "top", "pad": {"t": 8}},
+        title={**base["title"], "yref": "container", "y": 1.0, "yanchor": "top",
+               "pad": {"t": 8}},
         height=height,
         margin={"l": 6, "r": 6, "t": int(net_layout["margin"]["t"]), "b": controls_px},
         hovermode="closest",
@@ -209,6 +214,7 @@ def epoch_animation_figure(
                        for f, (e, net) in enumerate(zip(labels, nets, strict=True))],
         },
     )
+    fig.plain_layout = layout
     return fig
 
 
@@ -223,10 +229,10 @@ def _panel_traces(xs, ys, probs, n_classes: int, projector: bool, panel: int) ->
 
 def _probability_z(probs: np.ndarray, n_classes: int, shape: tuple[int, int]) -> list[np.ndarray]:
     """The z of each trace `_probability_traces` draws for these probabilities, in its order:
-    P(class 1) for the heatmap and its contour, or per class its probability where it wins."""
+    P(class 1) in whole percent for the one two-class map, or per class its probability where
+    it wins."""
     if n_classes <= 2:
-        p1 = probs[:, 1].reshape(shape).astype(np.float32)
-        return [p1, p1]
+        return [percent(probs[:, 1]).reshape(shape)]
     winner, confidence = probs.argmax(axis=1), probs.max(axis=1).astype(np.float32)
     return [np.where(winner == k, confidence, np.nan).astype(np.float32).reshape(shape)
             for k in range(n_classes)]
@@ -234,11 +240,51 @@ def _probability_z(probs: np.ndarray, n_classes: int, shape: tuple[int, int]) ->
 
 # What changes between frames of the diagram; the style (widths, sizes, outlines) stays with the
 # figure's traces, and Plotly merges a frame into them. Smaller frames validate and ship faster.
-_FRAME_KEYS = ("type", "x", "y", "text", "textposition", "hovertext", "meta")
+_FRAME_KEYS = ("type", "x", "y", "text", "textposition", "hovertext")
 
 
 def _frame_trace(trace: dict[str, Any]) -> dict[str, Any]:
-    slim = {key: trace[key] for key in _FRAME_KEYS if key in trace}
+    slim = {key: _typed(trace[key]) for key in _FRAME_KEYS if key in trace}
     if isinstance(trace.get("marker", {}).get("color"), list):  # per-unit fills
         slim["marker"] = {"color": trace["marker"]["color"]}
     return slim
+
+
+def _typed(value: Any) -> Any:
+    return style.typed_array(value) if isinstance(value, np.ndarray) else value
+
+
+class AnimatedFigure(go.Figure):
+    """A figure whose layout and animation frames stay plain dicts (`plain_layout`,
+    `plain_frames`; arrays already in Plotly's typed-array form), put into what `to_dict()`
+    returns, so the page, the HTML export and the tests all see them. Plotly validates the
+    traces; validating and copying the layout's 24 slider steps and 24 frames of the same
+    traces again would cost more than building them. A test checks that Plotly accepts the
+    whole figure."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._plain_layout: dict[str, Any] = {}
+        self._plain_frames: list[dict[str, Any]] = []
+
+    @property
+    def plain_layout(self) -> dict[str, Any]:
+        return self._plain_layout
+
+    @plain_layout.setter
+    def plain_layout(self, layout: dict[str, Any]) -> None:
+        self._plain_layout = layout
+
+    @property
+    def plain_frames(self) -> list[dict[str, Any]]:
+        return self._plain_frames
+
+    @plain_frames.setter
+    def plain_frames(self, frames: list[dict[str, Any]]) -> None:
+        self._plain_frames = frames
+
+    def to_dict(self) -> dict[str, Any]:
+        spec = super().to_dict()
+        spec["layout"] = {**spec["layout"], **self._plain_layout}
+        spec["frames"] = self._plain_frames
+        return spec

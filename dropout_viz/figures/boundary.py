@@ -1,6 +1,7 @@
 """Decision-boundary figures: class probabilities over a 2-D grid, with the data on top.
 
-Two classes: a heatmap of P(class 1) on a fixed 0..1 scale (white at 0.5) plus the 0.5 contour.
+Two classes: P(class 1) in whole percent on a fixed 0..100 scale (white at 50%), drawn by one
+contour trace that colours the plane and draws the 50% line from the same grid.
 More classes: one heatmap per class, showing the winning class's probability only where that class
 wins, so hue = predicted class and depth of colour = confidence.
 """
@@ -62,6 +63,12 @@ def _n_classes(grid_probs: np.ndarray, y_train, y_test, n_classes: int | None) -
     return max(grid_probs.shape[1], seen, 2)
 
 
+def percent(probabilities: np.ndarray) -> np.ndarray:
+    """Probabilities as whole percentages, one byte each: what the maps draw and ship (a
+    fraction of a percent is invisible in a colour, and 8-bit arrays are a quarter of float32)."""
+    return np.rint(np.asarray(probabilities) * 100).astype(np.uint8)
+
+
 def two_class_colorscale() -> list[list[Any]]:
     """Class-0 colour → white at 0.5 → class-1 colour; tinted so data points stay visible."""
     return [
@@ -82,27 +89,21 @@ def _probability_traces(
 ) -> list[go.BaseTraceType]:
     shape = (len(ys), len(xs))
     if n_classes <= 2:
-        p1 = grid_probs[:, 1].reshape(shape).astype(np.float32)
-        traces: list[go.BaseTraceType] = [
-            go.Heatmap(
-                x=xs, y=ys, z=p1, zmin=0.0, zmax=1.0, colorscale=two_class_colorscale(),
-                zsmooth="best", showscale=show_colorbar,
-                colorbar={"title": {"text": "P(class 1)", "side": "right"}, "len": 0.8},
-                hovertemplate="x=%{x:.2f}<br>y=%{y:.2f}<br>P(class 1)=%{z:.2f}<extra></extra>",
-                meta={"role": "probability"}, name="P(class 1)",
-            )
-        ]
-        if contour:
-            traces.append(
-                go.Contour(
-                    x=xs, y=ys, z=p1, showscale=False, hoverinfo="skip",
-                    contours={"start": 0.5, "end": 0.5, "size": 1.0, "coloring": "lines"},
-                    colorscale=[[0, style.BOUNDARY_LINE], [1, style.BOUNDARY_LINE]],
-                    line={"width": 2.0 * style.line_scale(projector), "color": style.BOUNDARY_LINE},
-                    meta={"role": "boundary"}, name="P = 0.5",
-                )
-            )
-        return traces
+        common = dict(
+            x=xs, y=ys, z=percent(grid_probs[:, 1]).reshape(shape), zmin=0, zmax=100,
+            colorscale=two_class_colorscale(), showscale=show_colorbar,
+            colorbar={"title": {"text": "P(class 1), %", "side": "right"}, "len": 0.8},
+            hovertemplate="x=%{x:.2f}<br>y=%{y:.2f}<br>P(class 1)=%{z}%<extra></extra>",
+            name="P(class 1)")
+        if not contour:
+            return [go.Heatmap(**common, zsmooth="best", meta={"role": "probability"})]
+        # One grid draws both the colours and the 50% line (half the bytes of a heatmap
+        # with a contour on top of it).
+        return [go.Contour(
+            **common, meta={"role": "probability", "boundary": 50},
+            contours={"start": 50, "end": 50, "size": 1, "coloring": "heatmap",
+                      "showlines": True},
+            line={"width": 2.0 * style.line_scale(projector), "color": style.BOUNDARY_LINE})]
 
     winner = grid_probs.argmax(axis=1)
     confidence = grid_probs.max(axis=1).astype(np.float32)

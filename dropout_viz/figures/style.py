@@ -7,8 +7,10 @@ Weight sign uses the Okabe–Ito blue/vermillion pair. Grey is reserved for drop
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
+import numpy as np
 import plotly.graph_objects as go
 
 # Class order puts the strongest blue/orange pair first: most datasets here have two classes.
@@ -102,3 +104,13 @@ def base_layout(title: str = "", projector: bool = False) -> dict[str, Any]:
         "margin": {"l": 10, "r": 10, "t": 60 if title else 30, "b": 10},
         "uirevision": UIREVISION,
     }
+
+
+def typed_array(values: np.ndarray) -> dict[str, Any]:
+    """An array in Plotly.js's typed-array form (base64 of its bytes, as Plotly itself encodes
+    NumPy arrays), for parts of a figure that are built as plain dicts (animation frames)."""
+    array = np.ascontiguousarray(values)
+    spec = {"dtype": array.dtype.str[1:], "bdata": base64.b64encode(array.tobytes()).decode()}
+    if array.ndim > 1:
+        spec["shape"] = ", ".join(str(n) for n in array.shape)
+    return spec

@@ -64,7 +64,8 @@ def animation_figure(run: TrainingRun, settings: Settings,
     boundary = None
     if planar:
         grid = pipeline.grid_for(dataset, resolution=FRAME_GRID)
-        # Each epoch's thinned and full network run as one stack of two, in float32.
+        # Each epoch's thinned and full network run as one stack of two, in float32 (one stack
+        # of all epochs is slower: its layers no longer fit in the processor's cache).
         pairs = [pipeline.thinned_and_full(net, mask, grid.points)
                  for net, mask in zip(nets, masks, strict=True)]
         boundary = BoundaryFrames(
@@ -88,7 +89,7 @@ def cached_animation(run: TrainingRun, settings: Settings, key: TrainKey) -> go.
     """Built once per run and projector mode; reruns of the page reuse it."""
     key = (key, settings.projector)
     fig = ANIMATIONS.get(key)
-    if fig is None or fig.layout.meta["epochs"][-1] != run.epochs_completed:
+    if fig is None or fig.plain_layout["meta"]["epochs"][-1] != run.epochs_completed:
         fig = animation_figure(run, settings)
         ANIMATIONS.put(key, fig)
     return fig
