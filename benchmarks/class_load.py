@@ -275,11 +275,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--sessions must be 1..100 and --moves 1..9")
     started = time.perf_counter()
     rows = table(*measure(sessions, moves), sessions)
-    header = ("measurement", "value", "÷ reference", "target")
-    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(4)]
-    for row in (header, ("---",) * 4, *rows) if args.markdown else (header, *rows):
-        print("| " + " | ".join(row) + " |" if args.markdown else
-              "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    header = ("measurement", "value", "× reference", "target")
+    if args.markdown:
+        lines = ["| " + " | ".join(row) + " |" for row in (header, ("---",) * 4, *rows)]
+    else:
+        widths = [max(len(row[i]) for row in (header, *rows)) for i in range(4)]
+        lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+                 for row in (header, *rows)]
+    print("\n".join(lines))
     took = time.perf_counter() - started
     print(f"\n{sessions} sessions, medians of {moves} moves; took {took:.0f} s")
     return 0
