@@ -91,8 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     export_parser = commands.add_parser(
         "export", help="write every tab's figures (HTML, PNG if possible) and the run's data",
-        description="Write each tab's figures as standalone HTML (plus PNG at 2x when the "
-                    "kaleido image engine is installed), history.csv, weights.npz and "
+        description="Write each tab's figures as HTML (plotly.js once beside them, as "
+                    "plotly.min.js, so the folder opens offline), plus PNG at 2x when the "
+                    "kaleido image engine is installed, history.csv, weights.npz and "
                     "settings.json to a folder.")
     export_parser.add_argument("--preset", choices=list(presets), metavar="NAME",
                                help=preset_help)

@@ -2,6 +2,10 @@
 
 Shared by the download buttons on every tab and by `python -m dropout_viz export`. Each tab's
 figures come from one pure builder named in FIGURE_BUILDERS.
+
+A download button gives one HTML file, so it embeds plotly.js (about 4.8 MB). An export folder
+holds many charts, so it writes plotly.js once, as plotly.min.js beside them, and each HTML file
+loads it from there (Plotly's include_plotlyjs="directory"); both open offline.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
 
 from dropout_viz.engine import TrainingRun
 from dropout_viz.figures.style import PLOTLY_CONFIG
@@ -64,10 +69,14 @@ def tab_figures(run: TrainingRun, settings: Settings,
     return {tab: FIGURE_BUILDERS[tab](run, settings) for tab in tabs or tuple(FIGURE_BUILDERS)}
 
 
-def figure_html(fig: go.Figure, title: str = "dropout_viz") -> str:
-    """A standalone page: plotly.js is embedded, so the file opens offline."""
-    return fig.to_html(include_plotlyjs=True, full_html=True, config=PLOTLY_CONFIG,
-                       div_id=_slug(title))
+PLOTLYJS_FILE = "plotly.min.js"  # the name Plotly's include_plotlyjs="directory" loads
+
+
+def figure_html(fig: go.Figure, title: str = "dropout_viz", embed_plotlyjs: bool = True) -> str:
+    """A full HTML page. embed_plotlyjs=True (downloads): plotly.js is inside, so the one file
+    opens offline. False (export folders): it loads plotly.min.js from its own folder."""
+    return fig.to_html(include_plotlyjs=True if embed_plotlyjs else "directory",
+                       full_html=True, config=PLOTLY_CONFIG, div_id=_slug(title))
 
 
 def png_engine_available() -> bool:
@@ -138,7 +147,10 @@ class ExportReport:
 
 def write_export(run: TrainingRun, settings: Settings, out_dir: Path | str,
                  png: bool | None = None) -> ExportReport:
-    """Write every tab's figures (HTML, and PNG when possible), history.csv and weights.npz."""
+    """Write every tab's figures (HTML, and PNG when possible), history.csv and weights.npz.
+
+    plotly.js is written once, as plotly.min.js, and every HTML file loads it from beside itself
+    (always rewritten, so a copy left by an older Plotly version cannot stay behind)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     png = png_engine_available() if png is None else png
@@ -147,13 +159,14 @@ def write_export(run: TrainingRun, settings: Settings, out_dir: Path | str,
         for name, fig in figures.items():
             stem = f"{tab}-{_slug(name)}"
             path = out / f"{stem}.html"
-            path.write_text(figure_html(fig, stem), encoding="utf-8")
+            path.write_text(figure_html(fig, stem, embed_plotlyjs=False), encoding="utf-8")
             written.append(path)
             if png:
                 path = out / f"{stem}.png"
                 path.write_bytes(figure_png(fig))
                 written.append(path)
-    data_files = {"history.csv": history_csv(run.history).encode(),
+    data_files = {PLOTLYJS_FILE: get_plotlyjs().encode(),
+                  "history.csv": history_csv(run.history).encode(),
                   "weights.npz": weights_npz(run, settings),
                   "settings.json": json.dumps(settings_dict(settings), indent=2).encode()}
     for name, content in data_files.items():

@@ -1,5 +1,10 @@
 """Lesson presets: one JSON file each in assets/presets/, loaded and validated here.
 
+assets/presets/ is the one place to edit them. An installed package (`pip install .`) has no
+checkout beside it, so pyproject.toml installs a copy of that folder inside the package, as
+dropout_viz/lesson_presets/; PRESET_DIR is that copy when it exists, else the checkout's folder
+(a checkout and `pip install -e .` read assets/presets/ itself).
+
 A preset file looks like
 
     {"name": "over-fitting-rescue", "title": "Over-fitting rescue",
@@ -21,7 +26,10 @@ from typing import Any
 
 from dropout_viz.settings import FIELD_SPECS, SLUG_PATTERN, TABS, Settings
 
-PRESET_DIR = Path(__file__).resolve().parent.parent / "assets" / "presets"
+_PACKAGE_DIR = Path(__file__).resolve().parent
+INSTALLED_PRESET_DIR = _PACKAGE_DIR / "lesson_presets"  # pyproject.toml: package-dir
+CHECKOUT_PRESET_DIR = _PACKAGE_DIR.parent / "assets" / "presets"
+PRESET_DIR = INSTALLED_PRESET_DIR if INSTALLED_PRESET_DIR.is_dir() else CHECKOUT_PRESET_DIR
 PRESET_KEYS = ("name", "title", "teaches", "tab", "settings")
 
 
@@ -35,10 +43,12 @@ class Preset:
 
 
 def load_presets(directory: Path | str | None = None) -> dict[str, Preset]:
-    """Every preset in `directory` (default assets/presets/), by file name, validated.
+    """Every preset in `directory` (default PRESET_DIR), by file name, validated.
 
     Raises ValueError naming the file (and the field) for anything malformed.
     """
+    if directory is None and not PRESET_DIR.is_dir():  # a broken install: say so, not "none"
+        raise FileNotFoundError(f"the lesson presets are missing: no folder {PRESET_DIR}")
     folder = Path(directory) if directory is not None else PRESET_DIR
     presets: dict[str, Preset] = {}
     for path in sorted(folder.glob("*.json")):

@@ -5,12 +5,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
+from plotly.offline import get_plotlyjs
 
 from dropout_viz import cli, export, pipeline
 from dropout_viz.presets import apply_preset, load_presets
@@ -101,9 +104,16 @@ def test_export_writes_the_promised_files(tmp_path, capsys):
         assert "PNG not written" in captured.err
         assert not any(name.endswith(".png") for name in names)
 
-    html = (out / "action-boundary.html").read_text(encoding="utf-8")
-    assert "Plotly.newPlot" in html and '<script src="http' not in html  # works offline
-    assert len(html) > 1_000_000  # the library is embedded
+    # plotly.js is written once, beside the charts; every chart loads it from there (offline).
+    assert [path.name for path in out.rglob("*.js")] == ["plotly.min.js"]
+    assert (out / "plotly.min.js").read_text(encoding="utf-8") == get_plotlyjs()
+    charts = sorted(out.glob("*.html"))
+    assert len(charts) >= 9
+    for chart in charts:
+        html = chart.read_text(encoding="utf-8")
+        assert "Plotly.newPlot" in html and '<script charset="utf-8" src="plotly.min.js">' in html
+        assert "http" not in "".join(re.findall(r"<script[^>]*\bsrc=[^>]*>", html))
+        assert len(html) < 1_000_000, chart.name  # the library is not embedded again
 
     rows = list(csv.reader(io.StringIO((out / "history.csv").read_text())))
     assert rows[0][0] == "epoch" and "test_acc" in rows[0]
@@ -115,6 +125,23 @@ def test_export_writes_the_promised_files(tmp_path, capsys):
         saved = json.loads(str(weights["settings_json"]))
     assert saved["preset"] == "over-fitting-rescue" and saved["width"] == 8
     assert json.loads((out / "settings.json").read_text()) == saved
+
+
+def test_export_rewrites_a_stale_plotly_bundle(tmp_path):
+    (tmp_path / "plotly.min.js").write_text("/* plotly.js of another version */")
+    settings = Settings(epochs=2, width=6, n_samples=40)
+    report = export.write_export(pipeline.train_for(settings.train_key()), settings, tmp_path,
+                                 png=False)
+    assert tmp_path / "plotly.min.js" in report.written
+    assert (tmp_path / "plotly.min.js").read_text(encoding="utf-8") == get_plotlyjs()
+
+
+def test_download_html_stays_one_self_contained_file():
+    """The download buttons' file (export.figure_html's default) embeds plotly.js."""
+    fig = go.Figure(go.Scatter(x=[0, 1], y=[1, 0]))
+    html = export.figure_html(fig, "a chart")
+    assert get_plotlyjs() in html and "Plotly.newPlot" in html
+    assert not re.findall(r"<script[^>]*\bsrc=", html)  # nothing to fetch, works offline
 
 
 def test_exported_weights_reproduce_the_run(tmp_path):
