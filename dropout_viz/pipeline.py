@@ -39,6 +39,27 @@ def train_for(key: TrainKey, dataset: Dataset | None = None, on_epoch=None) -> T
                  on_epoch=on_epoch)
 
 
+# Seconds per unit of training work on this project's 2-core machine (one BLAS thread), from a
+# few measured runs: the fixed cost of one mini-batch step, per parameter (gradient and Adam),
+# and per floating-point operation. Enough to warn before a run of minutes, not a promise.
+STEP_S, PER_PARAMETER_S, PER_FLOP_S = 50e-6, 10e-9, 1e-10
+
+
+def estimated_training_s(key: TrainKey, n_train: int, n_test: int, n_features: int,
+                         n_classes: int) -> float:
+    """About how long `train` takes for `key` on such data: every mini-batch step's forward and
+    backward pass (6 flops per weight per example) and optimizer update, plus each epoch's
+    evaluation of the test-time network on all points (2 flops per weight per point)."""
+    sizes = (n_features, *key.hidden, n_classes)
+    weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    parameters = weights + sum(sizes[1:])
+    batch = min(key.batch_size, n_train)
+    steps = key.epochs * -(-n_train // batch)
+    per_step = STEP_S + PER_PARAMETER_S * parameters + PER_FLOP_S * 6 * batch * weights
+    per_epoch = PER_FLOP_S * 2 * (n_train + n_test) * weights
+    return steps * per_step + key.epochs * per_epoch
+
+
 @dataclass(frozen=True)
 class Grid:
     """The plane a decision boundary is drawn on (standardised coordinates)."""

@@ -383,14 +383,55 @@ def test_sessions_asking_for_a_run_in_training_wait_for_it_instead_of_training_i
     assert trained == ["first"]  # one training for three sessions
     assert runs["second"] is runs["first"] is runs["third"] is cache.RUNS.get(key)
     assert runs["first"].epochs_completed == 60
-    assert cache.FLIGHTS == {}  # nothing left in flight
+    assert cache.RUNS.in_flight() == []  # nothing left in flight
 
 
 def test_a_waiting_session_trains_the_run_itself_when_the_first_one_is_superseded(fake_st):
     key = SLOW.replace(seed=4243).train_key()
-    flight = cache.Flight(key.epochs)
-    cache.FLIGHTS[key] = flight  # another session is training this key...
-    threading.Timer(0.3, lambda: (cache.FLIGHTS.pop(key), flight.landed.set())).start()
+    flight = cache.Flight()
+    cache.RUNS._flights[key] = flight  # another session is training this key...
+    threading.Timer(0.3, lambda: (cache.RUNS._flights.pop(key), flight.landed.set())).start()
     fake_st.interrupt_at_update = None  # ...and is superseded before it finishes
     run = cache.get_run(key, {}, session_id="waiter")
     assert run.epochs_completed == 40 and cache.RUNS.get(key) is run
+
+
+# --- no accidental 40-minute runs --------------------------------------------------------------
+
+
+LARGEST = {"n_layers": "4", "width": "256", "n_samples": "2000", "batch_size": "1",
+           "epochs": "1000"}
+
+
+def test_the_largest_settings_say_how_long_they_would_take_and_wait_for_a_click():
+    at = app(**LARGEST).run()
+    assert_clean(at)
+    [warning] = [w for w in texts(at.warning) if "would take about" in w]
+    assert "minutes" in warning or "hours" in warning
+    assert any(b.label.startswith("Start training (about") for b in at.button)
+    assert len(cache.RUNS) == 0 and cache.RUNS.in_flight() == []  # nothing trains meanwhile
+    assert at.session_state["width"] == 256  # the settings stay as chosen
+
+
+def test_estimates_follow_the_work_and_the_default_run_is_quick():
+    def estimate(**changes):
+        key = DEFAULTS.replace(**changes).train_key()
+        return pipeline.estimated_training_s(key, 90, 60, 2, 2)
+
+    assert estimate() < 1.0
+    assert estimate(batch_size=1) > estimate() and estimate(width=256) > estimate()
+    assert estimate(epochs=300) == pytest.approx(2 * estimate())
+    largest = DEFAULTS.replace(**{k: int(v) for k, v in LARGEST.items()}).train_key()
+    assert pipeline.estimated_training_s(largest, 1200, 800, 2, 2) > 20 * 60
+
+
+def test_a_click_starts_a_long_run_and_it_trains_as_usual(monkeypatch):
+    monkeypatch.setattr(cache, "LONG_RUN_S", 0.0)  # every run counts as long
+    at = app(epochs="5", width="8").run()
+    assert_clean(at)
+    [start] = [b for b in at.button if b.label.startswith("Start training")]
+    assert not at.get("plotly_chart")
+    start.click().run()
+    assert_clean(at)
+    assert not [w for w in texts(at.warning) if "would take about" in w]
+    assert {c.proto.id.split("-")[-1] for c in at.get("plotly_chart")} >= {"animation"}

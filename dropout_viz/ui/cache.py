@@ -39,14 +39,35 @@ MAX_STOPPED_RUNS = 2  # per session
 STOPPED_RUNS = "_stopped_runs"  # session key: {TrainKey: stopped TrainingRun}
 STOP_WAIT_S = 0.5  # an interrupted run waits this long for a Stop click to be registered
 HANDOVER_WAIT_S = 15.0  # the new script waits at most this long for the stopped run
+LONG_RUN_S = 20.0  # a run estimated to take longer starts only on a click
+CONFIRMED_RUNS = "_confirmed_long_runs"  # session key: the long runs this session started
+
+
+class LongRun(Exception):
+    """The run for `key` would take about `seconds`: the page asks before training it."""
+
+    def __init__(self, key: TrainKey, seconds: float):
+        super().__init__(f"training would take about {seconds:.0f} s")
+        self.key, self.seconds = key, seconds
+
+
+class Flight:
+    """An entry being built by one thread; others asking for the same key wait for it."""
+
+    def __init__(self) -> None:
+        self.done = 0  # how far the build is (training: epochs finished), for waiters to show
+        self.landed = threading.Event()  # set when the build ended, finished or not
 
 
 class LRUCache:
-    """A thread-safe, bounded, least-recently-used mapping."""
+    """A thread-safe, bounded, least-recently-used mapping shared by every session, which
+    builds each missing entry once: sessions asking for a key that another one is building wait
+    for it (`get_or_build`) instead of building it again."""
 
     def __init__(self, max_entries: int):
         self.max_entries = max_entries
         self._items: OrderedDict = OrderedDict()
+        self._flights: dict = {}
         self._lock = threading.Lock()
 
     def get(self, key):
@@ -63,12 +84,45 @@ class LRUCache:
             while len(self._items) > self.max_entries:
                 self._items.popitem(last=False)
 
+    def get_or_build(self, key, build, wait=None):
+        """The entry for `key`, or `build(flight)`'s result stored under it. While another
+        thread builds the key, `wait(flight)` (default: until it lands) and look again: the
+        entry is there, or that build was stopped and this thread builds it."""
+        while True:
+            value = self.get(key)
+            if value is not None:
+                return value
+            with self._lock:
+                flight = self._flights.get(key)
+                building_here = flight is None
+                if building_here:
+                    flight = self._flights[key] = Flight()
+            if not building_here:
+                (wait or _wait_until_landed)(flight)
+                continue
+            try:
+                value = build(flight)
+                self.put(key, value)
+                return value
+            finally:
+                with self._lock:
+                    del self._flights[key]
+                flight.landed.set()
+
+    def in_flight(self) -> list:
+        with self._lock:
+            return list(self._flights)
+
     def __len__(self) -> int:
         return len(self._items)
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+
+
+def _wait_until_landed(flight: Flight) -> None:
+    flight.landed.wait()
 
 
 RUNS = LRUCache(MAX_RUNS)
@@ -244,19 +298,6 @@ def _stopped_note(run_key: TrainKey, run: TrainingRun) -> None:
               on_click=_train_fully, args=(run_key,))
 
 
-class Flight:
-    """A run being trained by one session, which others asking for the same key wait for."""
-
-    def __init__(self, epochs: int):
-        self.epochs = epochs
-        self.epoch = 0  # epochs finished so far (the trainer's reporter updates it)
-        self.landed = threading.Event()  # set when training ended, finished or not
-
-
-FLIGHTS: dict[TrainKey, Flight] = {}
-_FLIGHTS_LOCK = threading.Lock()
-
-
 def get_run(key: TrainKey, session=None, session_id: str | None = None) -> TrainingRun:
     """The trained run for `key` (from `resolve`): this session's stopped run, the shared
     cache, the run another session is training right now (waited for, not trained twice), or
@@ -268,32 +309,25 @@ def get_run(key: TrainKey, session=None, session_id: str | None = None) -> Train
     if stopped is not None:
         _stopped_note(key, stopped)
         return stopped
-    while True:
-        run = RUNS.get(key)
-        if run is not None:
-            return run
-        with _FLIGHTS_LOCK:
-            flight = FLIGHTS.get(key)
-            training_here = flight is None
-            if training_here:
-                flight = FLIGHTS[key] = Flight(key.epochs)
-        if not training_here:
-            _wait_for(flight)  # then look again: it landed in RUNS, or was superseded
-            continue
-        try:
-            return _train(key, session_id, flight)
-        finally:
-            with _FLIGHTS_LOCK:
-                del FLIGHTS[key]
-            flight.landed.set()
+    run = RUNS.get(key)
+    if run is not None:
+        return run
+    if key not in session.get(CONFIRMED_RUNS, ()):
+        dataset = get_dataset(key.data)
+        seconds = pipeline.estimated_training_s(key, len(dataset.y_train), len(dataset.y_test),
+                                                dataset.n_features, dataset.n_classes)
+        if seconds > LONG_RUN_S:
+            raise LongRun(key, seconds)
+    return RUNS.get_or_build(key, lambda flight: _train(key, session_id, flight),
+                             wait=lambda flight: _wait_for(flight, key.epochs))
 
 
-def _wait_for(flight: Flight) -> None:
+def _wait_for(flight: Flight, epochs: int) -> None:
     """Wait while another session trains this run, with its progress on a bar; every bar
     update is a point where a newer rerun of this session may stop the wait."""
-    reporter = ProgressReporter(flight.epochs, label="Training (started in another session)")
+    reporter = ProgressReporter(epochs, label="Training (started in another session)")
     while not flight.landed.wait(0.1):
-        reporter(flight.epoch - 1, {})
+        reporter(flight.done - 1, {})
     reporter.done()
 
 
@@ -302,7 +336,7 @@ def _train(key: TrainKey, session_id: str, flight: Flight) -> TrainingRun:
     reporter = ProgressReporter(key.epochs, stop_key=_stop_key(key))
 
     def on_epoch(epoch: int, metrics: dict) -> bool | None:
-        flight.epoch = epoch + 1
+        flight.done = epoch + 1
         return reporter(epoch, metrics)
 
     stride = snapshot_stride(key, dataset.n_features, dataset.n_classes)
@@ -321,8 +355,32 @@ def _train(key: TrainKey, session_id: str, flight: Flight) -> TrainingRun:
         raise reporter.interruption
     HANDOVER.finished(session_id, key, run, interrupted=False)
     reporter.done()
-    RUNS.put(key, run)
     return run
+
+
+def duration_text(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} seconds"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{seconds / 3600:.1f} hours"
+
+
+def _confirm(key: TrainKey) -> None:
+    st.session_state.setdefault(CONFIRMED_RUNS, set()).add(key)
+
+
+def ask_to_start(long_run: LongRun) -> None:
+    """What a tab shows instead of a long run: how long it would take, and a button."""
+    key = long_run.key
+    st.warning(
+        f"With these settings training would take about {duration_text(long_run.seconds)} "
+        f"on this server ({key.epochs} epochs of {key.n_layers} × {key.width} units in "
+        f"mini-batches of {key.batch_size}), so it does not start by itself. Fewer epochs, "
+        "fewer or narrower layers or a larger batch make it quicker; or start it now: a "
+        "progress bar and a Stop button keep the epochs finished so far.")
+    st.button(f"Start training (about {duration_text(long_run.seconds)})", type="primary",
+              key=f"_start_{_stop_key(key)}", on_click=_confirm, args=(key,))
 
 
 _OTHER_CACHES: list = []

@@ -44,6 +44,8 @@ def render_tab(slug: str, settings, key) -> None:
     """One tab; an unexpected error becomes a message (the settings stay as they are)."""
     try:
         TAB_RENDERERS[slug](settings, key)
+    except cache.LongRun as long_run:
+        cache.ask_to_start(long_run)
     except Exception as error:  # noqa: BLE001 - a student must never get a traceback box
         LOG.exception("tab %s failed", slug)
         st.error(f"Something went wrong while drawing \"{state.TAB_LABELS[slug]}\": "
