@@ -39,6 +39,10 @@ def cached_results(key: TrainKey, k: int, source: str, kind: str, measure: str,
 
 cache.register(cached_results.clear)
 cache.register(cached_convergence.clear)
+# The figures of those results, shared by every session: a rerun that changes none of the
+# tab's settings (another tab's control, projector mode elsewhere) rebuilds nothing.
+FIGURES = cache.LRUCache(MAX_CACHED)
+cache.register(FIGURES.clear)
 
 
 def controls(hidden: tuple[str, ...] = ()) -> None:
@@ -196,9 +200,11 @@ def render(settings: Settings, key: TrainKey) -> None:
         st.info("No epoch finished with finite weights, so there are no sub-networks to show.")
         return
     source = settings.gallery_source
-    results = cached_results(key, settings.k_subnets, source,
-                             settings.ensemble_kind, settings.uncertainty, run)
-    figures = ensemble_figures(results, projector=settings.projector)
+    view = (key, settings.k_subnets, source, settings.ensemble_kind, settings.uncertainty)
+    results = cached_results(*view, run)
+    figures = FIGURES.get_or_build(
+        (*view, settings.projector, run.epochs_completed),
+        lambda _: ensemble_figures(results, projector=settings.projector))
 
     st.subheader(f"{results.gallery.k} thinned sub-networks")
     st.plotly_chart(figures["gallery"], key="ensemble_gallery", config=PLOTLY_CONFIG)

@@ -30,6 +30,9 @@ SWEEP_MODE_LABELS = {"width": "fixed width n", "active": "fixed active units (1 
 # st.cache_data would record the progress bar's messages and replay them on every later hit.
 SWEEPS = cache.LRUCache(MAX_SWEEPS)
 cache.register(SWEEPS.clear)
+# (ExperimentResults, figures) of a run and its twin without dropout, per projector mode.
+COMPARISONS = cache.LRUCache(MAX_SWEEPS)
+cache.register(COMPARISONS.clear)
 
 
 def twin_key(key: TrainKey) -> TrainKey:
@@ -267,8 +270,12 @@ def render(settings: Settings, key: TrainKey) -> None:
         st.info("No epoch finished with finite weights, so there is nothing to compare yet. "
                 "Try a smaller learning rate.")
         return
-    results = ex.experiment_results(run, twin, with_units=False)
-    figures = fx.experiments_figures(results, settings.projector)
+    def build(_):
+        results = ex.experiment_results(run, twin, with_units=False)
+        return results, fx.experiments_figures(results, settings.projector)
+
+    results, figures = COMPARISONS.get_or_build(
+        (key, settings.projector, run.epochs_completed, twin.epochs_completed), build)
     with_and_without(results, figures, settings)
     sweep_section(settings, key)
     neurons_section(results, figures, run, settings)
