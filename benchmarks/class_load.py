@@ -13,7 +13,7 @@ default) and sends them all with every rerun (one left out would keep its old va
 server), with the hashes of the large messages it still holds (the server then sends only a
 reference). Times run from sending a rerun to its `script_finished`: on loopback, server time.
 
-1. Reference: a trivial page (page_latency.TRIVIAL_PAGE plus a p slider), one session moving
+1. Reference: a trivial page (page_latency.TRIVIAL_PAGE: a chart, a p slider), one session moving
    the slider. The app's times and bytes are also given as ratios to it.
 2. One session under a new seed: p moved to values not trained yet, then back to values trained
    before (medians of --moves), with the bytes received per move.
@@ -57,9 +57,7 @@ GRID = [round(0.05 * k, 2) for k in range(19) if k != 10]  # the slider's values
 TARGETS = {"move_one_s": 0.15, "open_all_s": 5.0, "move_all_s": 3.0}
 RERUN_TIMEOUT_S = 300.0  # bounds every rerun
 MAX_MESSAGES = 20_000  # bounds the messages read for one rerun
-REFERENCE_PAGE = TRIVIAL_PAGE + (  # plus the app's p slider, mirrored in the URL like the app
-    'p = st.slider("Dropout rate p", 0.0, 0.9, 0.5, step=0.05, key="p_hidden")\n'
-    'st.query_params["p_hidden"] = f"{p:g}"\n')
+REFERENCE_PAGE = TRIVIAL_PAGE  # one chart and the app's p slider, mirrored in the URL
 
 
 @dataclass

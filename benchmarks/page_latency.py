@@ -50,7 +50,10 @@ from harness import (  # noqa: E402
     wait_until_loaded,
 )
 
-TARGETS = {"load_ratio": 2.0, "p_move_s": 1.5, "epoch_move_s": 0.3}
+# Ratios to the trivial page measured in the same run (the instant-slider issue), and the
+# epoch slider's absolute target (it runs in the browser).
+TARGETS = {"load_ratio": 2.0, "p_move_new_ratio": 2.5, "p_move_cached_ratio": 1.5,
+           "epoch_move_s": 0.3}
 APP_CHARTS = ("animation", "history")
 TRIVIAL_PAGE = textwrap.dedent('''
     import numpy as np
@@ -58,7 +61,10 @@ TRIVIAL_PAGE = textwrap.dedent('''
     import streamlit as st
 
     st.set_page_config(page_title="trivial", layout="wide")
-    rng = np.random.default_rng(0)
+    # The app's p slider, mirrored in the URL like the app's; the chart changes with it.
+    p = st.slider("Dropout rate p", 0.0, 0.9, 0.5, step=0.05, key="p_hidden")
+    st.query_params["p_hidden"] = f"{p:g}"
+    rng = np.random.default_rng(round(p * 100))
     x, y = rng.normal(size=(2, 200))
     st.plotly_chart(go.Figure(go.Scatter(x=x, y=y, mode="markers")), key="chart")
 ''')
@@ -125,6 +131,12 @@ def measure(repeats: int) -> tuple[dict[str, list[float]], dict[str, dict[str, l
 
             context = browser.new_context(viewport={"width": 1440, "height": 1000})
             page = context.new_page()
+            page.goto(plain.url)
+            wait_until_loaded(page, ("chart",))
+            for i in range(2 * repeats):  # the trivial page's slider, down and up again
+                results.setdefault("p_move_trivial", []).append(move_ms(
+                    page, "Dropout rate p", "ArrowLeft" if i < repeats else "ArrowRight",
+                    ("chart",)))
             page.goto(app.url)
             wait_until_loaded(page, APP_CHARTS)
             record_script_states(page)
@@ -184,7 +196,7 @@ def profile() -> list[tuple[str, Stopwatch, str]]:
     rows.append(("  of which grid predictions (2 × 100×100)", watch, ""))
     with Stopwatch() as watch:
         animation = animation_figure(run, DEFAULTS)
-    rows.append((f"animation_figure ({len(animation.frames)} frames)", watch, ""))
+    rows.append((f"animation_figure ({len(animation.plain_frames)} frames)", watch, ""))
     with Stopwatch() as watch:
         spec = animation.to_json()
     rows.append(("  to_json animation", watch, f"{len(spec) / 1024:.0f} KiB"))
@@ -206,6 +218,8 @@ def summary_rows(results: dict[str, list[float]]) -> list[tuple[str, str, str, s
 
     cold_ratio = med("load_cold_app") / med("load_cold_trivial")
     warm_ratio = med("load_warm_app") / med("load_warm_trivial")
+    new_ratio = med("p_move_new") / med("p_move_trivial")
+    cached_ratio = med("p_move_cached") / med("p_move_trivial")
     return [
         ("first load, trivial page (cold)", spread("load_cold_trivial"), "", ""),
         ("first load, app (cold)", spread("load_cold_app"), f"ratio {cold_ratio:.2f}",
@@ -213,10 +227,13 @@ def summary_rows(results: dict[str, list[float]]) -> list[tuple[str, str, str, s
         ("first load, trivial page (warm)", spread("load_warm_trivial"), "", ""),
         ("first load, app (warm)", spread("load_warm_app"), f"ratio {warm_ratio:.2f}",
          f"≤ {TARGETS['load_ratio']:g}×: " + verdict(warm_ratio <= TARGETS["load_ratio"])),
-        ("move p, new value (trains)", spread("p_move_new"), "",
-         f"≤ {TARGETS['p_move_s']:g} s: " + verdict(med("p_move_new") <= TARGETS["p_move_s"])),
-        ("move p, value seen before", spread("p_move_cached"), "",
-         verdict(med("p_move_cached") <= TARGETS["p_move_s"])),
+        ("move p, trivial page", spread("p_move_trivial"), "", ""),
+        ("move p, new value (trains)", spread("p_move_new"), f"ratio {new_ratio:.2f}",
+         f"≤ {TARGETS['p_move_new_ratio']:g}×: "
+         + verdict(new_ratio <= TARGETS["p_move_new_ratio"])),
+        ("move p, value seen before", spread("p_move_cached"), f"ratio {cached_ratio:.2f}",
+         f"≤ {TARGETS['p_move_cached_ratio']:g}×: "
+         + verdict(cached_ratio <= TARGETS["p_move_cached_ratio"])),
         ("move epoch slider (click, in the browser)", spread("epoch_move"), "",
          f"≤ {TARGETS['epoch_move_s']:g} s: "
          + verdict(med("epoch_move") <= TARGETS["epoch_move_s"])),
