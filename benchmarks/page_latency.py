@@ -196,7 +196,7 @@ def profile() -> list[tuple[str, Stopwatch, str]]:
     rows.append(("  of which grid predictions (2 × 100×100)", watch, ""))
     with Stopwatch() as watch:
         animation = animation_figure(run, DEFAULTS)
-    rows.append((f"animation_figure ({len(animation.plain_frames)} frames)", watch, ""))
+    rows.append((f"animation_figure ({len(animation.spec['frames'])} frames)", watch, ""))
     with Stopwatch() as watch:
         spec = animation.to_json()
     rows.append(("  to_json animation", watch, f"{len(spec) / 1024:.0f} KiB"))

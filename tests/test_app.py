@@ -89,6 +89,8 @@ def test_defaults_run_and_draw_the_three_action_charts():
     titles = panel_titles(animation["layout"])
     assert titles[0].startswith(f"Thinned network, epoch {last} · acc ")
     assert titles[1].startswith("Full network, weights × q · acc ")
+    assert any(c.value.startswith(f"Drag the epoch slider or press ▶ Play: {MAX_FRAMES} of the "
+                                  "kept epochs") for c in at.caption)
     # Defaults leave the URL empty: only what differs from them is written.
     assert url(at) == {}
 

@@ -122,14 +122,14 @@ def epoch_animation_figure(
     # The ellipsis trace (if any) and the node layout never change; the links and units do.
     animated_net = [i for i, t in enumerate(nets[0]["data"]) if t["meta"]["role"] != "ellipsis"]
 
-    fig = AnimatedFigure(nets[active]["data"])
+    traces = list(nets[active]["data"])
     prob_frames: list[list[np.ndarray]] = []
     prob_types: list[str] = []
     if boundary is not None:
         xs, ys = np.asarray(boundary.xs, float), np.asarray(boundary.ys, float)
         for panel, probs in enumerate((boundary.thinned[active], boundary.full[active])):
-            fig.add_traces(_panel_traces(xs, ys, probs, boundary.n_classes, projector, panel))
-        prob_types = [t.type for t in fig.data[n_net:]]
+            traces += _panel_traces(xs, ys, probs, boundary.n_classes, projector, panel)
+        prob_types = [t["type"] for t in traces[n_net:]]
         shape = (len(ys), len(xs))
         prob_frames = [[z for probs in (boundary.thinned[f], boundary.full[f])
                         for z in _probability_z(np.asarray(probs), boundary.n_classes, shape)]
@@ -139,9 +139,8 @@ def epoch_animation_figure(
                                         boundary.n_classes, projector, panel == 0)
                           + _point_traces(boundary.X_test, boundary.y_test, "test",
                                           boundary.n_classes, projector, panel == 0)):
-                trace.update(xaxis=f"x{panel + 2}", yaxis=f"y{panel + 2}",
-                             meta={**trace.meta, "panel": panel})
-                fig.add_trace(trace)
+                traces.append({**trace.to_plotly_json(), "xaxis": f"x{panel + 2}",
+                             "yaxis": f"y{panel + 2}", "meta": {**trace.meta, "panel": panel}})
     animated = animated_net + [n_net + i for i in range(len(prob_frames[0]) if prob_frames else 0)]
 
     def frame_annotations(f: int) -> list[dict[str, Any]]:
@@ -157,7 +156,6 @@ def epoch_animation_figure(
         frames.append({"name": str(e), "data": data, "traces": animated,
                        "layout": {"title": {"text": f"Thinned network of epoch {e}"},
                                   "annotations": frame_annotations(f)}})
-    fig.plain_frames = frames
 
     net_layout = nets[active]["layout"]
     net_height = int(net_layout["height"])
@@ -214,17 +212,15 @@ def epoch_animation_figure(
                        for f, (e, net) in enumerate(zip(labels, nets, strict=True))],
         },
     )
-    fig.plain_layout = layout
-    return fig
+    return AnimatedFigure({"data": [_typed_arrays(t) for t in traces], "layout": layout,
+                           "frames": frames})
 
 
-def _panel_traces(xs, ys, probs, n_classes: int, projector: bool, panel: int) -> list:
-    traces = _probability_traces(xs, ys, np.asarray(probs), n_classes, projector,
-                                 show_colorbar=False, contour=True)
-    for trace in traces:
-        trace.update(xaxis=f"x{panel + 2}", yaxis=f"y{panel + 2}",
-                     meta={**trace.meta, "panel": panel})
-    return traces
+def _panel_traces(xs, ys, probs, n_classes: int, projector: bool, panel: int) -> list[dict]:
+    return [{**trace.to_plotly_json(), "xaxis": f"x{panel + 2}", "yaxis": f"y{panel + 2}",
+             "meta": {**trace.meta, "panel": panel}}
+            for trace in _probability_traces(xs, ys, np.asarray(probs), n_classes, projector,
+                                             show_colorbar=False, contour=True)]
 
 
 def _probability_z(probs: np.ndarray, n_classes: int, shape: tuple[int, int]) -> list[np.ndarray]:
@@ -254,37 +250,27 @@ def _typed(value: Any) -> Any:
     return style.typed_array(value) if isinstance(value, np.ndarray) else value
 
 
+def _typed_arrays(trace: dict[str, Any]) -> dict[str, Any]:
+    """A trace dict with its NumPy arrays (top level and in marker / line) in typed-array
+    form, as Plotly would encode them."""
+    return {key: ({k: _typed(v) for k, v in value.items()} if isinstance(value, dict)
+                  else _typed(value)) for key, value in trace.items()}
+
+
 class AnimatedFigure(go.Figure):
-    """A figure whose layout and animation frames stay plain dicts (`plain_layout`,
-    `plain_frames`; arrays already in Plotly's typed-array form), put into what `to_dict()`
-    returns, so the page, the HTML export and the tests all see them. Plotly validates the
-    traces; validating and copying the layout's 24 slider steps and 24 frames of the same
-    traces again would cost more than building them. A test checks that Plotly accepts the
-    whole figure."""
+    """A ready figure spec (data, layout and animation frames as plain dicts, arrays already
+    in Plotly's typed-array form) behind the go.Figure interface: `to_dict()` returns it, so
+    the page, the HTML export and the tests all see it. Plotly would validate the 24 frames
+    and their slider steps and copy them on every send, which costs more than building them;
+    a test checks that Plotly accepts the whole spec."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._plain_layout: dict[str, Any] = {}
-        self._plain_frames: list[dict[str, Any]] = []
+    def __init__(self, spec: dict[str, Any]):
+        super().__init__()
+        self._spec = spec
 
     @property
-    def plain_layout(self) -> dict[str, Any]:
-        return self._plain_layout
-
-    @plain_layout.setter
-    def plain_layout(self, layout: dict[str, Any]) -> None:
-        self._plain_layout = layout
-
-    @property
-    def plain_frames(self) -> list[dict[str, Any]]:
-        return self._plain_frames
-
-    @plain_frames.setter
-    def plain_frames(self, frames: list[dict[str, Any]]) -> None:
-        self._plain_frames = frames
+    def spec(self) -> dict[str, Any]:
+        return self._spec
 
     def to_dict(self) -> dict[str, Any]:
-        spec = super().to_dict()
-        spec["layout"] = {**spec["layout"], **self._plain_layout}
-        spec["frames"] = self._plain_frames
-        return spec
+        return self._spec

@@ -95,7 +95,7 @@ def cached_animation(run: TrainingRun, settings: Settings, key: TrainKey) -> go.
 def epoch_view(run: TrainingRun, settings: Settings, key: TrainKey) -> None:
     animation = cached_animation(run, settings, key)
     st.plotly_chart(animation, key="animation", config=PLOTLY_CONFIG)
-    n_frames = len(animation.frames)
+    n_frames = len(animation.spec["frames"])
     if pipeline.is_planar(run.dataset):
         st.caption(f"Drag the epoch slider or press ▶ Play: {n_frames} of the kept epochs, "
                    "stepped through in your browser. Filled points train, hollow points test; "
