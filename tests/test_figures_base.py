@@ -466,3 +466,29 @@ def test_overlay_history_one_colour_per_run_train_dashed_test_solid():
     assert sum(t.showlegend is not False for t in curves) == 4
     assert {s.x0 for s in fig.layout.shapes} == {3}
     assert fig.layout.meta["runs"] == ["p = 0.5", "p = 0"]
+
+
+def test_axis_text_is_dark_enough_for_wcag_aa_in_every_chart_with_ticks():
+    """Streamlit's chart theme draws tick labels in #808495 (3.7:1 on white); the figures set
+    their axes' text colour in the layout, where the theme cannot replace it."""
+    from dropout_viz.figures.experiments import sweep_figure
+
+    def contrast(color: str) -> float:
+        def channel(c: int) -> float:
+            c /= 255
+            return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+        r, g, b = style.hex_to_rgb(color)
+        lum = 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+        return 1.05 / (lum + 0.05)
+
+    assert contrast(style.AXIS_TEXT_COLOR) >= 4.5
+    ps = np.round(np.linspace(0, 0.8, 9), 1)
+    metrics = {k: np.full((9, 2), 0.5) for k in ("test_acc", "test_loss", "train_loss")}
+    for fig in (history_figure(make_history(5)),
+                overlay_history_figure({"a": make_history(5), "b": make_history(5)}),
+                sweep_figure(ps, metrics, 0.5)):
+        axes = [fig.layout[name] for name in fig.layout if name.startswith(("xaxis", "yaxis"))]
+        assert len(axes) >= 2
+        for axis in axes:
+            assert axis.tickfont.color == style.AXIS_TEXT_COLOR
+            assert axis.title.font.color == style.AXIS_TEXT_COLOR

@@ -369,7 +369,7 @@ def convergence_figure(convergence: Convergence, projector: bool = False) -> go.
               "single_accuracy": convergence.single.accuracy,
               "gap": convergence.gap.mean(axis=0).tolist(),
               "pooled_k": convergence.pooled_k, "pooled_gap": convergence.pooled_gap})
-    return fig
+    return style.legible_axes(fig)
 
 
 def uncertainty_figure(uncertainty: Uncertainty, data: PlotData,

@@ -13,7 +13,13 @@ import streamlit as st
 from dropout_viz import lesson
 from dropout_viz.engine import TrainingRun
 from dropout_viz.figures import PLOTLY_CONFIG, base_layout
-from dropout_viz.figures.style import CLASS_COLORS, MARKER_LINE, NEGATIVE_WEIGHT_COLOR, line_scale
+from dropout_viz.figures.style import (
+    CLASS_COLORS,
+    MARKER_LINE,
+    NEGATIVE_WEIGHT_COLOR,
+    legible_axes,
+    line_scale,
+)
 from dropout_viz.settings import Settings, TrainKey
 from dropout_viz.ui import cache, downloads
 
@@ -83,16 +89,18 @@ def unit_input_figure(result: lesson.UnitInput, projector: bool = False) -> go.F
     )
     for position, (value, label, color, dash) in enumerate(lines):
         fig.add_vline(x=value, line={"color": color, "dash": dash, "width": 3 * scale})
+        # Dark text (orange on white is too faint to read, 2.3:1), framed in the line's colour.
         fig.add_annotation(x=value, y=1.0 - 0.13 * position, yref="paper", xanchor="left",
                            yanchor="top",
                            text=f" {label}: {value:.3g}", showarrow=False,
-                           bgcolor="rgba(255,255,255,0.8)", font={"color": color})
+                           bgcolor="rgba(255,255,255,0.9)", font={"color": "#1A1A1A"},
+                           bordercolor=color, borderwidth=2 * scale)
     fig.update_layout(**base_layout(
         f"Input of one unit after {_site_name(result.site)}: training vs test time", projector))
     fig.update_layout(height=380 if projector else 320, showlegend=False, bargap=0.05)
     fig.update_xaxes(title_text="pre-activation z (input the unit receives)")
     fig.update_yaxes(title_text="masks", linecolor=MARKER_LINE)
-    return fig
+    return legible_axes(fig)
 
 
 def default_probe(run: TrainingRun) -> tuple[int, int, int] | None:
