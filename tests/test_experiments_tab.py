@@ -75,6 +75,9 @@ def test_sweep_runs_from_its_button_and_stays_when_p_moves():
     assert charts["sweep"]["layout"]["meta"]["current_p"] == 0.5
     assert any("Trained in" in c.value and "Lowest mean test loss" in c.value
                for c in at.caption)
+    assert ex.SWEEP_PS == (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8) and ex.SWEEP_SEEDS == 3
+    assert any(c.value.startswith("p from 0 to 0.8 in steps of 0.1, each with 3 training seeds "
+                                  "(27 networks of 2 × 16 units)") for c in at.caption)
 
     at.slider(key="p_hidden").set_value(0.3).run()  # no retraining: only the marker moves
     charts = charts_by_key(at)

@@ -344,11 +344,10 @@ def convergence_figure(convergence: Convergence, projector: bool = False) -> go.
         marker={"size": 7 * style.line_scale(projector)},
         hovertemplate="K = %{x:.0f}: %{y:.4f}<extra></extra>",
         meta={"role": "mc", "metric": "gap"}), row=1, col=3)
-    pooled = f"all {convergence.pooled_k} pooled"
+    pooled = f"all {convergence.pooled_k:,} pooled"
     fig.add_trace(go.Scatter(
         x=[ks[0], ks[-1]], y=[convergence.pooled_gap] * 2, mode="lines", name=pooled,
-        legendgroup="pooled", line={"color": style.CLASS_COLORS[5], "dash": "dot",
-                                    "width": width},
+        legendgroup="pooled", line={"color": style.MARKER_LINE, "dash": "dot", "width": width},
         hovertemplate=f"{pooled}: %{{y:.4f}}<extra></extra>",
         meta={"role": "pooled", "metric": "gap", "value": convergence.pooled_gap,
               "k": convergence.pooled_k}), row=1, col=3)

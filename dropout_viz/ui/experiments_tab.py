@@ -180,7 +180,9 @@ def sweep_section(settings: Settings) -> None:
                  format_func=SWEEP_MODE_LABELS.get, help=spec.help)
     n_models = len(ex.SWEEP_PS) * ex.SWEEP_SEEDS
     if settings.sweep_mode == "width":
-        st.caption(f"p from 0 to 0.8 in steps of 0.1, each with {ex.SWEEP_SEEDS} training seeds "
+        ps = ex.SWEEP_PS
+        st.caption(f"p from {ps[0]:g} to {ps[-1]:g} in steps of {round(ps[1] - ps[0], 3):g}, "
+                   f"each with {ex.SWEEP_SEEDS} training seeds "
                    f"({n_models} networks of {settings.n_layers} × {settings.width} units); "
                    "everything else as in the sidebar. Only the hidden layers' p changes.")
     else:
