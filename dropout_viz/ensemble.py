@@ -93,6 +93,9 @@ class Comparison:
     test_time_scores: Scores
     agreement: float  # share of test points where both predict the same class
     n_test: int
+    # Mean over the test points of the |difference| panel's measure (total variation distance
+    # ½·Σ|P_average − P_test-time|): Monte-Carlo noise of the K sub-networks included.
+    gap: float
 
 
 @dataclass(frozen=True)
@@ -100,9 +103,13 @@ class Uncertainty:
     """How much K sampled sub-networks (on the final weights) disagree, over the plane."""
 
     measure: str  # "entropy" (mutual information) or "std"
-    values: np.ndarray  # (R*R,) float32, zero where every sub-network predicts the same
+    values: np.ndarray  # (R*R,) float32, zero only where the K probabilities are identical
     k: int
     upper: float  # the measure's largest possible value (colour-scale end)
+    # Largest value where all K sub-networks pick the same class (they may still differ in
+    # confidence, so it need not be zero); 0.0 when they split everywhere.
+    unanimous_max: float
+    unanimous_share: float  # share of the plane where all K pick the same class
 
 
 @dataclass(frozen=True)
@@ -116,6 +123,13 @@ class Convergence:
     agreement: np.ndarray  # (repeats, L): share of test points agreeing with the test-time net
     single: Scores  # the mean single sub-network
     test_time: Scores
+    # (repeats, L): mean over the test points of the total variation distance between the
+    # average of the first K sub-networks and the test-time network (the |difference| panel's
+    # measure). It shrinks with K while Monte-Carlo noise dominates, then levels off at the
+    # real gap between that average and weight scaling.
+    gap: np.ndarray
+    pooled_k: int  # all repeats' sub-networks averaged together: repeats × max(ks)
+    pooled_gap: float  # the same mean distance for that largest average
 
     @property
     def repeats(self) -> int:
@@ -258,8 +272,24 @@ def agreement(probs_a: np.ndarray, probs_b: np.ndarray) -> float:
     return float(np.mean(probs_a.argmax(axis=-1) == probs_b.argmax(axis=-1)))
 
 
+def distance(probs_a: np.ndarray, probs_b: np.ndarray) -> np.ndarray:
+    """Total variation distance ½·Σ_c |P_a − P_b| at each point (|ΔP(class 1)| for two
+    classes): what the comparison's |difference| panel draws."""
+    diff = np.asarray(probs_a, dtype=np.float64) - np.asarray(probs_b, dtype=np.float64)
+    return 0.5 * np.abs(diff).sum(axis=-1)
+
+
+def unanimous(probs: np.ndarray) -> np.ndarray:
+    """(n,) True where all K sub-networks (K, n, C) predict the same class."""
+    winners = np.asarray(probs).argmax(axis=-1)
+    return (winners == winners[0]).all(axis=0)
+
+
 def disagreement(probs: np.ndarray, measure: str) -> np.ndarray:
-    """Spread of K sub-networks' predictions (K, n, C) at each point → (n,), zero if all agree.
+    """Spread of K sub-networks' predictions (K, n, C) at each point → (n,).
+
+    Zero only where the K probability vectors are identical: where all pick the same class with
+    different confidence, both measures are above zero.
 
     "entropy": the mutual information H[mean p] − mean H[p] — the part of the averaged
     prediction's entropy that comes from the sub-networks disagreeing (Gal's thesis, §3.3).
@@ -335,16 +365,21 @@ def convergence_curve(net: MLP, X_test: np.ndarray, y_test: np.ndarray, kind: st
     acc = np.empty((repeats, len(ks)))
     loss = np.empty_like(acc)
     agree = np.empty_like(acc)
+    gap = np.empty_like(acc)
     for r in range(repeats):  # a handful of repeats; each is one vectorised pass
         means = prefix_means(probs[r], ks, kind)
         acc[r] = (means.argmax(axis=-1) == y_test).mean(axis=-1)
         picked = np.take_along_axis(means, y_test[None, :, None], axis=-1)[..., 0]
         loss[r] = -np.log(np.maximum(picked, 1e-15)).mean(axis=-1)
         agree[r] = (means.argmax(axis=-1) == test_time.argmax(axis=-1)).mean(axis=-1)
+        gap[r] = distance(means, test_time).mean(axis=-1)
     singles = probs.reshape(repeats * k_max, len(y_test), -1)
     single = Scores(float((singles.argmax(axis=-1) == y_test).mean()),
                     float(per_network_log_loss(singles, y_test).mean()))
-    return Convergence(kind, ks, acc, loss, agree, single, scores(test_time, y_test))
+    pooled_k = repeats * k_max
+    pooled = prefix_means(singles, [pooled_k], kind)[0]
+    return Convergence(kind, ks, acc, loss, agree, single, scores(test_time, y_test), gap,
+                       pooled_k, float(distance(pooled, test_time).mean()))
 
 
 # ----------------------------------------------------------------------------- everything
@@ -432,13 +467,18 @@ def compute_ensemble(run: TrainingRun, k: int, source: str = "sampled",
         test_time=None if grid is None else full[:n_grid].astype(np.float32),
         average_scores=scores(average[n_grid:], y_test),
         test_time_scores=scores(full[n_grid:], y_test),
-        agreement=agreement(average[n_grid:], full[n_grid:]), n_test=n_test)
+        agreement=agreement(average[n_grid:], full[n_grid:]), n_test=n_test,
+        gap=float(distance(average[n_grid:], full[n_grid:]).mean()))
 
     uncertainty = None
     if grid is not None:
+        values = disagreement(sampled_probs[:, :n_grid], measure)
+        same = unanimous(sampled_probs[:, :n_grid])
         uncertainty = Uncertainty(
-            measure=measure, values=disagreement(sampled_probs[:, :n_grid], measure)
-            .astype(np.float32), k=k, upper=measure_upper(measure, dataset.n_classes))
+            measure=measure, values=values.astype(np.float32), k=k,
+            upper=measure_upper(measure, dataset.n_classes),
+            unanimous_max=float(values[same].max()) if same.any() else 0.0,
+            unanimous_share=float(same.mean()))
 
     if convergence is None or convergence.kind != kind:
         convergence = convergence_curve(net, X_test, y_test, kind, seed)

@@ -7,7 +7,10 @@ from the (deterministic) layers below it, and one unit j of the next layer. Duri
 that unit receives z(m) = Σᵢ mᵢ·s·hᵢ·Wᵢⱼ + bⱼ with a random keep mask m (s = 1 for standard
 dropout, 1/q for inverted). Its mean over masks is Σᵢ q·s·hᵢ·Wᵢⱼ + bⱼ, and that is exactly
 what the test-time network feeds it: weights × q (standard) or the weights as they are
-(inverted, where s = 1/q already made the mean right during training).
+(inverted, where s = 1/q already made the mean right during training). Exactly, that is, for
+the layer right after one dropout site with the layers below it at test time: with dropout at
+several sites the means compound through the nonlinear units in between
+(`all_sites_input` measures by how much).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dropout_viz.engine import MLP, ensemble_mean, mc_predict
+from dropout_viz.engine.network import activate
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,42 @@ def unit_input(net: MLP, x: np.ndarray, site: int, unit: int, n_masks: int = 100
         without_fix = float(q * contributions.sum() + b[unit])
     return UnitInput(site, unit, q, net.convention, n_masks, sampled, expected, test_time,
                      without_fix)
+
+
+@dataclass(frozen=True)
+class AllSitesInput:
+    """The same unit's mean training-time input when every dropout site below it drops too."""
+
+    sites: tuple[int, ...]  # the dropout sites sampled (all those at or below `site`)
+    n_masks: int
+    mean: float
+    standard_error: float
+
+
+def all_sites_input(net: MLP, x: np.ndarray, site: int, unit: int, n_masks: int = 1000,
+                    seed: int = 0) -> AllSitesInput | None:
+    """Mean over `n_masks` training-time passes, with a fresh mask at EVERY dropout site up to
+    `site` (as in training), of the input of `unit` in the layer after `site`.
+
+    None when `site` is the only dropout site at or below it: then `unit_input` is the whole
+    story and the test-time input equals the exact mean.
+    """
+    sites = tuple(s for s in dropout_sites(net) if s <= site)
+    if len(sites) < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    h = np.repeat(np.atleast_2d(np.asarray(x, dtype=np.float64)), n_masks, axis=0)
+    for layer in range(site + 1):
+        q = net.keep_probs[layer]
+        if q < 1.0:
+            keep = rng.random(h.shape) < q
+            h = h * keep * training_scale(q, net.convention)
+        z = h @ net.weights[layer] + net.biases[layer]
+        if layer < site:
+            h = activate(z, net.activation)
+    values = z[:, unit]
+    return AllSitesInput(sites, n_masks, float(values.mean()),
+                         float(values.std(ddof=1) / np.sqrt(n_masks)))
 
 
 @dataclass(frozen=True)

@@ -13,17 +13,26 @@ A preset file looks like
 
 Files are read in file-name order, so a numeric prefix ("01-over-fitting-rescue.json") sets the
 order in the app; the rest of the file name must equal "name".
+
+"teaches" may name the preset's own numbers in braces instead of writing them out, so that
+editing "settings" cannot leave the text behind: any setting ("{width}", "{epochs}",
+"{p_hidden}", ...) and a few derived values: "{n_train}" (training points after the split),
+"{test_percent}" ("20%"), "{activation_label}" ("ReLU"), "{optimizer_label}" ("Adam") and
+"{mask_scope_text}" ("a fresh mask for every example at every step"). They are filled in from
+the preset applied to the defaults when the file is loaded.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dropout_viz.data import load_dataset
 from dropout_viz.settings import FIELD_SPECS, SLUG_PATTERN, TABS, Settings
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -31,15 +40,21 @@ INSTALLED_PRESET_DIR = _PACKAGE_DIR / "lesson_presets"  # pyproject.toml: packag
 CHECKOUT_PRESET_DIR = _PACKAGE_DIR.parent / "assets" / "presets"
 PRESET_DIR = INSTALLED_PRESET_DIR if INSTALLED_PRESET_DIR.is_dir() else CHECKOUT_PRESET_DIR
 PRESET_KEYS = ("name", "title", "teaches", "tab", "settings")
+ACTIVATION_LABELS = {"relu": "ReLU", "tanh": "tanh", "sigmoid": "sigmoid"}
+OPTIMIZER_LABELS = {"sgd": "SGD", "momentum": "SGD with momentum", "adam": "Adam"}
+MASK_SCOPE_TEXTS = {"epoch": "one mask per epoch", "batch": "a new mask for every mini-batch",
+                    "example": "a fresh mask for every example at every step"}
+DERIVED = ("n_train", "test_percent", "activation_label", "optimizer_label", "mask_scope_text")
 
 
 @dataclass(frozen=True)
 class Preset:
     name: str  # slug, also stored in Settings.preset when applied
     title: str
-    teaches: str  # 2–4 sentences: what the lesson shows
+    teaches: str  # 2–4 sentences: what the lesson shows, its numbers filled in
     tab: str  # which tab to open, one of TABS
     settings: dict[str, Any] = field(hash=False)  # partial Settings fields, already validated
+    template: str = ""  # "teaches" as written in the file, with its {placeholders}
 
 
 def load_presets(directory: Path | str | None = None) -> dict[str, Preset]:
@@ -62,6 +77,43 @@ def load_presets(directory: Path | str | None = None) -> dict[str, Preset]:
 def apply_preset(preset: Preset, base: Settings | None = None) -> Settings:
     """`base` (default: the defaults) with the preset's settings applied and `preset` set."""
     return (base or Settings()).replace(**preset.settings, preset=preset.name)
+
+
+def _text_value(name: str, settings: Settings) -> str:
+    """One placeholder of a preset's text, as it reads there."""
+    if name == "n_train":
+        data = load_dataset(settings.dataset, settings.n_samples, settings.noise,
+                            settings.test_fraction, settings.data_seed)
+        return str(len(data.y_train))
+    if name == "test_percent":
+        return f"{settings.test_fraction:.0%}"
+    if name == "activation_label":
+        return ACTIVATION_LABELS[settings.activation]
+    if name == "optimizer_label":
+        return OPTIMIZER_LABELS[settings.optimizer]
+    if name == "mask_scope_text":
+        return MASK_SCOPE_TEXTS[settings.mask_scope]
+    if name not in FIELD_SPECS or name in ("hidden_controls", "preset"):
+        raise KeyError(name)
+    value = getattr(settings, name)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def fill_text(template: str, settings: Settings) -> str:
+    """`template` with each {placeholder} replaced by its value under `settings`.
+
+    Raises KeyError for a name that is neither a setting nor one of DERIVED, ValueError for
+    a malformed template (an unmatched brace, a format spec).
+    """
+    fields = [(name, spec, conversion)
+              for _, name, spec, conversion in string.Formatter().parse(template)
+              if name is not None]
+    for name, spec, conversion in fields:
+        if not name or spec or conversion:
+            raise ValueError(f"placeholders are bare names like {{width}}, got "
+                             f"{{{name}{'!' + conversion if conversion else ''}"
+                             f"{':' + spec if spec else ''}}}")
+    return template.format_map({name: _text_value(name, settings) for name, _, _ in fields})
 
 
 def _load_preset(path: Path) -> Preset:
@@ -90,8 +142,16 @@ def _load_preset(path: Path) -> Preset:
             raise ValueError(f"{path.name}: {key} must be non-empty text")
     if tab not in TABS:
         raise ValueError(f"{path.name}: tab {tab!r} must be one of {', '.join(TABS)}")
-    return Preset(name, title.strip(), teaches.strip(), tab,
-                  _check_settings(path, raw["settings"]))
+    settings = _check_settings(path, raw["settings"])
+    template = teaches.strip()
+    try:
+        text = fill_text(template, Settings().replace(**settings, preset=name))
+    except KeyError as error:
+        raise ValueError(f"{path.name}: teaches names {{{error.args[0]}}}, which is neither a "
+                         f"setting nor one of {', '.join(DERIVED)}") from error
+    except ValueError as error:
+        raise ValueError(f"{path.name}: teaches: {error}") from error
+    return Preset(name, title.strip(), text, tab, settings, template)
 
 
 def _check_settings(path: Path, settings: Any) -> dict[str, Any]:

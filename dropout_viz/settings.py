@@ -329,11 +329,16 @@ FIELD_SPECS: dict[str, FieldSpec] = {spec.name: spec for spec in (
     FieldSpec("epochs", "training", "int", "Epochs",
               "Passes over the training set.", "the number of epochs", min=1, max=1000, step=1),
     FieldSpec("l2", "training", "float", "L2 penalty",
-              "Weight decay, to compare with dropout (which acts like an adaptive L2).",
+              "Weight decay, to compare with dropout (which, for linear and generalised "
+              "linear models, acts approximately like an adaptive L2 penalty: Wager et al. "
+              "2013).",
               "the L2 penalty", min=0.0, max=0.1, step=0.0005),
     FieldSpec("max_norm", "training", "float", "Max-norm c",
-              "Cap on the length of each hidden unit's incoming weight vector; 0 turns it off. "
-              "Srivastava et al. used c ≈ 3–4 with dropout.", "the max-norm",
+              "Cap on the length (L2 norm) of the incoming weight vector of every unit with "
+              "incoming weights: the hidden units and the output units too (biases are not "
+              "counted). After every update step a longer vector is scaled back to length c; "
+              "0 turns it off. Srivastava et al. capped hidden units, with c ≈ 3–4.",
+              "the max-norm",
               min=0.5, max=10.0, step=0.5, off=0.0),
     FieldSpec("seed", "training", "int", "Training seed",
               "Seed for initial weights, batches and masks.", "the training seed",
@@ -351,9 +356,9 @@ FIELD_SPECS: dict[str, FieldSpec] = {spec.name: spec for spec in (
               "or their normalised geometric mean.", "the ensemble average",
               choices=("arithmetic", "geometric")),
     FieldSpec("uncertainty", "views", "choice", "Uncertainty measure",
-              "How much the sub-networks disagree: the entropy of their averaged prediction "
-              "minus their average entropy (mutual information), or the standard deviation "
-              "of their predictions.", "the uncertainty measure",
+              "How much the sub-networks disagree: the mutual information (the entropy of "
+              "their averaged prediction minus their average entropy), or the standard "
+              "deviation of their predictions.", "the uncertainty measure",
               choices=("entropy", "std")),
     FieldSpec("sweep_mode", "views", "choice", "Sweep p with fixed",
               "Width: keep n units and vary p. Active: keep the expected number of active "

@@ -208,6 +208,12 @@ def test_l2_shrinks_weights_and_max_norm_caps_incoming_norms(moons):
     incoming = [np.linalg.norm(W, axis=0) for W in capped.network().weights]
     assert max(n.max() for n in incoming) <= 0.5 + 1e-12
     assert max(n.max() for n in incoming) == pytest.approx(0.5)  # the cap is actually hit
+    # Not only hidden units: the output units' incoming weights are capped too (the max-norm
+    # help says so), biases are not part of the vector.
+    assert incoming[-1].max() == pytest.approx(0.5)
+    with_biases = [np.sqrt(n**2 + b**2) for n, b in zip(incoming, capped.network().biases)]
+    assert max(v.max() for v in with_biases) > 0.5 + 1e-6
+    assert np.linalg.norm(plain.network().weights[-1], axis=0).max() > 0.5
     assert max(np.linalg.norm(W, axis=0).max() for W in plain.network().weights) > 0.5
 
 

@@ -306,3 +306,73 @@ def test_bad_arguments_are_refused(short_runs):
         ensemble.compute_ensemble(run, 4, "sampled", kind="median")
     with pytest.raises(ValueError, match="k must be at least 1"):
         ensemble.compute_ensemble(run, 0)
+
+
+# --- what the |difference| panel measures, beside a large K ---------------------------------
+
+
+def test_comparison_gap_is_the_difference_panels_mean_over_the_test_points(default_run):
+    results = ensemble.compute_ensemble(default_run, 8, "sampled", seed=DEFAULTS.seed)
+    net, data = default_run.network(), default_run.dataset
+    masks = ensemble.sampled_keep_masks(net, 8, DEFAULTS.seed)
+    average = thinned_predict(net, data.X_test, masks).mean(axis=0)
+    full = net.predict_proba(data.X_test)
+    by_hand = 0.5 * np.abs(average - full).sum(axis=-1).mean()
+    assert results.comparison.gap == pytest.approx(by_hand, rel=1e-4)
+    figures = ensemble_figures(results)
+    assert figures["comparison"].layout.meta["mean_difference"] == results.comparison.gap
+    # The convergence curve's gap and its pooled value, by hand for repeat 0 at K = 256.
+    curve = results.convergence
+    masks = ensemble.sampled_keep_masks(net, curve.repeats * 256, DEFAULTS.seed)
+    probs = thinned_predict(net, data.X_test, masks)
+    first = 0.5 * np.abs(probs[:256].mean(axis=0) - full).sum(axis=-1).mean()
+    assert curve.gap[0, -1] == pytest.approx(first, rel=1e-4)
+    pooled = 0.5 * np.abs(probs.mean(axis=0) - full).sum(axis=-1).mean()
+    assert curve.pooled_k == curve.repeats * 256
+    assert curve.pooled_gap == pytest.approx(pooled, rel=1e-4)
+    meta = figures["convergence"].layout.meta
+    assert meta["pooled_k"] == curve.pooled_k and meta["gap"][-1] == pytest.approx(
+        curve.gap[:, -1].mean())
+    (line,) = [t for t in figures["convergence"].data if t.meta["role"] == "pooled"]
+    assert line.y[0] == pytest.approx(curve.pooled_gap)
+
+
+def test_small_k_difference_is_mostly_noise_where_weight_scaling_is_exact():
+    """Dropout on the last hidden layer only: weight scaling IS the normalised geometric mean
+    of all sub-networks. At K = 8 the panel still shows a clear difference (Monte-Carlo
+    noise); at large K the geometric mean's gap all but vanishes, the arithmetic mean's stays."""
+    run = pipeline.train_for(DEFAULTS.replace(n_layers=1).train_key())
+    assert ensemble.weight_scaling_is_exact(run.network().keep_probs)
+    geometric = ensemble.compute_ensemble(run, 8, "sampled", "geometric", seed=DEFAULTS.seed)
+    arithmetic = ensemble.compute_ensemble(run, 8, "sampled", "arithmetic", seed=DEFAULTS.seed)
+    big = geometric.convergence
+    assert big.pooled_k >= 1000
+    assert geometric.comparison.gap > 10 * big.pooled_gap
+    assert big.pooled_gap < 0.005
+    # Noise shrinks about as 1/√K along the curve: K = 1 vs K = 64 is about 8 times.
+    ratio = big.gap[:, 0].mean() / big.gap[:, list(big.ks).index(64)].mean()
+    assert 4 < ratio < 16
+    # The arithmetic mean is a different average: its gap stays at any K.
+    assert arithmetic.convergence.pooled_gap > 5 * big.pooled_gap
+    assert arithmetic.convergence.pooled_gap > 0.5 * arithmetic.convergence.gap[:, -1].mean()
+
+
+def test_mutual_information_is_not_zero_where_all_pick_the_same_class():
+    # Two sub-networks, one point: both pick class 0, with different confidence.
+    probs = np.array([[[0.95, 0.05]], [[0.6, 0.4]]])
+    assert ensemble.unanimous(probs).tolist() == [True]
+    assert ensemble.disagreement(probs, "entropy")[0] > 0.05
+    assert ensemble.disagreement(probs, "std")[0] == pytest.approx(0.175)
+
+
+def test_unanimous_max_is_the_largest_value_where_all_pick_the_same_class(default_run):
+    results = ensemble.compute_ensemble(default_run, 8, "sampled", seed=DEFAULTS.seed)
+    u = results.uncertainty
+    net = default_run.network()
+    grid = full_grid(default_run)
+    masks = ensemble.sampled_keep_masks(net, 8, DEFAULTS.seed)
+    probs = thinned_predict(net, grid.points, masks)
+    same = (probs.argmax(-1) == probs[0].argmax(-1)).all(axis=0)
+    assert u.unanimous_share == pytest.approx(same.mean())
+    assert u.unanimous_max == pytest.approx(u.values[same].max(), rel=1e-5)
+    assert 0.05 < u.unanimous_max  # clearly not white where they all agree on the class

@@ -163,3 +163,52 @@ def test_teachers_view_hides_the_tabs_own_controls_but_keeps_their_values():
     gallery = charts_by_key(at)["ensemble_gallery"]
     assert gallery["layout"]["meta"]["k"] == 12  # the hidden K still drives the gallery
     assert at.query_params["k_subnets"] in ("12", ["12"])  # AppTest may give a list
+
+
+def caption_with(at: AppTest, words: str) -> str:
+    return next(c.value for c in at.caption if words in c.value)
+
+
+def test_difference_panel_states_its_noise_beside_the_large_k_gap():
+    at = open_tab()
+    charts = charts_by_key(at)
+    comparison = charts["ensemble_comparison"]["layout"]["meta"]
+    convergence = charts["ensemble_convergence"]["layout"]["meta"]
+    caption = caption_with(at, "Monte-Carlo noise of about 1/√K")
+    assert "compares an average of only K = 8 sampled sub-networks" in caption
+    assert f"**{comparison['mean_difference']:.3f}** with these 8" in caption
+    pooled_k = convergence["pooled_k"]
+    assert f"**{convergence['pooled_gap']:.4f}** with K = {pooled_k:,} sub-networks" in caption
+    assert f"noise about {np.sqrt(pooled_k / 8):.0f} times smaller" in caption
+    # Two hidden layers: weight scaling only approximates, so what remains is its error.
+    assert "how far weight scaling is from this average" in caption
+    # The convergence chart's third panel carries the same measure against K.
+    assert convergence["gap"][0] > convergence["gap"][-1]
+    text = caption_with(at, "Each point averages the first K")
+    assert f"{convergence['pooled_gap']:.4f} with all {pooled_k:,} sub-networks pooled" in text
+
+
+def test_exact_case_says_which_average_keeps_a_gap():
+    at = open_tab(n_layers="1", epochs="20", ensemble_kind="geometric")
+    caption = caption_with(at, "Monte-Carlo noise of about 1/√K")
+    assert "With the geometric mean the true gap is zero here: what remains is noise." in caption
+    at = open_tab(n_layers="1", epochs="20")
+    caption = caption_with(at, "Monte-Carlo noise of about 1/√K")
+    assert "the arithmetic mean keeps a gap at any K" in caption
+
+
+def test_disagreement_is_named_mutual_information_and_not_called_white_where_unanimous():
+    at = open_tab()
+    assert at.radio(key="uncertainty").options == ["mutual information", "standard deviation"]
+    chart = charts_by_key(at)["ensemble_uncertainty"]
+    heat = traces(chart, role="uncertainty")[0]
+    assert heat["colorbar"]["title"]["text"] == "mutual information (nats)"
+    caption = caption_with(at, "Filled points train, hollow points test.")
+    assert "**mutual information**" in caption
+    assert "white where they all predict the same" not in caption
+    assert "It is not zero where they all pick the same class" in caption
+    meta = chart["layout"]["meta"]
+    assert meta["unanimous_max"] > 0.05
+    assert f"there it reaches {meta['unanimous_max']:.3f}" in caption
+    gallery = caption_with(at, "Grey, crossed-out units are dropped")
+    assert "Layers wider than 10 units show their first 9." in gallery

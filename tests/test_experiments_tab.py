@@ -75,6 +75,9 @@ def test_sweep_runs_from_its_button_and_stays_when_p_moves():
     assert charts["sweep"]["layout"]["meta"]["current_p"] == 0.5
     assert any("Trained in" in c.value and "Lowest mean test loss" in c.value
                for c in at.caption)
+    assert ex.SWEEP_PS == (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8) and ex.SWEEP_SEEDS == 3
+    assert any(c.value.startswith("p from 0 to 0.8 in steps of 0.1, each with 3 training seeds "
+                                  "(27 networks of 2 × 16 units)") for c in at.caption)
 
     at.slider(key="p_hidden").set_value(0.3).run()  # no retraining: only the marker moves
     charts = charts_by_key(at)
@@ -87,7 +90,7 @@ def test_sweep_mode_is_a_setting_in_the_url():
     at.radio(key="sweep_mode").set_value("active").run()
     assert at.query_params["sweep_mode"] in ("active", ["active"])
     assert any("n = 16 / (1 − p)" in c.value and "20, 23, 27, 32, 40, 53, 80" in c.value
-               for c in at.caption)
+               and "(1 − p)·n ≈ 16 at every p." in c.value for c in at.caption)
     at.button(key="run_sweep").click().run()
     assert not at.exception
     meta = charts_by_key(at)["sweep"]["layout"]["meta"]
@@ -125,8 +128,46 @@ def test_the_notes_keras_model_on_digits():
     network = charts["keras_network"]["layout"]["meta"]
     assert network["layer_sizes"] == [64, 128, 128, 10]
     assert network["n_hidden"] == [49, 113, 113, 0]  # 128-wide layers drawn as 15 + "more"
+    # The caption names what the diagram shows, from the network's own sizes.
+    assert [len(shown) for shown in network["shown_nodes"]] == [15, 15, 15, 10]
+    assert any(c.value.startswith(
+        "Layers wider than 16 units show only their first 15, the rest summarised below them: "
+        "here the input layer (64 units), hidden layer 1 (128 units) and hidden layer 2 "
+        "(128 units).") for c in at.caption)
     confusion = traces(charts["twin_confusion"], role="confusion")
     assert [np.sum(t["meta"]["counts"]) for t in confusion] == [359, 359]
     images = traces(charts["mistakes_dropout"], role="image")
     assert 1 <= len(images) <= 8
     assert all(t["meta"]["true"] != t["meta"]["predicted"] for t in images)
+
+
+def test_fixed_active_units_caption_is_true_where_widths_are_capped():
+    """(1 − p)·n = width fails where n(p) would pass the engine's limit of 1024 units."""
+    for width in (16, 64, 205):
+        caption = experiments_tab.active_sweep_caption(width)
+        assert f"(1 − p)·n ≈ {width} at every p." in caption
+        for p in ex.SWEEP_PS:
+            assert abs((1 - p) * ex.active_width(width, p) - width) <= 0.5
+    caption = experiments_tab.active_sweep_caption(256)
+    widths = [ex.active_width(256, p) for p in ex.SWEEP_PS]
+    assert widths[-1] == ex.MAX_SWEEP_WIDTH == 1024 and widths[-2] == 853
+    assert f"(widths {', '.join(map(str, widths))})" in caption
+    assert "at every p" not in caption
+    assert "(1 − p)·n ≈ 256 up to p = 0.7." in caption
+    assert "capped at the engine's limit of 1024 units, and (1 − p)·n is only 204.8 at p = 0.8." \
+        in caption
+    assert round(0.2 * 1024, 1) == 204.8
+
+
+def test_shown_units_note_follows_the_diagram():
+    from dropout_viz.figures import network_figure
+    from dropout_viz.figures.network import MAX_NODES
+
+    sizes = (2, 40, 8, 3)
+    weights = [np.ones((a, b)) for a, b in zip(sizes, sizes[1:])]
+    shown = network_figure(weights).layout.meta["shown_nodes"]
+    assert [len(s) for s in shown] == [2, MAX_NODES - 1, 8, 3]
+    assert experiments_tab.shown_units_note(sizes) == (
+        f"Layers wider than {MAX_NODES} units show only their first {MAX_NODES - 1}, the rest "
+        "summarised below them: here hidden layer 1 (40 units). ")
+    assert experiments_tab.shown_units_note((2, 8, 2)) == "Every unit is drawn. "

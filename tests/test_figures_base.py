@@ -208,6 +208,25 @@ def test_boundary_panels_share_one_scale_and_wrap_rows():
     assert sum(bool(t.showlegend) for t in traces_with(fig, "train")) == 2
 
 
+def test_maps_keep_their_frame_on_their_edge_and_the_legend_below_it():
+    """Streamlit's chart theme pads axes 8 px off the plot area: the mirrored frame then left
+    the map and ran under the legend below it (Experiments) and into the panel beside it.
+    Maps set the padding to 0 and start the legend below the frame."""
+    from dropout_viz.figures.boundary import LEGEND_GAP
+
+    X_tr, y_tr, X_te, y_te = two_class_data()
+    xs, ys, grid = make_grid(np.vstack([X_tr, X_te]), resolution=12)
+    probs = logistic_probs(grid, 0.0)
+    panels = boundary_panels([{"grid_probs": probs, "title": "a"},
+                              {"grid_probs": probs, "title": "b"}], xs, ys, X_tr, y_tr)
+    single = boundary_figure(xs, ys, probs, X_tr, y_tr)
+    for fig in (panels, single):
+        assert fig.layout.margin.pad == 0
+        assert fig.layout.xaxis.mirror is True and fig.layout.xaxis.showline is True
+        assert fig.layout.legend.yanchor == "top" and fig.layout.legend.y <= -LEGEND_GAP / 2
+    assert panels.layout.legend.y == -LEGEND_GAP
+
+
 def test_boundary_panels_difference_panel_has_own_scale():
     X_tr, y_tr, _, _ = two_class_data()
     xs, ys, grid = make_grid(X_tr, resolution=12)
@@ -302,7 +321,8 @@ def test_wide_network_uses_ellipsis_nodes_and_few_traces():
     assert fig.layout.meta["shown_nodes"] == [list(range(15))] * 3 + [list(range(10))]
     assert fig.layout.meta["n_hidden"] == [49, 113, 113, 0]
     (ellipsis,) = traces_with(fig, "ellipsis")
-    assert list(ellipsis.text) == ["⋮<br>+49 more", "⋮<br>+113 more", "⋮<br>+113 more"]
+    assert list(ellipsis.text) == ["⋮<br>+49", "⋮<br>+113", "⋮<br>+113"]
+    assert list(ellipsis.hovertext)[0].startswith("49 more units not drawn")
     node_traces = traces_with(fig, "nodes_kept") + traces_with(fig, "nodes_dropped")
     n_drawn = sum(len(t.x) for t in node_traces)
     assert n_drawn == 15 * 3 + 10
@@ -337,6 +357,28 @@ def test_network_names_hover_and_layout():
     default = network_figure(weights, None)
     assert [n["name"] for n in default.layout.meta["nodes"]][:2] == ["x1", "x2"]
     assert [n["name"] for n in default.layout.meta["nodes"]][-2:] == ["class 0", "class 1"]
+
+
+def test_layer_labels_alternate_between_two_rows_so_neighbours_never_share_a_line():
+    """"31 dropped34 dropped": labels of neighbouring layers ran together in narrow columns.
+    Every other layer's label is lifted by a whole label's height (three lines), so two labels
+    on one line are two layers apart; the top margin makes room for both rows."""
+    sizes = [2, 64, 64, 64, 2]
+    weights = random_net(sizes)
+    masks = [None] + [np.r_[np.zeros(31), np.ones(33)]] * 3
+    for projector in (False, True):
+        fig = network_figure(weights, masks, title="t", projector=projector)
+        notes = fig.layout.annotations
+        assert [a.text.count("<br>") for a in notes] == [1, 2, 2, 2, 1]  # at most three lines
+        line = 1.35 * style.font_size(projector)
+        lift = notes[1].yshift
+        assert lift >= 3 * line  # a whole label higher: the rows cannot overlap
+        assert [a.yshift or 0 for a in notes] == [0, lift, 0, lift, 0]
+        assert fig.layout.margin.t >= 3 * line + lift  # both rows fit above the plot
+        assert fig.layout.height >= network_figure(weights, masks).layout.margin.t
+    # Nothing to stagger without hidden layers; compact figures have no labels at all.
+    plain = network_figure(random_net([2, 2]), None)
+    assert [a.yshift or 0 for a in plain.layout.annotations] == [0, 0]
 
 
 def test_mini_network_is_small_and_unlabelled():
@@ -423,3 +465,29 @@ def test_overlay_history_one_colour_per_run_train_dashed_test_solid():
     assert sum(t.showlegend is not False for t in curves) == 4
     assert {s.x0 for s in fig.layout.shapes} == {3}
     assert fig.layout.meta["runs"] == ["p = 0.5", "p = 0"]
+
+
+def test_axis_text_is_dark_enough_for_wcag_aa_in_every_chart_with_ticks():
+    """Streamlit's chart theme draws tick labels in #808495 (3.7:1 on white); the figures set
+    their axes' text colour in the layout, where the theme cannot replace it."""
+    from dropout_viz.figures.experiments import sweep_figure
+
+    def contrast(color: str) -> float:
+        def channel(c: int) -> float:
+            c /= 255
+            return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+        r, g, b = style.hex_to_rgb(color)
+        lum = 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+        return 1.05 / (lum + 0.05)
+
+    assert contrast(style.AXIS_TEXT_COLOR) >= 4.5
+    ps = np.round(np.linspace(0, 0.8, 9), 1)
+    metrics = {k: np.full((9, 2), 0.5) for k in ("test_acc", "test_loss", "train_loss")}
+    for fig in (history_figure(make_history(5)),
+                overlay_history_figure({"a": make_history(5), "b": make_history(5)}),
+                sweep_figure(ps, metrics, 0.5)):
+        axes = [fig.layout[name] for name in fig.layout if name.startswith(("xaxis", "yaxis"))]
+        assert len(axes) >= 2
+        for axis in axes:
+            assert axis.tickfont.color == style.AXIS_TEXT_COLOR
+            assert axis.title.font.color == style.AXIS_TEXT_COLOR

@@ -126,7 +126,12 @@ def test_mc_comparison_metrics_match_lesson():
     assert shown[f"Geometric MC mean vs weight scaling (K = {learn_tab.N_MC})"] == \
         f"{comparison.geometric_gap:.4f}"
     assert comparison.exact_case
-    assert "geometric mean should match weight scaling" in text_of(at)
+    text = text_of(at)
+    assert "geometric mean should match weight scaling" in text
+    assert f"Both numbers include Monte-Carlo noise: about 1/√K = {learn_tab.N_MC ** -0.5:.2f}" \
+        in text
+    assert "the arithmetic mean keeps a gap to weight scaling even where weight scaling is " \
+        "exact" in text
 
 
 def test_no_dropout_explains_instead_of_numbers():
@@ -142,3 +147,61 @@ def test_learn_figures_for_export_and_projector():
     assert layout["font"]["size"] == 22
     assert learn_tab.learn_figures(cache.get_run(settings_of(p_hidden="0").train_key()),
                                    settings_of(p_hidden="0")) == {}
+
+
+def test_co_adaptation_paragraph_says_which_mask_scope_the_page_shows():
+    text = text_of(learn())  # the default run: one mask per epoch
+    assert DEFAULTS.mask_scope == "epoch"
+    assert "**This page's run draws one mask per epoch**" in text
+    assert "at every training step" not in text and "Each step trains" not in text
+    assert "probability-weighted average" in text
+    text = text_of(learn(mask_scope="example"))
+    assert "**This page's run draws a new mask for every example at every step**" in text
+    text = text_of(learn(mask_scope="batch"))
+    assert "**This page's run draws one mask per mini-batch**" in text
+
+
+def test_the_qualified_claims_read_as_the_facts_say():
+    text = text_of(learn())
+    # "Exactly the mean" only right after one site, with the layers below at test time.
+    assert ("gives the layer right after a dropout site exactly the **mean** training-time "
+            "input, as long as the layers below it run as at test time") in text
+    assert "deeper layers get the mean only approximately" in text
+    # Linear networks: exact for the logits; after the softmax, the geometric mean.
+    assert "mean over all masks of the **logits**" in text
+    assert "weight scaling gives the normalised geometric mean of the sub-networks" in text
+    # The conventions' trajectories: a rescale per layer.
+    assert ("for each layer after a site, initial weights × q and SGD learning rate × q² "
+            "reproduce the standard run exactly") in text
+    assert "One global rescale" in text and "rescaled too" not in text
+    # The ideal prediction weights each sub-network by its probability.
+    assert "probability-weighted average over all 2ⁿ sub-networks" in text
+    assert "π(m) = q^k (1 − q)^(n − k)" in text
+    assert "Wager" in text and "approximately as an adaptive L2" in text
+
+
+def test_caption_measures_the_mean_with_every_site_dropping_at_once():
+    at = learn()  # dropout on both hidden layers (p_input = 0)
+    run = cache.RUNS.get(settings_of().train_key())
+    net = run.network()
+    compounded = lesson.all_sites_input(net, run.dataset.X_test[0], 2, 0,
+                                        n_masks=learn_tab.N_MASKS, seed=run.config.seed)
+    caption = next(c.value for c in at.caption if "Point 1 of the test set" in c.value)
+    assert compounded.sites == (1, 2)
+    assert (f"With dropout at hidden layer 1 and hidden layer 2 at once, as in training, the "
+            f"mean over {learn_tab.N_MASKS} masks is {compounded.mean:.4f} "
+            f"(± {compounded.standard_error:.4f})") in caption
+    # With one dropout site there is nothing to compound.
+    at = learn(n_layers="1")
+    caption = next(c.value for c in at.caption if "Point 1 of the test set" in c.value)
+    assert "at once" not in caption
+
+
+def test_help_texts_say_what_the_engine_does():
+    max_norm, l2 = FIELD_SPECS["max_norm"].help, FIELD_SPECS["l2"].help
+    assert "the hidden units and the output units too" in max_norm
+    assert "biases are not counted" in max_norm and "After every update step" in max_norm
+    assert "approximately like an adaptive L2 penalty" in l2 and "Wager et al. 2013" in l2
+    assert "generalised linear models" in l2
+    assert FIELD_SPECS["uncertainty"].help.startswith(
+        "How much the sub-networks disagree: the mutual information")

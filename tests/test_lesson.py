@@ -132,3 +132,82 @@ def test_unit_input_on_a_trained_run():
     assert result.keep_prob == pytest.approx(0.5)
     assert result.test_time == pytest.approx(result.expected, rel=1e-12)
     assert abs(result.sampled_mean - result.expected) < 5 * result.standard_error + 1e-12
+
+
+# --- the Learn tab's qualified claims -------------------------------------------------------
+
+
+def test_all_sites_input_replays_training_time_passes_by_hand():
+    net = random_net("inverted", keep_probs=(0.8, 0.6, 0.7))
+    x = np.array([0.4, -0.9, 1.1])
+    result = lesson.all_sites_input(net, x, site=2, unit=1, n_masks=40, seed=5)
+    assert result.sites == (0, 1, 2) and result.n_masks == 40
+    rng = np.random.default_rng(5)
+    h = np.repeat(x[None], 40, axis=0)
+    for layer, q in enumerate(net.keep_probs):  # the same draws, in the same order
+        h = h * (rng.random(h.shape) < q) / q
+        z = h @ net.weights[layer] + net.biases[layer]
+        h = np.tanh(z)
+    assert result.mean == pytest.approx(z[:, 1].mean(), rel=1e-12)
+    assert result.standard_error == pytest.approx(z[:, 1].std(ddof=1) / np.sqrt(40), rel=1e-12)
+    # One site at or below the unit: nothing compounds, and there is no second number.
+    assert lesson.all_sites_input(net, x, site=0, unit=1) is None
+    assert lesson.all_sites_input(random_net("standard", keep_probs=(1.0, 1.0, 0.5)), x,
+                                  site=2, unit=0) is None
+
+
+@pytest.mark.parametrize("convention", ["standard", "inverted"])
+def test_exactly_the_mean_only_right_after_one_site_with_the_layers_below_at_test_time(
+        convention):
+    """The Learn tab's qualification: with the layers below at test time the unit after a site
+    gets exactly the mean input; with dropout at both hidden layers at once it does not."""
+    net = random_net(convention, hidden=(12, 10), keep_probs=(1.0, 0.5, 0.5), seed=4)
+    x = np.array([1.2, -0.7, 0.9])
+    one_site = lesson.unit_input(net, x, site=2, unit=0, n_masks=20000, seed=1)
+    assert one_site.test_time == pytest.approx(one_site.expected, rel=1e-12)
+    assert abs(one_site.sampled_mean - one_site.test_time) < 4 * one_site.standard_error
+    both = lesson.all_sites_input(net, x, site=2, unit=0, n_masks=20000, seed=1)
+    assert both.sites == (1, 2)
+    assert abs(both.mean - one_site.test_time) > 6 * both.standard_error
+
+
+def sgd_steps(net: MLP, lrs: list[float], bias_lr: float, X, y, masks_per_step) -> MLP:
+    """Plain SGD with a learning rate per layer (weights) and one for the biases."""
+    weights = [W.copy() for W in net.weights]
+    biases = [b.copy() for b in net.biases]
+    for masks in masks_per_step:
+        step = MLP(weights, biases, net.activation, net.keep_probs, net.convention)
+        _, (weight_grads, bias_grads) = step.loss_and_grads(X, y, masks)
+        for layer in range(len(weights)):
+            weights[layer] = weights[layer] - lrs[layer] * weight_grads[layer]
+            biases[layer] = biases[layer] - bias_lr * bias_grads[layer]
+    return MLP(weights, biases, net.activation, net.keep_probs, net.convention)
+
+
+def test_per_layer_rescale_makes_inverted_training_equal_standard_training():
+    """Each layer after a site: initial weights × q, SGD learning rate × q² (biases as they
+    are) reproduce the standard run exactly; one global rescale does not, nor does none."""
+    keep = (1.0, 0.5, 0.7)  # no input dropout: the first layer needs no rescale at all
+    standard = random_net("standard", hidden=(6, 5), keep_probs=keep, seed=2)
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(16, 3))
+    y = rng.integers(0, 2, size=16)
+    masks = [[(rng.random((16, units)) < q).astype(float) for units, q in
+              zip(standard.site_sizes, keep)] for _ in range(25)]
+    lr = 0.2
+    trained = sgd_steps(standard, [lr] * 3, lr, X, y, masks)
+
+    def inverted_run(init_scale, lrs):
+        start = MLP([W * s for W, s in zip(standard.weights, init_scale)], standard.biases,
+                    "tanh", keep, "inverted")
+        return sgd_steps(start, lrs, lr, X, y, masks)
+
+    per_layer = inverted_run(keep, [lr * q**2 for q in keep])
+    for W_inv, W_std, q in zip(per_layer.weights, trained.weights, keep):
+        np.testing.assert_allclose(W_inv, q * W_std, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(per_layer.predict_proba(X), trained.predict_proba(X),
+                               rtol=0, atol=1e-10)
+    # One global rescale (every layer, with the hidden layers' q) or none: a different run.
+    q = 0.5
+    for other in (inverted_run([q] * 3, [lr * q**2] * 3), inverted_run(keep, [lr] * 3)):
+        assert np.abs(other.predict_proba(X) - trained.predict_proba(X)).max() > 1e-3

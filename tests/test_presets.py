@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
+import numpy as np
 import pytest
 
-from dropout_viz.presets import PRESET_DIR, Preset, apply_preset, load_presets
+from dropout_viz import ensemble, pipeline
+from dropout_viz.presets import PRESET_DIR, Preset, apply_preset, fill_text, load_presets
 from dropout_viz.settings import TABS, Settings, from_query_params, to_query_params
+from dropout_viz.ui.state import TAB_LABELS
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+# Numbers a preset's text may write out: facts that no setting decides ("100%" training
+# accuracy, "1 − p", the 8×8 digits, "raise p to 0.5"). Every other number is a placeholder.
+FIXED_NUMBERS = {"100", "1", "8", "0.5"}
 
 EXPECTED = {
     "over-fitting-rescue": ("Over-fitting rescue", "experiments"),
@@ -123,6 +132,11 @@ def test_load_from_a_directory_in_file_name_order(tmp_path):
         ({**GOOD, "settings": {"epochs": 10.5}}, r"bad\.json: settings\.epochs = 10\.5"),
         ({**GOOD, "settings": {"hidden_controls": ["nope"]}},
          r"bad\.json: settings\.hidden_controls contains 'nope'"),
+        ({**GOOD, "teaches": "{widht} units. Two."},
+         r"bad\.json: teaches names \{widht\}, which is neither a setting nor one of n_train"),
+        ({**GOOD, "teaches": "{width:.2f} units. Two."},
+         r"bad\.json: teaches: placeholders are bare names like \{width\}, got \{width:\.2f\}"),
+        ({**GOOD, "teaches": "{width units. Two."}, r"bad\.json: teaches: "),
     ],
 )
 def test_malformed_preset_raises_naming_file_and_field(tmp_path, content, message):
@@ -139,3 +153,76 @@ def test_duplicate_names_are_refused(tmp_path):
     write(tmp_path, "02-tiny.json", GOOD)
     with pytest.raises(ValueError, match=r"02-tiny\.json: preset name 'tiny' is used twice"):
         load_presets(tmp_path)
+
+
+# --- the texts' numbers come from the settings ------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(EXPECTED))
+def test_preset_texts_write_out_no_number_a_setting_decides(presets, name):
+    preset = presets[name]
+    raw = json.loads(next(PRESET_DIR.glob(f"*{name}.json")).read_text(encoding="utf-8"))
+    assert preset.template == raw["teaches"]
+    written = set(re.findall(r"\d+(?:\.\d+)?", re.sub(r"\{\w+\}", "", preset.template)))
+    assert written <= FIXED_NUMBERS, written - FIXED_NUMBERS
+    assert "{" not in preset.teaches and "}" not in preset.teaches
+    assert preset.teaches == fill_text(preset.template, apply_preset(preset))
+
+
+def test_preset_texts_quote_their_settings(presets):
+    assert presets["over-fitting-rescue"].teaches.startswith(
+        "40 noisy training points and a wide network (2 × 128 units)")
+    rescue = apply_preset(presets["over-fitting-rescue"])
+    data = pipeline.dataset_for(rescue.data_key())
+    assert len(data.y_train) == 40 and rescue.mask_scope == "example"
+    assert "With p = 0.5 and a fresh mask for every example at every step" in \
+        presets["over-fitting-rescue"].teaches
+    assert "The gallery shows 12 of them" in presets["ensemble-in-disguise"].teaches
+    assert "with ReLU hidden layers" in presets["ensemble-in-disguise"].teaches
+    assert "100 epochs then train at most 100 sub-networks" in presets["epoch-vs-example"].teaches
+    assert "3 hidden layers of 64 units and 300 epochs. With p = 0.2" in \
+        presets["spiral-stress-test"].teaches
+    assert ("2 Dense(128, relu) layers, each followed by Dropout(0.5), trained with Adam "
+            "(learning rate 0.001) for 10 epochs in batches of 32 with 20% of the data held "
+            "out") in presets["notes-keras-digits"].teaches
+    assert "after only 10 epochs" in presets["notes-keras-digits"].teaches
+
+
+def test_editing_a_presets_settings_changes_its_text(tmp_path):
+    raw = json.loads((PRESET_DIR / "01-over-fitting-rescue.json").read_text(encoding="utf-8"))
+    raw["settings"].update(n_samples=100, width=64, n_layers=3, p_hidden=0.3,
+                           mask_scope="epoch")
+    (tmp_path / "over-fitting-rescue.json").write_text(json.dumps(raw), encoding="utf-8")
+    text = load_presets(tmp_path)["over-fitting-rescue"].teaches
+    assert text.startswith("50 noisy training points and a wide network (3 × 64 units)")
+    assert "With p = 0.3 and one mask per epoch," in text
+
+
+def test_readme_shows_the_preset_texts_the_app_shows(presets):
+    readme = README.read_text(encoding="utf-8")
+    for preset in presets.values():
+        line = (f"**{preset.title}** (`{preset.name}`, opens *{TAB_LABELS[preset.tab]}*). "
+                f"{preset.teaches}")
+        assert line in readme.splitlines(), preset.name
+
+
+def test_over_fitting_rescue_without_dropout_fits_every_point_and_its_test_loss_climbs(presets):
+    """What the preset says happens without dropout, on its own settings."""
+    settings = apply_preset(presets["over-fitting-rescue"]).replace(p_hidden=0.0)
+    run = pipeline.train_for(settings.train_key())
+    history = run.history
+    assert history["train_acc"][-1] == 1.0  # training accuracy reaches 100%
+    test_loss = np.asarray(history["test_loss"])
+    best = int(np.argmin(test_loss))
+    assert best < len(test_loss) // 2 and test_loss[-1] > 1.5 * test_loss[best]  # it climbs
+
+
+def test_ensemble_in_disguise_average_is_close_to_weight_scaling_but_not_identical(presets):
+    """ReLU layers after the dropout: close, not identical, even with many sub-networks."""
+    settings = apply_preset(presets["ensemble-in-disguise"])
+    run = pipeline.train_for(settings.train_key())
+    results = ensemble.compute_ensemble(run, settings.k_subnets, "sampled", "arithmetic",
+                                        seed=settings.seed)
+    assert not ensemble.weight_scaling_is_exact(results.keep_probs)
+    assert results.comparison.agreement >= 0.9
+    assert 0.005 < results.convergence.pooled_gap < 0.1

@@ -162,6 +162,14 @@ def _point_traces(
     return traces
 
 
+# Streamlit's chart theme pads the axes 8 px away from the plot area; for a map framed by its
+# mirrored axis lines that moves the frame off the map, onto the panel titles above it, into
+# the neighbouring panel and under a legend below. Maps keep their frame on their edge.
+FRAME_MARGIN = {"pad": 0}
+# The legend under the panels starts this far below them (a fraction of the plotting height).
+LEGEND_GAP = 0.04
+
+
 def _axis_settings(xs: np.ndarray, ys: np.ndarray) -> tuple[dict, dict]:
     common = {"showgrid": False, "zeroline": False, "showline": True, "linecolor": "#999999",
               "mirror": True, "ticks": ""}
@@ -204,6 +212,7 @@ def boundary_figure(
         # Legend below the plot: the right-hand side belongs to the colour bar.
         legend={"groupclick": "toggleitem", "itemsizing": "constant", "orientation": "h",
                 "x": 0.0, "y": -0.06, "yanchor": "top"},
+        margin=FRAME_MARGIN,
         meta=_points_meta(y_train, y_test, n_classes, len(xs)),
     )
     return fig
@@ -320,7 +329,7 @@ def boundary_panels(
     _place_diff_colorbars(fig, panels, ncols)
     for trace in fig.data:  # the one probability colour bar lies flat under the grid
         if trace.type == "heatmap" and trace.showscale and trace.meta["role"] == "probability":
-            trace.colorbar = {"orientation": "h", "x": 1.0, "xanchor": "right", "y": -0.02,
+            trace.colorbar = {"orientation": "h", "x": 1.0, "xanchor": "right", "y": -LEGEND_GAP,
                               "yanchor": "top", "len": 0.35, "thickness": 12,
                               "title": {"text": "P(class 1)", "side": "top"}}
     size = style.font_size(projector)
@@ -328,8 +337,9 @@ def boundary_panels(
     panel_height = panel_height or (340 if projector else 260)
     fig.update_layout(
         height=nrows * panel_height + 80,
+        margin=FRAME_MARGIN,
         legend={"groupclick": "toggleitem", "itemsizing": "constant", "orientation": "h",
-                "x": 0.0, "y": -0.02, "yanchor": "top"},
+                "x": 0.0, "y": -LEGEND_GAP, "yanchor": "top"},
         meta={**_points_meta(y_train, y_test, n_classes, len(xs)),
               "n_panels": n_panels, "nrows": nrows, "ncols": ncols},
     )

@@ -112,7 +112,7 @@ def history_figure(
     _accuracy_range(fig)
     _add_marker(fig, epoch_marker, n_epochs, projector)
     fig.update_layout(meta={"n_epochs": n_epochs, "epoch_marker": epoch_marker})
-    return fig
+    return style.legible_axes(fig)
 
 
 def overlay_history_figure(
@@ -151,4 +151,4 @@ def overlay_history_figure(
     _add_marker(fig, epoch_marker, n_epochs, projector)
     fig.update_layout(meta={"n_epochs": n_epochs, "epoch_marker": epoch_marker,
                             "runs": list(histories)})
-    return fig
+    return style.legible_axes(fig)

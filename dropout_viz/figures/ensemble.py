@@ -32,7 +32,7 @@ GALLERY_WIDTH_PX = 880  # the main column of a wide page beside the sidebar, rou
 KIND_NAMES = {"arithmetic": "Mean", "geometric": "Normalised geometric mean"}
 KIND_TITLES = {"arithmetic": ("Mean", "of {k} sub-networks"),
                "geometric": ("Normalised geometric", "mean of {k} sub-networks")}
-MEASURE_NAMES = {"entropy": "disagreement entropy (nats)", "std": "spread of P (std)"}
+MEASURE_NAMES = {"entropy": "mutual information (nats)", "std": "spread of P (std)"}
 UNCERTAINTY_COLORSCALE = [[0.0, "#FFFFFF"], [0.25, "#E5DAEE"], [1.0, "#6A3D9A"]]
 
 
@@ -249,7 +249,11 @@ def _scores_text(accuracy: float, loss: float) -> str:
 def comparison_figure(comparison: Comparison, data: PlotData, k: int, convention: str,
                       projector: bool = False) -> go.Figure:
     """Side by side at one scale: the average of the K shown sub-networks, the test-time network,
-    and |difference| over the plane (total variation distance; |ΔP(class 1)| for two classes)."""
+    and |difference| over the plane (total variation distance; |ΔP(class 1)| for two classes).
+
+    With K = 4–16 the difference panel includes Monte-Carlo noise of about 1/√K besides the gap
+    between the ensemble's average and weight scaling; the convergence figure's third panel
+    shows the same measure against K."""
     if comparison.average is None or data.xs is None:
         raise ValueError("the comparison needs 2-D data (a plane to draw on)")
     avg, full = comparison.average_scores, comparison.test_time_scores
@@ -277,15 +281,19 @@ def comparison_figure(comparison: Comparison, data: PlotData, k: int, convention
     fig.update_layout(meta={
         **fig.layout.meta, "kind": comparison.kind, "k": k, "agreement": comparison.agreement,
         "average_accuracy": avg.accuracy, "average_log_loss": avg.log_loss,
-        "test_time_accuracy": full.accuracy, "test_time_log_loss": full.log_loss})
+        "test_time_accuracy": full.accuracy, "test_time_log_loss": full.log_loss,
+        "mean_difference": comparison.gap})
     return fig
 
 
 def convergence_figure(convergence: Convergence, projector: bool = False) -> go.Figure:
     """Test accuracy and log-loss of the MC average of K sub-networks against K (log scale),
-    with the test-time network and the mean single sub-network as horizontal lines."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("test accuracy", "test log-loss"),
-                        horizontal_spacing=0.1)
+    with the test-time network and the mean single sub-network as horizontal lines; third,
+    the mean |difference| between that average and the test-time network (the comparison
+    panel's measure), with the value for all draws pooled as a dotted line."""
+    fig = make_subplots(rows=1, cols=3, subplot_titles=(
+        "test accuracy", "test log-loss", "mean |difference| to test-time"),
+        horizontal_spacing=0.08)
     fig.update_layout(**style.base_layout("", projector))
     fig.update_annotations(font={"size": style.font_size(projector)})
     width = 2.5 * style.line_scale(projector)
@@ -322,10 +330,32 @@ def convergence_figure(convergence: Convergence, projector: bool = False) -> go.
                 line={"color": color, "dash": dash, "width": width},
                 hovertemplate=f"{label}: %{{y:{fmt}}}<extra></extra>",
                 meta={"role": role, "metric": name, "value": float(value)}), row=1, col=col)
+    gap = convergence.gap
+    if convergence.repeats > 1:
+        fig.add_trace(go.Scatter(
+            x=np.concatenate([ks, ks[::-1]]),
+            y=np.concatenate([gap.max(axis=0), gap.min(axis=0)[::-1]]),
+            mode="lines", fill="toself", fillcolor=band, line={"width": 0}, hoverinfo="skip",
+            legendgroup="band", showlegend=False, meta={"role": "band", "metric": "gap"}),
+            row=1, col=3)
+    fig.add_trace(go.Scatter(
+        x=ks, y=gap.mean(axis=0), mode="lines+markers", legendgroup="mc", showlegend=False,
+        name=f"MC {kind} of K sub-networks", line={"color": mc_color, "width": width},
+        marker={"size": 7 * style.line_scale(projector)},
+        hovertemplate="K = %{x:.0f}: %{y:.4f}<extra></extra>",
+        meta={"role": "mc", "metric": "gap"}), row=1, col=3)
+    pooled = f"all {convergence.pooled_k:,} pooled"
+    fig.add_trace(go.Scatter(
+        x=[ks[0], ks[-1]], y=[convergence.pooled_gap] * 2, mode="lines", name=pooled,
+        legendgroup="pooled", line={"color": style.MARKER_LINE, "dash": "dot", "width": width},
+        hovertemplate=f"{pooled}: %{{y:.4f}}<extra></extra>",
+        meta={"role": "pooled", "metric": "gap", "value": convergence.pooled_gap,
+              "k": convergence.pooled_k}), row=1, col=3)
     fig.update_xaxes(type="log", title_text="K sub-networks averaged", tickvals=ks,
                      ticktext=[str(int(k)) for k in ks], showgrid=True, gridcolor="#EEEEEE")
     fig.update_yaxes(showgrid=True, gridcolor="#EEEEEE", zeroline=False)
     fig.update_yaxes(tickformat=".1%", row=1, col=1)
+    fig.update_yaxes(rangemode="tozero", row=1, col=3)
     fig.update_layout(
         height=460 if projector else 380, hovermode="x unified",
         legend={"orientation": "h", "x": 0.0, "y": -0.25, "yanchor": "top"},
@@ -335,14 +365,18 @@ def convergence_figure(convergence: Convergence, projector: bool = False) -> go.
               "accuracy": convergence.accuracy.mean(axis=0).tolist(),
               "log_loss": convergence.log_loss.mean(axis=0).tolist(),
               "test_time_accuracy": convergence.test_time.accuracy,
-              "single_accuracy": convergence.single.accuracy})
-    return fig
+              "single_accuracy": convergence.single.accuracy,
+              "gap": convergence.gap.mean(axis=0).tolist(),
+              "pooled_k": convergence.pooled_k, "pooled_gap": convergence.pooled_gap})
+    return style.legible_axes(fig)
 
 
 def uncertainty_figure(uncertainty: Uncertainty, data: PlotData,
                        projector: bool = False) -> go.Figure:
-    """Where the sub-networks disagree: a white-to-purple map (white = they all agree) with the
-    data on top. The scale is fixed (0 to the measure's maximum) so settings compare fairly."""
+    """Where the sub-networks disagree: a white-to-purple map (white = zero: identical
+    probabilities; it is above zero wherever they differ in confidence, even if all pick the
+    same class) with the data on top. The scale is fixed (0 to the measure's maximum) so
+    settings compare fairly."""
     if data.xs is None:
         raise ValueError("the uncertainty map needs 2-D data (a plane to draw on)")
     shape = (len(data.ys), len(data.xs))
@@ -377,9 +411,11 @@ def uncertainty_figure(uncertainty: Uncertainty, data: PlotData,
         xaxis={**common, "range": [float(data.xs[0]), float(data.xs[-1])]},
         yaxis={**common, "range": [float(data.ys[0]), float(data.ys[-1])],
                "scaleanchor": "x", "scaleratio": 1},
-        height=600 if projector else 500, margin={"l": 10, "r": 10, "t": 20, "b": 10},
+        height=600 if projector else 500,
+        margin={"l": 10, "r": 10, "t": 20, "b": 10, "pad": 0},  # the frame on the map's edge
         meta={"measure": uncertainty.measure, "k": uncertainty.k, "upper": uncertainty.upper,
-              "max": float(uncertainty.values.max()), "mean": float(uncertainty.values.mean())})
+              "max": float(uncertainty.values.max()), "mean": float(uncertainty.values.mean()),
+              "unanimous_max": uncertainty.unanimous_max})
     return fig
 
 

@@ -122,7 +122,7 @@ def sweep_figure(ps: np.ndarray, metrics: Mapping[str, np.ndarray], current_p: f
     fig.update_layout(height=420 if projector else 360, hovermode="closest",
                       legend={"orientation": "h", "x": 0.0, "y": -0.22, "yanchor": "top"},
                       meta={"ps": ps.tolist(), "current_p": current_p, "mode": mode})
-    return fig
+    return style.legible_axes(fig)
 
 
 # ----------------------------------------------------------------------------- inside the neurons
@@ -190,7 +190,7 @@ def activation_figure(layers: Mapping[str, Sequence[Any]], projector: bool = Fal
     fig.update_layout(barmode="overlay", height=(300 if not projector else 380) * depth + 120,
                       legend={"orientation": "h", "x": 0.0, "y": -0.16 / depth, "yanchor": "top"},
                       meta={"runs": labels, "layers": depth})
-    return fig
+    return style.legible_axes(fig)
 
 
 def unit_maps_figure(xs, ys, maps: np.ndarray, dropped: Sequence[int] = (), layer: int = 1,
@@ -265,7 +265,7 @@ def confusion_figure(confusions: Mapping[str, np.ndarray], class_names: Sequence
                          autorange="reversed", row=1, col=col)
     side = 420 if not projector else 520
     fig.update_layout(height=side, meta={"runs": labels})
-    return fig
+    return style.legible_axes(fig)
 
 
 def images_figure(images: np.ndarray, true_labels: Sequence[Any], predicted: Sequence[Any],

@@ -16,6 +16,8 @@ from dropout_viz.figures import style
 
 N_WIDTH_BUCKETS = 6
 MIN_LINK_WIDTH, MAX_LINK_WIDTH = 0.5, 6.0
+MAX_NODES = 16  # layers wider than this show their first MAX_NODES - 1 units and an ellipsis
+LABEL_LINES = 3  # lines of each layer's header label: name, units, dropped
 
 
 def _layer_sizes(weights: Sequence[np.ndarray]) -> list[int]:
@@ -78,7 +80,7 @@ def network_figure(
     keep_masks: Sequence[np.ndarray | None] | None = None,
     input_names: Sequence[str] | None = None,
     output_names: Sequence[str] | None = None,
-    max_nodes: int = 16,
+    max_nodes: int = MAX_NODES,
     title: str = "",
     projector: bool = False,
     compact: bool = False,
@@ -96,6 +98,10 @@ def network_figure(
     bucket, kept and dropped units, empty ones with x=[] y=[]), whatever the masks: animation
     frames of one network must match trace for trace.
 
+    The layer labels above the diagram alternate between two rows (every other layer one
+    label higher), so neighbouring labels never share a line however narrow the figure is
+    drawn: a label may be as wide as two layers' spacing.
+
     layout.meta: layer_sizes, dropped (unit indices per site), n_dropped, shown_nodes (indices
     drawn per layer), n_hidden (units behind each ellipsis), nodes (name, layer, index, x, y,
     dropped) and n_links.
@@ -109,7 +115,7 @@ def network_spec(
     keep_masks: Sequence[np.ndarray | None] | None = None,
     input_names: Sequence[str] | None = None,
     output_names: Sequence[str] | None = None,
-    max_nodes: int = 16,
+    max_nodes: int = MAX_NODES,
     title: str = "",
     projector: bool = False,
     compact: bool = False,
@@ -197,16 +203,21 @@ def network_spec(
 
     # Node size from the pixel spacing of the tallest layer.
     pad = 0.8
+    line = 1.35 * style.font_size(projector)
+    staggered = not compact and n_layers >= 3
+    # Every other layer's label sits this much higher, above its neighbours' labels.
+    stagger_px = int(LABEL_LINES * line + 4) if staggered else 0
     if height is None:
         per_slot = 12 if compact else (40 if projector else 30)
         lo, hi = (140, 400) if compact else (320, 900)
-        height = int(min(max(per_slot * tallest + (40 if compact else 130), lo), hi))
+        height = int(min(max(per_slot * tallest + (40 if compact else 130), lo), hi)) \
+            + stagger_px
     if compact:
         top, bottom = (30 if title else 6), 6
     else:
-        # Three lines of layer labels, plus the title's line, at the figure's font size.
-        line = 1.35 * style.font_size(projector)
-        top, bottom = int(3 * line + 16 + (1.6 * line if title else 0)), 20
+        # The layer labels (two rows of three lines when staggered), plus the title's line.
+        top = int(LABEL_LINES * line + 16 + stagger_px + (1.6 * line if title else 0))
+        bottom = 20
     slot_px = (height - top - bottom) / (tallest - 1 + 2 * pad)
     node_size = max(5.0, min(0.7 * slot_px, 14 if compact else 34))
 
@@ -268,7 +279,9 @@ def network_spec(
                 x=[float(l) for l in ellipses],
                 y=[slot_y(l, n_slots[l] - 1) for l in ellipses],
                 mode="text" if not compact else "markers",
-                text=[f"⋮<br>+{n_hidden[l]} more" for l in ellipses],
+                # Two short lines, about as narrow as a node, so neighbouring layers' marks
+                # never collide (the hover text says "... more units not drawn").
+                text=[f"⋮<br>+{n_hidden[l]}" for l in ellipses],
                 marker={"symbol": "line-ns-open", "size": node_size,
                         "color": style.DROPPED_MARK},
                 hovertext=[
@@ -291,7 +304,8 @@ def network_spec(
             if l < n_layers - 1 and masked[l]:
                 text += f"<br>{len(dropped[l])} dropped"
             annotations.append({"x": l, "y": 1.0, "xref": "x", "yref": "paper",
-                                "yanchor": "bottom", "showarrow": False, "text": text})
+                                "yanchor": "bottom", "showarrow": False, "text": text,
+                                "yshift": stagger_px if l % 2 else 0})
 
     half = (tallest - 1) / 2 + pad
     side = 0.25 if compact else 0.9  # room for input / output labels

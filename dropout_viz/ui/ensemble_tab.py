@@ -10,14 +10,19 @@ from dropout_viz import ensemble
 from dropout_viz.engine import TrainingRun
 from dropout_viz.ensemble import Convergence, EnsembleResults
 from dropout_viz.figures import PLOTLY_CONFIG
-from dropout_viz.figures.ensemble import KIND_NAMES, ensemble_figures, test_time_name
+from dropout_viz.figures.ensemble import (
+    GALLERY_MAX_NODES,
+    KIND_NAMES,
+    ensemble_figures,
+    test_time_name,
+)
 from dropout_viz.settings import FIELD_SPECS, Settings, TrainKey
 from dropout_viz.ui import cache, downloads
 
 MAX_CACHED = 12  # results for this many (run, K, source, average, measure) combinations
 SOURCE_LABELS = {"sampled": "sampled now", "trained": "as trained"}
 KIND_LABELS = {"arithmetic": "arithmetic mean", "geometric": "normalised geometric mean"}
-MEASURE_LABELS = {"entropy": "entropy (disagreement)", "std": "standard deviation"}
+MEASURE_LABELS = {"entropy": "mutual information", "std": "standard deviation"}
 
 
 @st.cache_data(max_entries=MAX_CACHED, show_spinner=False)
@@ -70,10 +75,11 @@ def controls(hidden: tuple[str, ...] = ()) -> None:
         measure_col.radio(
             "Disagreement", FIELD_SPECS["uncertainty"].choices, key="uncertainty",
             format_func=MEASURE_LABELS.get,
-            help="Entropy: the entropy of the averaged prediction minus the sub-networks' "
-                 "average entropy (mutual information), the part due to disagreement. "
-                 "Standard deviation: the spread of the probability they give the "
-                 "predicted class.")
+            help="Mutual information: the entropy of the averaged prediction minus the "
+                 "sub-networks' average entropy, the part of the uncertainty due to their "
+                 "disagreement. Standard deviation: the spread of the probability they give "
+                 "the predicted class. Both are zero only where the sub-networks give "
+                 "identical probabilities.")
 
 
 def gallery_caption(results: EnsembleResults, run: TrainingRun, settings: Settings,
@@ -104,8 +110,9 @@ def gallery_caption(results: EnsembleResults, run: TrainingRun, settings: Settin
         if gallery.k < wanted:
             text += f" Only {gallery.k} epochs were trained, so only {gallery.k} are shown."
     text += (" Grey, crossed-out units are dropped; blue links are positive weights, orange "
-             "negative, thicker for larger |w|. Layers wider than 10 units show their first 9. "
-             "Titles give each sub-network's test accuracy.")
+             f"negative, thicker for larger |w|. Layers wider than {GALLERY_MAX_NODES} units "
+             f"show their first {GALLERY_MAX_NODES - 1}. Titles give each sub-network's test "
+             "accuracy.")
     empty = [i for i in range(gallery.k)
              if any(not m[i].any() for m, q in zip(gallery.keep_masks, results.keep_probs)
                     if q < 1.0)]
@@ -129,13 +136,41 @@ def exactness_note(results: EnsembleResults, source: str) -> str:
                 "sub-networks estimates it; the arithmetic mean is a different average.")
     else:
         note = (f"Dropout acts before {results.activation} units here, so weight scaling only "
-                "approximates the ensemble's average (Baldi & Sadowski 2013): the right-hand "
-                "panel shows how closely, over the whole plane.")
+                "approximates the ensemble's average (Baldi & Sadowski 2013).")
     if source == "trained":
         note += (" As trained, the sub-networks carry weights from different epochs while the "
                  "test-time network has the final ones, so they need not agree even with many "
                  "sub-networks.")
     return note
+
+
+def difference_note(results: EnsembleResults, source: str) -> str:
+    """What the |difference| panel measures at this K, beside the same measure at a large K."""
+    keep = results.keep_probs
+    if all(q == 1.0 for q in keep):
+        return ""
+    comparison, convergence, k = results.comparison, results.convergence, results.gallery.k
+    big = convergence.pooled_k
+    text = (f" The right-hand panel compares an average of only K = {k} sampled sub-networks, "
+            "so besides the gap between that average and weight scaling it shows Monte-Carlo "
+            f"noise of about 1/√K (another draw of {k} gives another picture). Mean "
+            f"|difference| over the {comparison.n_test} test points: **{comparison.gap:.3f}** "
+            f"with these {k}, **{convergence.pooled_gap:.4f}** with K = {big:,} sub-networks "
+            f"sampled on the final weights (the convergence chart's draws pooled, noise about "
+            f"{np.sqrt(big / k):.0f} times smaller).")
+    exact = ensemble.weight_scaling_is_exact(keep)
+    if exact and comparison.kind == "geometric":
+        text += " With the geometric mean the true gap is zero here: what remains is noise."
+    elif exact:
+        text += (" Even here, where weight scaling is exact, the arithmetic mean keeps a gap at "
+                 "any K: it is not the average weight scaling computes.")
+    else:
+        text += (" What remains at large K is how far weight scaling is from this average "
+                 "(plus a little noise).")
+    if source == "trained":
+        text += (" The gallery's sub-networks carry the weights of their own epochs, so its "
+                 "number also includes how the weights changed.")
+    return text
 
 
 def agreement_line(results: EnsembleResults) -> str:
@@ -161,26 +196,39 @@ def convergence_caption(convergence: Convergence) -> str:
     else:
         settle = (f"From K = {settled} on, the average's accuracy stays within one point of the "
                   "test-time network's.")
+    gap = convergence.gap.mean(axis=0)
     return (f"Each point averages the first K of {int(ks[-1])} sub-networks sampled on the "
             "final weights. One sub-network on its own scores "
             f"{convergence.single.accuracy:.1%} on average (dotted); the test-time network "
-            f"{target:.1%} (dashed). {settle}{draws} Srivastava et al. (2014, Fig. 11) found "
-            "Monte-Carlo averaging as good as weight scaling from about K = 50 on MNIST; "
-            "compare this data set.")
+            f"{target:.1%} (dashed). {settle}{draws} Right: the mean |difference| between the "
+            "average and the test-time network over the test points (the measure of the "
+            f"comparison above), {gap[0]:.3f} at K = {int(ks[0])} and {gap[-1]:.4f} at "
+            f"K = {int(ks[-1])}; dotted, {convergence.pooled_gap:.4f} with all "
+            f"{convergence.pooled_k:,} sub-networks pooled. It falls as the Monte-Carlo noise "
+            "shrinks, towards the real gap between this average and weight scaling. "
+            "Srivastava et al. (2014, Fig. 11) found Monte-Carlo averaging as good as weight "
+            "scaling from about K = 50 on MNIST; compare this data set.")
 
 
 def uncertainty_caption(results: EnsembleResults, source: str) -> str:
     u = results.uncertainty
-    measure = ("entropy of the averaged prediction minus the sub-networks' average entropy "
-               "(in nats)" if u.measure == "entropy" else
-               "standard deviation of the probability the sub-networks give the predicted class")
+    measure = ("the **mutual information** of the sub-networks' predictions: the entropy of "
+               "the averaged prediction minus their average entropy, in nats" if u.measure ==
+               "entropy" else
+               "the **standard deviation** of the probability the sub-networks give the "
+               "predicted class")
     text = ("Filled points train, hollow points test. "
-            f"Purple where {u.k} sub-networks disagree, white where they all predict the same "
-            f"({measure}; zero everywhere when p = 0). Monte-Carlo dropout (Gal & Ghahramani "
-            "2016) reads this spread as the network's uncertainty: look where it is high — "
-            "along the boundary, and check whether it grows away from the training points. "
-            "Fixed scale from 0 to the largest possible value; more sub-networks give a "
-            "smoother map.")
+            f"The colour is {measure}, over {u.k} sampled sub-networks: from white at zero, "
+            "which takes identical probabilities (as everywhere when p = 0), to deep purple "
+            "where they disagree most. It is not zero where they all pick the same class: "
+            "they can still differ in how confident they are")
+    if u.unanimous_share > 0 and u.unanimous_max > 0:
+        text += (f" (here all {u.k} pick the same class on {u.unanimous_share:.0%} of the "
+                 f"plane, and there it reaches {u.unanimous_max:.3f})")
+    text += (". Monte-Carlo dropout (Gal & Ghahramani 2016) reads this spread as the "
+             "network's uncertainty: look where it is high — along the boundary, and check "
+             "whether it grows away from the training points. Fixed scale from 0 to the "
+             "largest possible value; more sub-networks give a smoother map.")
     if source == "trained":
         text += (" Drawn from sub-networks sampled on the final weights (not the gallery's "
                  "as-trained ones, whose weights differ by epoch).")
@@ -217,7 +265,7 @@ def render(settings: Settings, key: TrainKey) -> None:
         st.caption("Same colour scale in all three; white is 50/50. Right: how far apart the "
                    "two are at each place (0 = identical). Look for where the difference "
                    "lives: mostly near the boundary, or far from the data? " +
-                   exactness_note(results, source))
+                   exactness_note(results, source) + difference_note(results, source))
     else:
         avg, full = results.comparison.average_scores, results.comparison.test_time_scores
         left, right = st.columns(2)

@@ -15,6 +15,7 @@ from dropout_viz import pipeline
 from dropout_viz.engine import TrainingRun
 from dropout_viz.figures import PLOTLY_CONFIG, network_figure
 from dropout_viz.figures import experiments as fx
+from dropout_viz.figures.network import MAX_NODES
 from dropout_viz.presets import apply_preset, load_presets
 from dropout_viz.settings import FIELD_SPECS, Settings, TrainKey
 from dropout_viz.ui import cache, downloads, sidebar, state
@@ -141,6 +142,40 @@ def with_and_without(results: ex.ExperimentResults, figures: dict, settings: Set
                    "8×8 pixel values (0 = white, 16 = black).")
 
 
+def active_sweep_caption(width: int) -> str:
+    """The fixed-active-units sweep: the widths it trains, and where the engine's cap on a
+    layer's width breaks (1 − p)·n = width."""
+    widths = [ex.active_width(width, p) for p in ex.SWEEP_PS]
+    listed = ", ".join(str(n) for n in widths)
+    # Rounding moves (1 − p)·n by less than half a unit; the cap can move it much further.
+    capped = [(p, n) for p, n in zip(ex.SWEEP_PS, widths) if (1.0 - p) * n < width - 0.5]
+    text = (f"Srivastava et al. (2014, §7.3) also kept the expected number of active units "
+            f"fixed: each hidden layer has n = {width} / (1 − p) units, rounded to a whole unit "
+            f"(widths {listed})")
+    if not capped:
+        text += f", so (1 − p)·n ≈ {width} at every p."
+    else:
+        last_ok = max(p for p in ex.SWEEP_PS if (p, ex.active_width(width, p)) not in capped)
+        at = ", ".join(f"{round((1.0 - p) * n, 1):g} at p = {p:g}" for p, n in capped)
+        text += (f", so (1 − p)·n ≈ {width} up to p = {last_ok:g}. Beyond, the width is capped "
+                 f"at the engine's limit of {ex.MAX_SWEEP_WIDTH} units, and (1 − p)·n is only "
+                 f"{at}.")
+    return text + " Wider layers take longer to train."
+
+
+def shown_units_note(layer_sizes, max_nodes: int = MAX_NODES) -> str:
+    """Which layers of the diagram are cut short, from the network's own sizes."""
+    last = len(layer_sizes) - 1
+    wide = [("the input layer" if l == 0 else "the output layer" if l == last
+             else f"hidden layer {l}") + f" ({n} units)"
+            for l, n in enumerate(layer_sizes) if n > max_nodes]
+    if not wide:
+        return "Every unit is drawn. "
+    names = wide[0] if len(wide) == 1 else ", ".join(wide[:-1]) + " and " + wide[-1]
+    return (f"Layers wider than {max_nodes} units show only their first {max_nodes - 1}, the "
+            f"rest summarised below them: here {names}. ")
+
+
 def sweep_section(settings: Settings, key: TrainKey) -> None:
     st.subheader("Sweeping p")
     spec = FIELD_SPECS["sweep_mode"]
@@ -149,15 +184,13 @@ def sweep_section(settings: Settings, key: TrainKey) -> None:
                  format_func=SWEEP_MODE_LABELS.get, help=spec.help)
     n_models = len(ex.SWEEP_PS) * ex.SWEEP_SEEDS
     if settings.sweep_mode == "width":
-        st.caption(f"p from 0 to 0.8 in steps of 0.1, each with {ex.SWEEP_SEEDS} training seeds "
+        ps = ex.SWEEP_PS
+        st.caption(f"p from {ps[0]:g} to {ps[-1]:g} in steps of {round(ps[1] - ps[0], 3):g}, "
+                   f"each with {ex.SWEEP_SEEDS} training seeds "
                    f"({n_models} networks of {settings.n_layers} × {settings.width} units); "
                    "everything else as in the sidebar. Only the hidden layers' p changes.")
     else:
-        widths = ", ".join(f"{ex.active_width(settings.width, p)}" for p in ex.SWEEP_PS)
-        st.caption(f"Srivastava et al. (2014, §7.3) also kept the expected number of active "
-                   f"units fixed: each hidden layer has n = {settings.width} / (1 − p) units "
-                   f"(widths {widths}), so (1 − p)·n = {settings.width} at every p. Wider "
-                   "layers take longer to train.")
+        st.caption(active_sweep_caption(settings.width))
     entry = get_sweep(settings, key, run_now=False)
     if entry is None:
         slot = st.empty()  # the button gives way to the progress bar and the results
@@ -252,8 +285,7 @@ def keras_section(settings: Settings, run: TrainingRun) -> None:
         net.weights, masks, output_names=[f"digit {c}" for c in run.dataset.class_names],
         title=f"The notes' model ({sizes}): one thinned sub-network of the last epoch",
         projector=settings.projector), key="keras_network", config=PLOTLY_CONFIG)
-    st.caption("Each 128-unit layer shows its first 15 units; the rest are summarised "
-               "below them. "
+    st.caption(shown_units_note(net.layer_sizes)
                + ("Initial weights are Glorot uniform, as Keras' Dense layer draws them. "
                   if settings.init == "glorot" else
                   "Initial weights: He for ReLU layers (Keras' Dense default is Glorot). ")

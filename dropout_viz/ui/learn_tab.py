@@ -13,7 +13,13 @@ import streamlit as st
 from dropout_viz import lesson
 from dropout_viz.engine import TrainingRun
 from dropout_viz.figures import PLOTLY_CONFIG, base_layout
-from dropout_viz.figures.style import CLASS_COLORS, MARKER_LINE, NEGATIVE_WEIGHT_COLOR, line_scale
+from dropout_viz.figures.style import (
+    CLASS_COLORS,
+    MARKER_LINE,
+    NEGATIVE_WEIGHT_COLOR,
+    legible_axes,
+    line_scale,
+)
 from dropout_viz.settings import Settings, TrainKey
 from dropout_viz.ui import cache, downloads
 
@@ -35,13 +41,32 @@ together: one unit corrects another's mistake on a particular training point. Hi
 (2012) called this *co-adaptation*, and it is one face of over-fitting: the combination works on
 the training set and nowhere else.
 
-Dropout removes each unit (with its connections) with probability p at every training step.
-A unit can no longer count on any particular partner being present, so it is pushed to learn a
-feature that is useful with many random sets of other units. Each step trains a different
-**thinned sub-network**; all of them share the same weights. With n droppable units there are
-2ⁿ sub-networks, and the network you test with stands in for their average (the *Thinned
-sub-networks* tab shows them).
+Dropout removes each unit (with its connections) with probability p, drawing a new random mask
+again and again during training. A unit can no longer count on any particular partner being
+present, so it is pushed to learn a feature that is useful with many random sets of other
+units. Each mask picks out a **thinned sub-network**; all of them share the same weights. With
+n droppable units there are 2ⁿ sub-networks, and the network you test with stands in for their
+probability-weighted average (the *Thinned sub-networks* tab shows them).
 """
+
+MASK_SCOPE_TEXT = {
+    "epoch": "**This page's run draws one mask per epoch** (the notes' description): each epoch "
+             "trains one thinned sub-network for a whole pass over the data. The paper and the "
+             "frameworks draw a new mask for every example at every step instead; switch with "
+             "*New mask every* in the sidebar.",
+    "batch": "**This page's run draws one mask per mini-batch**: every step trains one thinned "
+             "sub-network on its batch. The paper and the frameworks draw a new mask for every "
+             "example at every step; switch with *New mask every* in the sidebar.",
+    "example": "**This page's run draws a new mask for every example at every step**, as the "
+               "paper and the frameworks do: each step trains as many thinned sub-networks as "
+               "its batch has examples. The notes describe one mask per epoch; switch with "
+               "*New mask every* in the sidebar.",
+}
+
+
+def co_adaptation_text(mask_scope: str) -> str:
+    """The co-adaptation paragraph, saying which mask scope the page is showing."""
+    return CO_ADAPTATION + "\n" + MASK_SCOPE_TEXT[mask_scope]
 
 
 def _site_name(site: int) -> str:
@@ -64,16 +89,18 @@ def unit_input_figure(result: lesson.UnitInput, projector: bool = False) -> go.F
     )
     for position, (value, label, color, dash) in enumerate(lines):
         fig.add_vline(x=value, line={"color": color, "dash": dash, "width": 3 * scale})
+        # Dark text (orange on white is too faint to read, 2.3:1), framed in the line's colour.
         fig.add_annotation(x=value, y=1.0 - 0.13 * position, yref="paper", xanchor="left",
                            yanchor="top",
                            text=f" {label}: {value:.3g}", showarrow=False,
-                           bgcolor="rgba(255,255,255,0.8)", font={"color": color})
+                           bgcolor="rgba(255,255,255,0.9)", font={"color": "#1A1A1A"},
+                           bordercolor=color, borderwidth=2 * scale)
     fig.update_layout(**base_layout(
         f"Input of one unit after {_site_name(result.site)}: training vs test time", projector))
     fig.update_layout(height=380 if projector else 320, showlegend=False, bargap=0.05)
     fig.update_xaxes(title_text="pre-activation z (input the unit receives)")
     fig.update_yaxes(title_text="masks", linecolor=MARKER_LINE)
-    return fig
+    return legible_axes(fig)
 
 
 def default_probe(run: TrainingRun) -> tuple[int, int, int] | None:
@@ -128,7 +155,7 @@ def _live_unit_input(run: TrainingRun, settings: Settings) -> None:
         point = st.number_input(f"Test point (1–{n_points})", 1, n_points, key=POINT_KEY) - 1
 
     result = probe_result(run, site, unit, point)
-    q, standard = result.keep_prob, result.convention == "standard"
+    standard = result.convention == "standard"
     mean_col, test_col, wrong_col = st.columns(3)
     mean_col.metric(f"Mean training-time input ({N_MASKS} masks)", f"{result.sampled_mean:.4f}",
                     help=f"± {result.standard_error:.4f} (standard error); the exact mean over "
@@ -136,15 +163,30 @@ def _live_unit_input(run: TrainingRun, settings: Settings) -> None:
     test_col.metric("Test-time input, " + ("weights × q" if standard else "weights as trained"),
                     f"{result.test_time:.4f}")
     wrong_col.metric("With " + result.without_fix_text, f"{result.without_fix:.4f}")
-    st.caption(
-        f"Point {point + 1} of the test set; dropout at {_site_name(site)} with q = {q:g} "
-        f"({result.convention} convention), every other layer as at test time. The exact "
-        f"mean over all masks is {result.expected:.4f} = the test-time input "
-        f"{result.test_time:.4f}: the sampled mean differs from it only by sampling noise "
-        f"(± {result.standard_error:.4f}).")
+    st.caption(unit_input_caption(result, point, lesson.all_sites_input(
+        net, run.dataset.X_test[point], site, unit, n_masks=N_MASKS, seed=run.config.seed),
+        net.activation))
     figure = unit_input_figure(result, settings.projector)
     st.plotly_chart(figure, key="learn_unit_input", config=PLOTLY_CONFIG)
     downloads.download_row({"unit_input": figure}, run, settings, "learn")
+
+
+def unit_input_caption(result: lesson.UnitInput, point: int,
+                       compounded: lesson.AllSitesInput | None, activation: str) -> str:
+    """Under the three numbers: what they are, and (with dropout at several sites below the
+    unit) the mean when all of those sites drop at once."""
+    text = (f"Point {point + 1} of the test set; dropout at {_site_name(result.site)} with "
+            f"q = {result.keep_prob:g} ({result.convention} convention), every other layer as "
+            f"at test time. The exact mean over all masks is {result.expected:.4f} = the "
+            f"test-time input {result.test_time:.4f}: the sampled mean differs from it only by "
+            f"sampling noise (± {result.standard_error:.4f}).")
+    if compounded is not None:
+        names = " and ".join(_site_name(s) for s in compounded.sites)
+        text += (f" With dropout at {names} at once, as in training, the mean over "
+                 f"{compounded.n_masks} masks is {compounded.mean:.4f} "
+                 f"(± {compounded.standard_error:.4f}): the {activation} units in between "
+                 "make the test-time input only an approximation of that mean.")
+    return text
 
 
 def _standard_section(settings: Settings) -> None:
@@ -159,8 +201,11 @@ def _standard_section(settings: Settings) -> None:
         "At test time nothing is dropped: every hᵢ arrives. With the trained weights the unit "
         "would get Σ Wᵢⱼhᵢ + bⱼ, larger (in the weighted part) by a factor 1/q than anything it "
         "saw on average in training. Multiplying each unit's outgoing weights by q gives the "
-        "test-time network exactly the **mean** training-time input. This is the notes' "
-        "\"numerical coherence\", and what *Full network* means in this app when the "
+        "layer right after a dropout site exactly the **mean** training-time input, as long "
+        "as the layers below it run as at test time. With dropout at several sites the means "
+        "compound through the nonlinear units in between, and deeper layers get the mean "
+        "only approximately (the caption under the live numbers measures it). This is the "
+        "notes' \"numerical coherence\", and what *Full network* means in this app when the "
         "convention is standard.")
     st.markdown("**Live, from the current network** — pick a unit and a test point:")
 
@@ -185,9 +230,13 @@ def _inverted_section(settings: Settings) -> None:
         "Scaling by (1 − p) *again* at test time would shrink every input, as the third number "
         "above shows when the convention is inverted.")
     st.markdown(
-        "Both conventions give the same expected activations, yet their training trajectories "
-        "differ unless the learning rate and the initialisation are rescaled too (Srivastava "
-        "et al., §10). Compare them with the *Standard vs inverted* preset.")
+        "Both conventions give the same expected activations, and with W_inverted = q·W_standard "
+        "at each site they are the same function; yet their training trajectories differ, "
+        "because the gradient of every weight right after a dropout site is 1/q times larger "
+        "in the inverted network. A rescale per layer undoes it: for each layer after a site, "
+        "initial weights × q and SGD learning rate × q² reproduce the standard run exactly. "
+        "One global rescale of the learning rate and the initialisation does not (see "
+        "Srivastava et al., §10). Compare them with the *Standard vs inverted* preset.")
 
 
 def _masks_section(run: TrainingRun, settings: Settings) -> None:
@@ -228,15 +277,19 @@ def _masks_section(run: TrainingRun, settings: Settings) -> None:
 def _ensemble_section(run: TrainingRun, settings: Settings, key: TrainKey) -> None:
     st.subheader("Monte-Carlo averaging vs weight scaling")
     st.markdown(
-        "The ideal prediction averages all 2ⁿ sub-networks. Two practical stand-ins:\n"
+        "The ideal prediction is a probability-weighted average over all 2ⁿ sub-networks: a "
+        "sub-network m that keeps k of the n units counts with weight "
+        "π(m) = q^k (1 − q)^(n − k). Two practical stand-ins:\n"
         "- **Weight scaling**: one deterministic pass with weights × q (standard) or the "
         "weights as they are (inverted).\n"
         "- **Monte-Carlo (MC) dropout**: keep dropout on at test time and average K sampled "
         "sub-networks. The average converges to the arithmetic mean of the ensemble at about "
         "1/√K.\n\n"
         "When do they agree?\n"
-        "- **Linear network**: the mean over all masks of the outputs equals the weight-scaled "
-        "network exactly.\n"
+        "- **Linear network**: the probability-weighted mean over all masks of the **logits** "
+        "(the outputs before the softmax) equals the weight-scaled network's logits exactly. "
+        "The averaged probabilities do not: after the softmax, weight scaling gives the "
+        "normalised geometric mean of the sub-networks, not their arithmetic mean.\n"
         "- **Softmax right after the dropout site** (dropout on the last hidden layer only, or "
         "logistic regression with input dropout): weight scaling equals exactly the "
         "*normalised geometric mean* of all sub-networks, each weighted by its probability "
@@ -258,6 +311,10 @@ def _ensemble_section(run: TrainingRun, settings: Settings, key: TrainKey) -> No
              "match weight scaling up to sampling noise." if comparison.exact_case else
              "Here a nonlinearity follows a dropout site, so neither mean has to match weight "
              "scaling exactly.")
+    where += (f" Both numbers include Monte-Carlo noise: about 1/√K = {N_MC ** -0.5:.2f} times "
+              "the spread of the sub-networks' own predictions. And the arithmetic mean keeps a "
+              "gap to weight scaling even where weight scaling is exact, because what it then "
+              "equals is the normalised geometric mean.")
     arith_col, geo_col, agree_col = st.columns(3)
     arith_col.metric(f"Arithmetic MC mean vs weight scaling (K = {N_MC})",
                      f"{comparison.arithmetic_gap:.4f}",
@@ -313,6 +370,9 @@ REFERENCES = """
 - Y. Gal, Z. Ghahramani (2016). *Dropout as a Bayesian Approximation: Representing Model
   Uncertainty in Deep Learning.* ICML. (Their p is the keep probability.)
 - P. Baldi, P. Sadowski (2013). *Understanding Dropout.* NIPS 26.
+- S. Wager, S. Wang, P. Liang (2013). *Dropout Training as Adaptive Regularization.* NIPS 26.
+  (For linear and generalised linear models dropout acts approximately as an adaptive L2
+  penalty.)
 - G. Hinton, N. Srivastava, A. Krizhevsky, I. Sutskever, R. Salakhutdinov (2012).
   *Improving neural networks by preventing co-adaptation of feature detectors.*
   arXiv:1207.0580.
@@ -323,7 +383,7 @@ def render(settings: Settings, key: TrainKey) -> None:
     run = cache.get_run(key)
     st.info(NOTATION)
     st.subheader("Why dropout: co-adaptation")
-    st.markdown(CO_ADAPTATION)
+    st.markdown(co_adaptation_text(settings.mask_scope))
     _standard_section(settings)
     if run.epochs_completed == 0:
         st.warning("Training diverged before the first epoch finished, so the numbers below "

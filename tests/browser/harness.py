@@ -3,7 +3,9 @@
 Shared by the end-to-end tests (tests/browser/) and benchmarks/page_latency.py. Chromium is
 Debian's (`apt-get install -y chromium`), driven by Playwright; `playwright install` is not
 needed. Charts are read back from Plotly's graph divs (`.js-plotly-plot`), found by the
-Streamlit key of their element (`.st-key-<key>`).
+Streamlit key of their element (`.st-key-<key>`). axe-core (the accessibility checker) comes
+from the npm registry into .cache/axe (`.ci/run` installs it; `axe_script` does if it is
+missing and npm is there) and is injected into the page by Playwright.
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--no-first-run"]
 SETTLED = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 EXCEPTION = '[data-testid="stException"]'
+AXE_VERSION = "4.14.1"  # pinned: a newer axe may add rules, which should be a deliberate update
+AXE_DIR = REPO / ".cache" / "axe"
+AXE_SCRIPT = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
+WCAG_21_AA = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa")  # axe's tags for WCAG 2.1 A and AA
 
 
 def free_port() -> int:
@@ -229,3 +235,71 @@ def click_epoch_slider(page, fraction: float) -> float:
             "(TITLE)", "(" + ANIMATION_TITLE_JS.strip() + ")"),
         arg=before, polling="raf", timeout=10_000)
     return page.evaluate("() => window.__drawnAt - window.__pressedAt")
+
+
+def axe_script() -> Path:
+    """axe.min.js of axe-core AXE_VERSION, installed from the npm registry if it is missing
+    (`npm install --prefix .cache/axe axe-core@AXE_VERSION`, as `.ci/run` does)."""
+    if not AXE_SCRIPT.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            raise RuntimeError(f"axe-core is not in {AXE_DIR} and npm is not installed: "
+                               "apt-get install -y npm, or run .ci/run")
+        subprocess.run([npm, "install", "--prefix", str(AXE_DIR), "--no-audit", "--no-fund",
+                        "--no-save", f"axe-core@{AXE_VERSION}"], check=True,
+                       stdout=subprocess.DEVNULL)
+    return AXE_SCRIPT
+
+
+# JavaScript: axe-core over the whole document with the given rule tags; the violations, each
+# with its nodes (CSS selector, a piece of HTML, axe's summary of what fails).
+AXE_RUN_JS = """
+async (tags) => {
+  const result = await axe.run(document, {runOnly: {type: 'tag', values: tags},
+                                          resultTypes: ['violations']});
+  return result.violations.map(v => ({
+    id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.map(n => ({target: n.target.join(' '), html: n.html.slice(0, 160),
+                              summary: n.failureSummary}))}));
+}
+"""
+
+
+def axe_violations(page, tags=WCAG_21_AA) -> list[dict]:
+    """Inject axe-core into the page (once) and return its violations for `tags`."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(axe_script()))
+    return page.evaluate(AXE_RUN_JS, list(tags))
+
+
+# JavaScript: every non-empty text of the Plotly charts (SVG, which axe cannot judge: it marks
+# them "needs review") with its fill colour's contrast against the charts' white paper.
+SVG_TEXT_CONTRAST_JS = r"""
+() => {
+  const channel = v => {
+    v /= 255;
+    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+  };
+  const out = [];
+  for (const text of document.querySelectorAll('.js-plotly-plot svg text')) {
+    if (!text.textContent.trim() || !text.getClientRects().length) continue;
+    const style = getComputedStyle(text);
+    const rgb = (style.fill.match(/[\d.]+/g) || []).map(Number);
+    if (rgb.length < 3) continue;
+    const alpha = (rgb.length > 3 ? rgb[3] : 1) * parseFloat(style.opacity || '1')
+                  * parseFloat(style.fillOpacity || '1');
+    // Over white: the colour as drawn, then its relative luminance.
+    const [r, g, b] = rgb.slice(0, 3).map(c => alpha * c + (1 - alpha) * 255);
+    const lum = 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+    const holder = text.closest('[class*="st-key-"]');
+    const key = holder ? [...holder.classList].find(c => c.startsWith('st-key-')).slice(7) : '';
+    out.push({chart: key, text: text.textContent.slice(0, 40), fill: style.fill,
+              ratio: 1.05 / (lum + 0.05)});
+  }
+  return out;
+}
+"""
+
+
+def chart_text_contrast(page) -> list[dict]:
+    return page.evaluate(SVG_TEXT_CONTRAST_JS)

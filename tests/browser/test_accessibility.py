@@ -1,0 +1,56 @@
+"""Every tab at default settings passes axe-core's WCAG 2.1 A and AA rules in Chromium, and the
+charts' own text (SVG, which axe cannot judge) has AA contrast on the white chart paper.
+
+axe-core comes from the npm registry (`.ci/run` installs it into .cache/axe; see
+harness.axe_script). The page is opened tall enough that every element is on screen, so axe can
+measure the contrast of all of them and not only of those in a 1000-pixel window."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from harness import EXCEPTION, axe_violations, chart_text_contrast, wait_until_loaded
+
+pytestmark = pytest.mark.browser
+
+TABS = {  # tab: its label and the charts to wait for
+    "action": ("Dropout in action", ("animation", "history")),
+    "ensemble": ("Thinned sub-networks", ("ensemble_gallery", "ensemble_comparison",
+                                          "ensemble_convergence", "ensemble_uncertainty")),
+    "experiments": ("Experiments", ("twin_boundaries", "twin_curves", "activations")),
+    "learn": ("Learn", ("learn_unit_input",)),
+}
+AA_TEXT = 4.5  # WCAG 2.1 AA, 1.4.3: contrast of normal-size text
+
+
+@pytest.fixture
+def tall_page(browser):
+    context = browser.new_context(viewport={"width": 1440, "height": 7000})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def describe(violations: list[dict]) -> str:
+    return json.dumps([{**v, "nodes": v["nodes"][:5]} for v in violations], indent=1,
+                      ensure_ascii=False)
+
+
+@pytest.mark.parametrize("tab", list(TABS))
+def test_tab_has_no_wcag_21_aa_violations(server, tall_page, tab):
+    label, charts = TABS[tab]
+    page = tall_page
+    page.goto(f"{server.url}?tab={tab}")
+    wait_until_loaded(page, charts, timeout_ms=180_000)
+    assert page.get_by_role("tab", name=label).get_attribute("aria-selected") == "true"
+    assert page.locator(EXCEPTION).count() == 0
+
+    violations = axe_violations(page)
+    assert violations == [], describe(violations)
+
+    texts = chart_text_contrast(page)
+    assert len(texts) > 5  # the charts' text was found and measured
+    faint = [t for t in texts if t["ratio"] < AA_TEXT]
+    assert faint == [], faint[:10]
