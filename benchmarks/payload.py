@@ -32,7 +32,7 @@ BUDGETS = {
     ("action", "history"): 20_000,  # (15,430)
     ("ensemble", "ensemble_gallery"): 100_000,  # (76,495)
     ("ensemble", "ensemble_comparison"): 150_000,  # (108,011)
-    ("ensemble", "ensemble_convergence"): 8_500,  # (6,619)
+    ("ensemble", "ensemble_convergence"): 12_500,  # (6,619)
     ("ensemble", "ensemble_uncertainty"): 85_000,  # (64,125)
     ("experiments", "twin_boundaries"): 55_000,  # (43,488)
     ("experiments", "twin_curves"): 35_000,  # (24,212)

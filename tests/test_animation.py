@@ -32,11 +32,12 @@ def test_fixed_slots_give_the_same_traces_whatever_the_mask():
              for t in all_dropped.data]
     assert roles == [(t.meta["role"], t.meta.get("positive"), t.meta.get("bucket"))
                      for t in none_dropped.data]
-    assert len(roles) == 2 * N_WIDTH_BUCKETS + 3  # links, kept, dropped, dropped x
+    assert len(roles) == 2 * N_WIDTH_BUCKETS + 4  # links, kept, dropped, dropped x, names
     # With hidden layer 1 all dropped, only hidden 2 → output is linked (3 points a link).
     assert sum(len(t.x) for t in all_dropped.data if t.meta["role"] == "links") == 3 * 5 * 2
     assert any(len(t.x) == 0 for t in all_dropped.data if t.meta["role"] == "links")
-    assert len(none_dropped.data[-1].x) == 0  # no crosses to draw
+    [crosses] = [t for t in none_dropped.data if t.meta["role"] == "dropped_x"]
+    assert len(crosses.x) == 0  # no crosses to draw
     # Without fixed slots only non-empty traces are drawn.
     assert len(network_figure(weights(1), masks([])).data) < len(roles)
 

@@ -119,8 +119,9 @@ def epoch_animation_figure(
         for trace in net["data"]:
             trace["cliponaxis"] = False
     n_net = len(nets[0]["data"])
-    # The ellipsis trace (if any) and the node layout never change; the links and units do.
-    animated_net = [i for i, t in enumerate(nets[0]["data"]) if t["meta"]["role"] != "ellipsis"]
+    # The ellipsis and the unit names (and the node layout) never change; links and units do.
+    animated_net = [i for i, t in enumerate(nets[0]["data"])
+                    if t["meta"]["role"] not in ("ellipsis", "labels")]
 
     traces = list(nets[active]["data"])
     prob_frames: list[list[np.ndarray]] = []

@@ -227,9 +227,7 @@ def network_spec(
         return "middle right" if node["layer"] == n_layers - 1 else "middle center"
 
     def node_text(node: dict[str, Any]) -> str:
-        if compact or 0 < node["layer"] < n_layers - 1:
-            return ""
-        return node["name"]
+        return "" if 0 < node["layer"] < n_layers - 1 else node["name"]
 
     def fill(node: dict[str, Any]) -> str:
         if node["dropped"]:
@@ -246,10 +244,7 @@ def network_spec(
         traces.append(
             dict(
                 type="scatter",
-                x=[n["x"] for n in group], y=[n["y"] for n in group],
-                mode="markers" if compact else "markers+text",
-                text=[node_text(n) for n in group],
-                textposition=[text_position(n) for n in group],
+                x=[n["x"] for n in group], y=[n["y"] for n in group], mode="markers",
                 hovertext=[f"{n['name']}: {state}" for n in group], hoverinfo="text",
                 marker={"size": node_size, "color": [fill(n) for n in group],
                         "line": {"color": style.DROPPED_MARK if dropped else style.NODE_OUTLINE,
@@ -270,6 +265,19 @@ def network_spec(
                     meta={"role": "dropped_x"},
                 )
             )
+
+    if not compact:
+        # The input and output names never move (a unit keeps its slot), so they are one
+        # static trace: the animation's frames need not restate them.
+        labelled = [n for n in nodes if node_text(n)]
+        traces.append(
+            dict(
+                type="scatter", x=[n["x"] for n in labelled], y=[n["y"] for n in labelled],
+                mode="text", text=[node_text(n) for n in labelled],
+                textposition=[text_position(n) for n in labelled], hoverinfo="skip",
+                showlegend=False, name="unit names", meta={"role": "labels"},
+            )
+        )
 
     ellipses = [l for l in range(n_layers) if n_hidden[l]]
     if ellipses:
