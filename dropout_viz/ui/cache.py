@@ -51,6 +51,14 @@ class LongRun(Exception):
         self.key, self.seconds = key, seconds
 
 
+# How many sessions build cache entries (train, draw figures) at the same time; the others
+# queue. That work holds Python's GIL nearly all the time, so twenty threads at once only take
+# turns more slowly than two (each waits for the GIL and evicts the others' data from the
+# processor's caches), and the first student in the queue is served first.
+COMPUTE_SLOTS = 2
+_COMPUTE = threading.BoundedSemaphore(COMPUTE_SLOTS)
+
+
 class Flight:
     """An entry being built by one thread; others asking for the same key wait for it."""
 
@@ -101,7 +109,8 @@ class LRUCache:
                 (wait or _wait_until_landed)(flight)
                 continue
             try:
-                value = build(flight)
+                with _COMPUTE:
+                    value = build(flight)
                 self.put(key, value)
                 return value
             finally:
