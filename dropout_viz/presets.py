@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from dropout_viz.data import load_dataset
-from dropout_viz.settings import FIELD_SPECS, SLUG_PATTERN, TABS, Settings
+from dropout_viz.settings import FIELD_SPECS, SLUG_PATTERN, TABS, Settings, from_query_params
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 INSTALLED_PRESET_DIR = _PACKAGE_DIR / "lesson_presets"  # pyproject.toml: package-dir
@@ -77,6 +77,28 @@ def load_presets(directory: Path | str | None = None) -> dict[str, Preset]:
 def apply_preset(preset: Preset, base: Settings | None = None) -> Settings:
     """`base` (default: the defaults) with the preset's settings applied and `preset` set."""
     return (base or Settings()).replace(**preset.settings, preset=preset.name)
+
+
+def differences(preset: Preset, settings: Settings) -> list[str]:
+    """The preset's own fields that `settings` holds at other values ([] while it is in force)."""
+    wanted = apply_preset(preset)
+    return [name for name in preset.settings if getattr(settings, name) != getattr(wanted, name)]
+
+
+def settings_from_link(params) -> tuple[Settings, list[str]]:
+    """A link's settings and warnings: `preset=NAME` sets that preset's settings first, and
+    every other field the link names overrides them (`?preset=x&width=8` is x with width 8)."""
+    settings, warnings = from_query_params(params)
+    if not settings.preset:
+        return settings, warnings
+    presets = load_presets()
+    preset = presets.get(settings.preset)
+    if preset is None:
+        warnings.append(f"Ignored 'preset={settings.preset}': there is no such lesson; the "
+                        f"presets are {', '.join(presets)}.")
+        return settings.replace(preset=""), warnings
+    named = {name: getattr(settings, name) for name in params if name in FIELD_SPECS}
+    return apply_preset(preset).replace(**named), warnings
 
 
 def _text_value(name: str, settings: Settings) -> str:

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import app, assert_clean
 
 from dropout_viz import ensemble, pipeline
 from dropout_viz.presets import PRESET_DIR, Preset, apply_preset, fill_text, load_presets
-from dropout_viz.settings import TABS, Settings, from_query_params, to_query_params
-from dropout_viz.ui.state import TAB_LABELS
+from dropout_viz.settings import FIELD_SPECS, TABS, Settings, from_query_params, to_query_params
+from dropout_viz.ui.sidebar import PRESET_KEY
+from dropout_viz.ui.state import TAB_LABELS, widget_value
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 # Numbers a preset's text may write out: facts that no setting decides ("100%" training
@@ -226,3 +228,41 @@ def test_ensemble_in_disguise_average_is_close_to_weight_scaling_but_not_identic
     assert not ensemble.weight_scaling_is_exact(results.keep_probs)
     assert results.comparison.agreement >= 0.9
     assert 0.005 < results.convergence.pooled_gap < 0.1
+
+
+# --- links that say a preset run exactly that preset ---------------------------------------
+
+
+@pytest.mark.parametrize("name", list(EXPECTED))
+def test_a_preset_link_runs_exactly_that_presets_settings(name):
+    expected = apply_preset(load_presets()[name])
+    at = app(preset=name).run()
+    assert_clean(at)
+    for field in FIELD_SPECS:
+        assert at.session_state[field] == widget_value(field, getattr(expected, field)), field
+    assert at.selectbox(key=PRESET_KEY).value == name
+    assert "(modified)" not in at.selectbox(key=PRESET_KEY).format_func(name)
+    assert load_presets()[name].teaches in [c.value for c in at.caption]
+
+
+def test_a_link_overrides_its_preset_and_a_changed_setting_marks_it_modified():
+    at = app(preset="over-fitting-rescue", epochs="5").run()
+    assert_clean(at)
+    assert at.session_state["epochs"] == 5  # the link's own field wins
+    assert at.session_state["width"] == apply_preset(load_presets()["over-fitting-rescue"]).width
+    picker = at.selectbox(key=PRESET_KEY)
+    assert picker.format_func("over-fitting-rescue").endswith("(modified)")
+    [note] = [c.value for c in at.caption if c.value.startswith("Modified:")]
+    assert "epochs" in note.lower()
+    assert load_presets()["over-fitting-rescue"].teaches not in [c.value for c in at.caption]
+    at.button(key="_reapply_preset").click().run()  # back to the lesson
+    assert_clean(at)
+    assert at.session_state["epochs"] == apply_preset(load_presets()["over-fitting-rescue"]).epochs
+    assert not [c for c in at.caption if c.value.startswith("Modified:")]
+
+
+def test_an_unknown_preset_in_a_link_is_ignored_with_a_warning():
+    at = app(preset="no-such-lesson").run()
+    assert_clean(at)
+    assert any("Ignored 'preset=no-such-lesson'" in w.value for w in at.warning)
+    assert at.session_state["width"] == 64

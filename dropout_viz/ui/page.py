@@ -58,7 +58,7 @@ def main() -> None:
                        layout="wide")
     state.init_session()
     settings = state.current_settings()
-    sidebar.render(hidden=settings.hidden_controls)
+    sidebar.render(settings)
     for warning in state.take_warnings():
         st.warning(warning)
     key = cache.resolve(settings)

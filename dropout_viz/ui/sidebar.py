@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dropout_viz.presets import apply_preset, load_presets
-from dropout_viz.settings import FIELD_SPECS, GROUP_FIELDS
+from dropout_viz.presets import apply_preset, differences, load_presets
+from dropout_viz.settings import FIELD_SPECS, GROUP_FIELDS, Settings
 from dropout_viz.ui import classroom, state, upload
 
 LR_CHOICES = (1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3,
@@ -37,19 +37,31 @@ def _apply_chosen_preset() -> None:
         state.open_tab(preset.tab)
 
 
-def preset_picker() -> None:
+def preset_picker(settings: Settings) -> None:
+    """The picker shows a lesson as itself only while its settings are in force."""
     presets = load_presets()
     names = [""] + list(presets)
     current = st.session_state.get("preset", "")
     st.session_state.setdefault(PRESET_KEY, current if current in presets else "")
+    chosen = presets.get(st.session_state.get(PRESET_KEY, ""))
+    changed = differences(chosen, settings) if chosen is not None else []
     st.selectbox(
         "Lesson preset", names, key=PRESET_KEY, on_change=_apply_chosen_preset,
-        format_func=lambda n: presets[n].title if n else "— choose a lesson —",
+        format_func=lambda n: (presets[n].title + (" (modified)" if changed and chosen.name == n
+                                                    else "")) if n else "— choose a lesson —",
         help="Sets every control for a prepared lesson; change any control afterwards.",
     )
-    chosen = presets.get(st.session_state.get(PRESET_KEY, ""))
-    if chosen is not None:
+    if chosen is None:
+        return
+    if not changed:
         st.caption(chosen.teaches)
+        return
+    labels = ", ".join(FIELD_SPECS[name].label.lower() for name in changed)
+    # The lesson's text quotes its own settings, which are no longer all on screen.
+    st.caption(f"Modified: {labels} differ from this lesson, so its description no longer "
+               "matches the page.")
+    st.button("Back to the lesson's settings", key="_reapply_preset",
+              on_click=_apply_chosen_preset)
 
 
 def control(name: str, disabled: bool = False) -> None:
@@ -84,12 +96,14 @@ def control(name: str, disabled: bool = False) -> None:
         st.slider(label, float(low), float(spec.max), step=float(spec.step), **common)
 
 
-def render(hidden: tuple[str, ...] = ()) -> None:
-    """Draw the sidebar; controls named in `hidden` (teacher's view) are left out."""
+def render(settings: Settings) -> None:
+    """Draw the sidebar; controls the teacher's view hides (settings.hidden_controls) are left
+    out."""
+    hidden = settings.hidden_controls
     with st.sidebar:
         st.title("dropout_viz")
         if "preset" not in hidden:
-            preset_picker()
+            preset_picker(settings)
         for group, title in GROUP_TITLES.items():
             names = [n for n in GROUP_FIELDS[group] if n not in hidden]
             if not names:

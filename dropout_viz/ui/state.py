@@ -12,12 +12,12 @@ from typing import Any
 
 import streamlit as st
 
+from dropout_viz.presets import settings_from_link
 from dropout_viz.settings import (
     DEFAULTS,
     FIELD_SPECS,
     TABS,
     Settings,
-    from_query_params,
     to_query_params,
 )
 from dropout_viz.ui import upload
@@ -76,7 +76,7 @@ def init_session() -> None:
         return
     params = {key: st.query_params.get_all(key) for key in st.query_params}
     tab = params.pop(TAB_KEY, [None])[-1]
-    settings, warnings = from_query_params(params)
+    settings, warnings = settings_from_link(params)
     if tab is not None and tab not in TABS:
         warnings.append(f"Ignored 'tab={str(tab)[:40]}': must be one of {', '.join(TABS)}.")
         tab = None
