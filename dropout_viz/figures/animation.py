@@ -247,6 +247,38 @@ def _frame_trace(trace: dict[str, Any]) -> dict[str, Any]:
     return slim
 
 
+def at_frame(fig: AnimatedFigure, index: int) -> AnimatedFigure:
+    """The animated figure showing frame `index` (negative counts from the end) before any
+    scrubbing, as Plotly would draw it after animating there: a shallow copy of the spec whose
+    traces are the figure's own merged with the frame's (`frame["traces"]` names which ones;
+    dict keys merged one level deep, so a frame's marker colours keep the trace's sizes), whose
+    layout takes the frame's title and annotations, and whose slider starts at that step.
+    Nothing is recomputed or deep-copied; at the last frame it equals the figure itself. The
+    frames, Play and the slider stay as they are, so the browser can still scrub from there."""
+    spec = fig.spec
+    frames = spec["frames"]
+    index = range(len(frames))[index]  # IndexError outside the frames
+    frame = frames[index]
+    data = list(spec["data"])
+    for slot, update in zip(frame["traces"], frame["data"], strict=True):
+        data[slot] = _merged(data[slot], update)
+    layout = _merged(spec["layout"], frame.get("layout", {}))
+    sliders = layout.get("sliders")
+    if sliders:
+        layout["sliders"] = [{**sliders[0], "active": index}, *sliders[1:]]
+    return AnimatedFigure({**spec, "data": data, "layout": layout})
+
+
+def _merged(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """`base` updated with `update`; a dict value in both is merged, anything else replaced."""
+    merged = dict(base)
+    for key, value in update.items():
+        old = merged.get(key)
+        merged[key] = {**old, **value} if isinstance(old, dict) and isinstance(value, dict) \
+            else value
+    return merged
+
+
 def _typed(value: Any) -> Any:
     return style.typed_array(value) if isinstance(value, np.ndarray) else value
 
