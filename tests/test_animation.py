@@ -94,9 +94,9 @@ def test_each_frame_carries_its_epochs_network_maps_and_titles():
                                       np.rint(boundary.full[f][:, 1] * 100))
         texts = [a["text"] for a in frame["layout"]["annotations"]]
         assert f"{len(dropped[f])} dropped" in texts[1]
-        assert texts[-2:] == [f"Thinned network, epoch {frame['name']} · acc "
+        assert texts[-2:] == [f"Thinned network<br>epoch {frame['name']}<br>acc "
                               f"{boundary.thinned_acc[f]:.0%}",
-                              f"Full · acc {boundary.full_acc[f]:.0%}"]
+                              f"Full<br>acc {boundary.full_acc[f]:.0%}"]
         assert frame["layout"]["title"]["text"] == f"Thinned network of epoch {frame['name']}"
     # The figure itself shows the last frame; the slider starts there.
     assert layout["title"]["text"] == "Thinned network of epoch 9"
@@ -149,7 +149,7 @@ def test_at_frame_shows_a_frame_from_the_ready_spec():
     np.testing.assert_array_equal(maps[0]["z"].ravel(), np.rint(boundary.thinned[0][:, 1] * 100))
     np.testing.assert_array_equal(maps[1]["z"].ravel(), np.rint(boundary.full[0][:, 1] * 100))
     texts = [a["text"] for a in shown["layout"]["annotations"]]
-    assert "1 dropped" in texts[1] and texts[-2].startswith("Thinned network, epoch 1 · acc 50%")
+    assert "1 dropped" in texts[1] and texts[-2] == "Thinned network<br>epoch 1<br>acc 50%"
     with pytest.raises(IndexError):
         at_frame(fig, 3)
 

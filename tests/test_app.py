@@ -87,8 +87,8 @@ def test_defaults_run_and_draw_the_three_action_charts():
     maps = probability_maps(animation)
     assert [m.shape for m in maps] == [(FRAME_GRID, FRAME_GRID)] * 2
     titles = panel_titles(animation["layout"])
-    assert titles[0].startswith(f"Thinned network, epoch {last} · acc ")
-    assert titles[1].startswith("Full network, weights × q · acc ")
+    assert titles[0].startswith(f"Thinned network<br>epoch {last}<br>acc ")
+    assert titles[1].startswith("Full network<br>weights × q<br>acc ")
     assert any(c.value.startswith(f"Drag the epoch slider or press ▶ Play: {MAX_FRAMES} of the "
                                   "kept epochs") for c in at.caption)
     # Defaults leave the URL empty: only what differs from them is written.
@@ -230,7 +230,7 @@ def test_each_frame_shows_the_masks_and_boundaries_of_its_epoch(scope):
         assert layout["title"]["text"] == f"Thinned network of epoch {epoch + 1}"
         assert f"{len(meta['dropped'][1])} dropped" in layout["annotations"][1]["text"]
         titles = panel_titles(layout)
-        assert titles[0] == f"Thinned network, epoch {epoch + 1} · acc {meta['thinned_acc']:.0%}"
+        assert titles[0] == f"Thinned network<br>epoch {epoch + 1}<br>acc {meta['thinned_acc']:.0%}"
         if epoch in (0, MAX_FRAMES // 2, MAX_FRAMES - 1):  # that epoch's two networks
             thinned, full = pipeline.thinned_and_full(run.network(epoch), mask, grid.points)
             z = [t["z"] for t in frame["data"] if "z" in t]
@@ -282,7 +282,8 @@ def test_keyboard_twin_moves_the_animation_to_its_epoch():
         meta = animation["layout"]["meta"]["frames"][f]
         assert animation["layout"]["title"]["text"] == f"Thinned network of epoch {epoch}"
         assert animation["layout"]["sliders"][0]["active"] == f
-        assert panel_titles(animation["layout"])[0].startswith(f"Thinned network, epoch {epoch} ")
+        assert panel_titles(animation["layout"])[0].startswith(
+            f"Thinned network<br>epoch {epoch}<br>")
         # The crossed-out units drawn are that epoch's (the first 15 of each 64-unit layer).
         mask = pipeline.view_mask(run.keep_masks(epoch - 1, 0))
         assert meta["dropped"] == [dropped_units(m) for m in mask]
@@ -382,7 +383,7 @@ def test_url_reflects_the_settings_and_seeds_a_new_session():
     animation = charts_by_key(again)["animation"]
     assert animation["layout"]["meta"]["layer_sizes"] == [2, 8, 8, 2]
     titles = panel_titles(animation["layout"])
-    assert titles[1].startswith("Full network, weights × q")
+    assert titles[1].startswith("Full network<br>weights × q<br>")
 
 
 def test_bad_url_values_fall_back_with_a_warning():

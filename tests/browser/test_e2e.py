@@ -34,8 +34,10 @@ def title(chart: str) -> str:
 
 
 def panel_titles(chart: str) -> list[str]:
-    """The two boundary panels' titles: the last two annotations, after the layer labels."""
-    return [re.sub(r"<[^>]+>", "", text) for text in json.loads(chart)["annotations"]][-2:]
+    """The two boundary panels' titles, their lines joined by spaces: the last two
+    annotations, after the layer labels."""
+    return [re.sub(r"<[^>]+>", "", text.replace("<br>", " "))
+            for text in json.loads(chart)["annotations"]][-2:]
 # The README's picture is refreshed only on request, so a test run leaves the tree clean.
 README_SCREENSHOT = REPO / "assets" / "screenshot-action.png"
 
@@ -50,7 +52,7 @@ def test_page_loads_with_the_action_tab_and_saves_the_screenshot(server, page, t
     charts = fingerprints(page)
     assert set(charts) == set(CHARTS)
     assert title(charts["animation"]) == "Thinned network of epoch 150"
-    assert panel_titles(charts["animation"])[0].startswith("Thinned network, epoch 150 · acc")
+    assert panel_titles(charts["animation"])[0].startswith("Thinned network epoch 150 acc")
     shot = README_SCREENSHOT if os.environ.get("DROPOUT_VIZ_SCREENSHOTS") else tmp_path / "a.png"
     page.screenshot(path=str(shot))
     assert shot.stat().st_size > 20_000  # a real picture, not a blank page
@@ -95,7 +97,7 @@ def test_epoch_slider_redraws_the_frame_in_the_browser_without_a_rerun(server, p
     first = layout["meta"]["frames"][0]
     assert first["epoch"] == 1
     assert f"{len(first['dropped'][1])} dropped" in layout["notes"][1]
-    assert layout["notes"][-2].startswith("Thinned network, epoch 1 · acc")
+    assert layout["notes"][-2].startswith("Thinned network<br>epoch 1<br>acc")
     # The crossed-out units drawn are epoch 1's (hover text of the dropped-units trace).
     dropped = gd.evaluate("gd => gd.data.find(t => t.meta && t.meta.role === 'nodes_dropped')"
                           ".hovertext.length")
