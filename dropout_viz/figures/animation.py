@@ -190,8 +190,9 @@ def epoch_animation_figure(
         if projector:  # stacked: the fonts need the width
             height = net_height + 620 + controls_px
             split = 620 / (height - controls_px)
-            domains = ([0, 1], [split + 0.08, 1.0], [0, 0.49], [0.51, 1.0], [0, split - 0.06])
-            legend_y = split - 0.03  # between the rows, above the panel titles
+            # Between the rows: the legend, and below it the maps' three-line titles.
+            domains = ([0, 1], [split + 0.08, 1.0], [0, 0.49], [0.51, 1.0], [0, split - 0.11])
+            legend_y = split - 0.03
         else:
             height = max(net_height, 520) + controls_px
             # Room right of the diagram for its output names (they reach past its axis) and
