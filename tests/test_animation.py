@@ -8,7 +8,7 @@ import pytest
 from helpers import decode
 
 from dropout_viz import pipeline
-from dropout_viz.figures.animation import BoundaryFrames, epoch_animation_figure
+from dropout_viz.figures.animation import BoundaryFrames, at_frame, epoch_animation_figure
 from dropout_viz.figures.network import N_WIDTH_BUCKETS, network_figure, network_spec
 from dropout_viz.settings import DEFAULTS
 from dropout_viz.ui.action_tab import MAX_FRAMES, animation_figure
@@ -94,9 +94,9 @@ def test_each_frame_carries_its_epochs_network_maps_and_titles():
                                       np.rint(boundary.full[f][:, 1] * 100))
         texts = [a["text"] for a in frame["layout"]["annotations"]]
         assert f"{len(dropped[f])} dropped" in texts[1]
-        assert texts[-2:] == [f"Thinned network, epoch {frame['name']} · acc "
+        assert texts[-2:] == [f"Thinned network<br>epoch {frame['name']}<br>acc "
                               f"{boundary.thinned_acc[f]:.0%}",
-                              f"Full · acc {boundary.full_acc[f]:.0%}"]
+                              f"Full<br>acc {boundary.full_acc[f]:.0%}"]
         assert frame["layout"]["title"]["text"] == f"Thinned network of epoch {frame['name']}"
     # The figure itself shows the last frame; the slider starts there.
     assert layout["title"]["text"] == "Thinned network of epoch 9"
@@ -110,6 +110,48 @@ def test_each_frame_carries_its_epochs_network_maps_and_titles():
     # A frame restates only what changes: no styles, no static axes or colour scales.
     assert all(set(t) <= {"type", "x", "y", "text", "textposition", "hovertext", "marker",
                           "z"} for frame in frames for t in frame["data"])
+
+
+def test_at_frame_shows_a_frame_from_the_ready_spec():
+    dropped = [[0], [1, 2], []]
+    boundary = boundary_frames(3)
+    fig = epoch_animation_figure([1, 5, 9], [weights(s) for s in range(3)],
+                                 [masks(d) for d in dropped], boundary=boundary)
+    before = fig.to_json()
+    # At the last frame it is the figure itself, to the byte (the page's default).
+    assert at_frame(fig, 2).to_dict() == fig.to_dict() == at_frame(fig, -1).to_dict()
+    assert at_frame(fig, 2).to_json() == before
+
+    first = at_frame(fig, 0)
+    spec, frame = first.to_dict(), fig.spec["frames"][0]
+    assert fig.to_json() == before  # the cached figure is not touched
+    assert spec["frames"] is fig.spec["frames"]  # nothing copied but the changed parts
+    assert spec["layout"]["title"]["text"] == "Thinned network of epoch 1"
+    assert spec["layout"]["title"]["y"] == fig.spec["layout"]["title"]["y"]  # merged
+    assert spec["layout"]["annotations"] == frame["layout"]["annotations"]
+    assert spec["layout"]["sliders"][0]["active"] == 0
+    assert fig.spec["layout"]["sliders"][0]["active"] == 2
+    assert spec["layout"]["sliders"][0]["steps"] is fig.spec["layout"]["sliders"][0]["steps"]
+    for slot, update in zip(frame["traces"], frame["data"], strict=True):
+        trace, base = spec["data"][slot], fig.spec["data"][slot]
+        assert {key: trace[key] for key in update if key != "marker"} == {
+            key: value for key, value in update.items() if key != "marker"}
+        if "marker" in update:  # the frame's colours, the trace's sizes and outlines
+            assert trace["marker"] == {**base["marker"], **update["marker"]}
+        assert set(trace) == set(base)  # the style stays
+    untouched = set(range(len(spec["data"]))) - set(frame["traces"])
+    assert untouched and all(spec["data"][i] is fig.spec["data"][i] for i in untouched)
+    # What the browser draws: frame 0's crossed-out units and maps, validated by Plotly whole.
+    shown = spec_of(first)
+    [crossed] = [t for t in shown["data"] if t["meta"]["role"] == "nodes_dropped"]
+    assert len(crossed["x"]) == 1  # frame 0 drops hidden unit 0 only
+    maps = [t for t in shown["data"] if t["meta"]["role"] == "probability"]
+    np.testing.assert_array_equal(maps[0]["z"].ravel(), np.rint(boundary.thinned[0][:, 1] * 100))
+    np.testing.assert_array_equal(maps[1]["z"].ravel(), np.rint(boundary.full[0][:, 1] * 100))
+    texts = [a["text"] for a in shown["layout"]["annotations"]]
+    assert "1 dropped" in texts[1] and texts[-2] == "Thinned network<br>epoch 1<br>acc 50%"
+    with pytest.raises(IndexError):
+        at_frame(fig, 3)
 
 
 def test_without_a_plane_the_frames_hold_only_the_network():

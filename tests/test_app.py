@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from dropout_viz import pipeline
 from dropout_viz.settings import DEFAULTS, FIELD_SPECS, GROUP_FIELDS, format_value
-from dropout_viz.ui import cache
+from dropout_viz.ui import action_tab, cache
 from dropout_viz.ui.action_tab import FRAME_GRID, MAX_FRAMES, action_figures, frame_epochs
 
 SMALL_EPOCHS = 5  # keeps the extreme-value runs quick; epochs itself is tested at its extremes
@@ -87,8 +87,8 @@ def test_defaults_run_and_draw_the_three_action_charts():
     maps = probability_maps(animation)
     assert [m.shape for m in maps] == [(FRAME_GRID, FRAME_GRID)] * 2
     titles = panel_titles(animation["layout"])
-    assert titles[0].startswith(f"Thinned network, epoch {last} · acc ")
-    assert titles[1].startswith("Full network, weights × q · acc ")
+    assert titles[0].startswith(f"Thinned network<br>epoch {last}<br>acc ")
+    assert titles[1].startswith("Full network<br>weights × q<br>acc ")
     assert any(c.value.startswith(f"Drag the epoch slider or press ▶ Play: {MAX_FRAMES} of the "
                                   "kept epochs") for c in at.caption)
     # Defaults leave the URL empty: only what differs from them is written.
@@ -230,7 +230,7 @@ def test_each_frame_shows_the_masks_and_boundaries_of_its_epoch(scope):
         assert layout["title"]["text"] == f"Thinned network of epoch {epoch + 1}"
         assert f"{len(meta['dropped'][1])} dropped" in layout["annotations"][1]["text"]
         titles = panel_titles(layout)
-        assert titles[0] == f"Thinned network, epoch {epoch + 1} · acc {meta['thinned_acc']:.0%}"
+        assert titles[0] == f"Thinned network<br>epoch {epoch + 1}<br>acc {meta['thinned_acc']:.0%}"
         if epoch in (0, MAX_FRAMES // 2, MAX_FRAMES - 1):  # that epoch's two networks
             thinned, full = pipeline.thinned_and_full(run.network(epoch), mask, grid.points)
             z = [t["z"] for t in frame["data"] if "z" in t]
@@ -246,6 +246,68 @@ def test_each_frame_shows_the_masks_and_boundaries_of_its_epoch(scope):
     assert [b["label"] for b in animation["layout"]["updatemenus"][0]["buttons"]] == [
         "▶ Play", "❚❚ Pause"]
     assert cache.RUNS.get(settings.train_key()) is run
+
+
+def crossed_out(animation: dict) -> int:
+    """How many dropped units the figure draws before any scrubbing."""
+    [nodes] = traces(animation, role="nodes_dropped")
+    return len(nodes["x"])
+
+
+def raw_specs(at: AppTest) -> dict[str, str]:
+    """Every chart's JSON spec as sent, by key (to compare without decoding)."""
+    return {c.proto.id.split("-", 2)[-1]: c.proto.spec for c in at.get("plotly_chart")}
+
+
+def test_keyboard_twin_moves_the_animation_to_its_epoch():
+    at = app(epochs="30").run()
+    assert_clean(at)
+    twin = at.select_slider(key=action_tab.EPOCH_KEY)
+    before, sent = charts_by_key(at), raw_specs(at)
+    labels = before["animation"]["layout"]["meta"]["epochs"]
+    assert twin.label == "Epoch shown" and "keyboard" in twin.help
+    # Its steps are the frames' epochs; it starts at the last, so the chart is the cached one.
+    assert [int(o) for o in twin.options] == labels and twin.value == labels[-1] == 30
+    assert before["animation"]["layout"]["title"]["text"] == "Thinned network of epoch 30"
+    run = cached_run(DEFAULTS.replace(epochs=30))
+    cached = action_tab.ANIMATIONS.get((DEFAULTS.replace(epochs=30).train_key(), False, 30))
+    assert cached is not None
+
+    for epoch in (labels[0], labels[len(labels) // 2]):
+        at.select_slider(key=action_tab.EPOCH_KEY).set_value(epoch).run()
+        assert_clean(at)
+        charts = charts_by_key(at)
+        animation = charts["animation"]
+        f = labels.index(epoch)
+        meta = animation["layout"]["meta"]["frames"][f]
+        assert animation["layout"]["title"]["text"] == f"Thinned network of epoch {epoch}"
+        assert animation["layout"]["sliders"][0]["active"] == f
+        assert panel_titles(animation["layout"])[0].startswith(
+            f"Thinned network<br>epoch {epoch}<br>")
+        # The crossed-out units drawn are that epoch's (the first 15 of each 64-unit layer).
+        mask = pipeline.view_mask(run.keep_masks(epoch - 1, 0))
+        assert meta["dropped"] == [dropped_units(m) for m in mask]
+        assert crossed_out(animation) == sum(sum(i < 15 for i in d) for d in meta["dropped"])
+        # Its maps are that frame's, and the frames are all still there for the browser.
+        frame_z = [t["z"] for t in animation["frames"][f]["data"] if "z" in t]
+        for shown, z in zip(probability_maps(animation), frame_z, strict=True):
+            np.testing.assert_array_equal(shown, z)
+        assert [fr["name"] for fr in animation["frames"]] == [str(e) for e in labels]
+        # Nothing retrained or rebuilt, nothing else changed, and the URL stays as it was.
+        assert cached_run(DEFAULTS.replace(epochs=30)) is run
+        assert action_tab.ANIMATIONS.get(
+            (DEFAULTS.replace(epochs=30).train_key(), False, 30)) is cached
+        assert raw_specs(at)["history"] == sent["history"]
+        assert url(at) == {"epochs": "30"}
+
+    # The choice survives a visit to another tab; back at the last epoch, the cached figure.
+    at.session_state["_tab_label"] = "Learn"
+    at.run()
+    at.session_state["_tab_label"] = "Dropout in action"
+    at.run()
+    assert at.select_slider(key=action_tab.EPOCH_KEY).value == labels[len(labels) // 2]
+    at.select_slider(key=action_tab.EPOCH_KEY).set_value(labels[-1]).run()
+    assert raw_specs(at)["animation"] == sent["animation"]
 
 
 def test_frames_thin_long_runs_evenly_and_keep_the_first_and_last_epoch():
@@ -321,7 +383,7 @@ def test_url_reflects_the_settings_and_seeds_a_new_session():
     animation = charts_by_key(again)["animation"]
     assert animation["layout"]["meta"]["layer_sizes"] == [2, 8, 8, 2]
     titles = panel_titles(animation["layout"])
-    assert titles[1].startswith("Full network, weights × q")
+    assert titles[1].startswith("Full network<br>weights × q<br>")
 
 
 def test_bad_url_values_fall_back_with_a_warning():

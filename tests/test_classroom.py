@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from dropout_viz.presets import apply_preset, load_presets
 from dropout_viz.settings import DEFAULTS, FIELD_SPECS, Settings
-from dropout_viz.ui import cache, classroom, state
+from dropout_viz.ui import action_tab, cache, classroom, state
 from dropout_viz.ui.sidebar import PRESET_KEY
 
 PRESETS = load_presets()
@@ -192,8 +192,9 @@ def test_only_p_button_hides_everything_but_the_dropout_rate():
     at.run()
     at.button(key="_hide_all_but_p").click().run()
     assert_clean(at)
-    # The epoch slider is the animation's own (Plotly), not a Streamlit widget.
-    assert slider_keys(at) == {"p_hidden"}
+    # The animation's epoch slider is its own (Plotly); its keyboard twin is a view control,
+    # not a setting, and stays: hiding it would leave the epoch view without a keyboard.
+    assert slider_keys(at) == {"p_hidden", action_tab.EPOCH_KEY}
     assert PRESET_KEY not in {s.key for s in at.selectbox}
     assert "projector" not in {t.key for t in at.toggle}
     # The teacher's view hid itself too: the link now locks the page for a class.

@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 
 from dropout_viz.figures import style
 from dropout_viz.figures.boundary import (
+    FRAME_MARGIN,
     _axis_settings,
     _point_traces,
     _probability_traces,
@@ -22,6 +23,10 @@ from dropout_viz.figures.boundary import (
 from dropout_viz.figures.network import network_spec
 
 FRAME_DURATION_MS = 300  # Play: one kept epoch every 0.3 s
+# Pixels from the plot's bottom to the row of Play / Pause and the epoch shown (normal,
+# projector); the slider's rail runs below that row.
+CONTROL_ROW_PX = {False: 40, True: 48}
+CONTROLS_PX = {False: 150, True: 170}  # the bottom margin that holds both rows
 
 
 @dataclass(frozen=True)
@@ -46,9 +51,17 @@ class BoundaryFrames:
     full_title: str = "Full network"
 
 
+def panel_title(name: str, accuracy: float) -> str:
+    """A boundary panel's title in short lines ("Thinned network<br>epoch 150<br>acc 85%"): a
+    panel is about 150 px wide in a 1024-pixel window, and its neighbour's title sits beside it.
+    The part of `name` after its first comma goes on a line of its own."""
+    head, _, detail = name.partition(", ")
+    return "<br>".join(part for part in (head, detail, f"acc {float(accuracy):.0%}") if part)
+
+
 def _panel_titles(epoch: int, boundary: BoundaryFrames, f: int) -> list[dict[str, Any]]:
-    titles = (f"Thinned network, epoch {epoch} · acc {float(boundary.thinned_acc[f]):.0%}",
-              f"{boundary.full_title} · acc {float(boundary.full_acc[f]):.0%}")
+    titles = (panel_title(f"Thinned network, epoch {epoch}", boundary.thinned_acc[f]),
+              panel_title(boundary.full_title, boundary.full_acc[f]))
     return [{"text": text, "x": 0.5, "y": 1.0, "xref": f"x{i + 2} domain",
              "yref": f"y{i + 2} domain", "xanchor": "center", "yanchor": "bottom",
              "showarrow": False} for i, text in enumerate(titles)]
@@ -65,7 +78,6 @@ def _slider_controls(labels: Sequence[int], active: int, projector: bool) -> dic
     steps = [{"label": str(e), "method": "animate", "args": [[str(e)], instant]}
              for e in labels]
     size = style.font_size(projector)
-    start = 0.3 if projector else 0.22
     play = {"label": "▶ Play", "method": "animate",
             "args": [None, {"mode": "immediate", "fromcurrent": True,
                             "frame": {"duration": FRAME_DURATION_MS, "redraw": True},
@@ -73,15 +85,19 @@ def _slider_controls(labels: Sequence[int], active: int, projector: bool) -> dic
     pause = {"label": "❚❚ Pause", "method": "animate",
              "args": [[None], {"mode": "immediate", "frame": {"duration": 0, "redraw": False},
                                "transition": {"duration": 0}}]}
+    # Two rows under the plot, the same at every width: Play / Pause on the left and the
+    # epoch shown on the right, then the rail across the whole figure (a rail starting beside
+    # the buttons ran under them in a narrow window).
+    rail_top = CONTROL_ROW_PX[projector]
     return {
-        # The rail starts right of the Play / Pause buttons, so a click on it is not a button's.
-        "sliders": [{"active": active, "steps": steps, "x": start, "len": 1.0 - start, "y": 0.0,
-                     "yanchor": "top", "pad": {"t": 36, "b": 0},
-                     "currentvalue": {"prefix": "Epoch ", "font": {"size": size}},
+        "sliders": [{"active": active, "steps": steps, "x": 0.0, "len": 1.0, "y": 0.0,
+                     "yanchor": "top", "pad": {"t": rail_top, "b": 0, "l": 0, "r": 0},
+                     "currentvalue": {"prefix": "Epoch ", "xanchor": "right", "offset": 16,
+                                      "font": {"size": size}},
                      "font": {"size": max(size - 4, 10)}}],
         "updatemenus": [{"type": "buttons", "direction": "left", "showactive": False,
                          "x": 0.0, "xanchor": "left", "y": 0.0, "yanchor": "top",
-                         "pad": {"t": 60}, "buttons": [play, pause],
+                         "pad": {"t": rail_top - 4}, "buttons": [play, pause],
                          "font": {"size": size}}],
     }
 
@@ -164,7 +180,7 @@ def epoch_animation_figure(
     base = style.base_layout(f"Thinned network of epoch {labels[active]}", projector)
     layout = {**base, "template": base["template"].to_plotly_json()}
     x_net, y_net = net_layout["xaxis"], net_layout["yaxis"]
-    controls_px = 150
+    controls_px = CONTROLS_PX[projector]
     if boundary is None:
         height = net_height + controls_px
         layout.update(xaxis=x_net, yaxis=y_net)
@@ -174,11 +190,14 @@ def epoch_animation_figure(
         if projector:  # stacked: the fonts need the width
             height = net_height + 620 + controls_px
             split = 620 / (height - controls_px)
-            domains = ([0, 1], [split + 0.08, 1.0], [0, 0.49], [0.51, 1.0], [0, split - 0.06])
-            legend_y = split - 0.03  # between the rows, above the panel titles
+            # Between the rows: the legend, and below it the maps' three-line titles.
+            domains = ([0, 1], [split + 0.08, 1.0], [0, 0.49], [0.51, 1.0], [0, split - 0.11])
+            legend_y = split - 0.03
         else:
             height = max(net_height, 520) + controls_px
-            domains = ([0, 0.4], [0, 1], [0.42, 0.705], [0.715, 1.0], [0, 0.93])
+            # Room right of the diagram for its output names (they reach past its axis) and
+            # above the maps for their three-line titles; the 1024-pixel window is the test.
+            domains = ([0, 0.36], [0, 1], [0.43, 0.71], [0.72, 1.0], [0, 0.86])
             legend_y = 1.0  # top right, above the panels: the slider runs along the bottom
         net_x, net_y, x2, x3, boundary_y = domains
         layout.update(
@@ -198,7 +217,10 @@ def epoch_animation_figure(
         title={**base["title"], "yref": "container", "y": 1.0, "yanchor": "top",
                "pad": {"t": 8}},
         height=height,
-        margin={"l": 6, "r": 6, "t": int(net_layout["margin"]["t"]), "b": controls_px},
+        # No axis padding (Streamlit's theme adds 8 px, which moved the maps' frames off the
+        # maps and the right one onto the figure's edge), and a little room on the right.
+        margin={**FRAME_MARGIN, "l": 6, "r": 12, "t": int(net_layout["margin"]["t"]),
+                "b": controls_px},
         hovermode="closest",
         showlegend=boundary is not None,
         **_slider_controls(labels, active, projector),
@@ -245,6 +267,38 @@ def _frame_trace(trace: dict[str, Any]) -> dict[str, Any]:
     if isinstance(trace.get("marker", {}).get("color"), list):  # per-unit fills
         slim["marker"] = {"color": trace["marker"]["color"]}
     return slim
+
+
+def at_frame(fig: AnimatedFigure, index: int) -> AnimatedFigure:
+    """The animated figure showing frame `index` (negative counts from the end) before any
+    scrubbing, as Plotly would draw it after animating there: a shallow copy of the spec whose
+    traces are the figure's own merged with the frame's (`frame["traces"]` names which ones;
+    dict keys merged one level deep, so a frame's marker colours keep the trace's sizes), whose
+    layout takes the frame's title and annotations, and whose slider starts at that step.
+    Nothing is recomputed or deep-copied; at the last frame it equals the figure itself. The
+    frames, Play and the slider stay as they are, so the browser can still scrub from there."""
+    spec = fig.spec
+    frames = spec["frames"]
+    index = range(len(frames))[index]  # IndexError outside the frames
+    frame = frames[index]
+    data = list(spec["data"])
+    for slot, update in zip(frame["traces"], frame["data"], strict=True):
+        data[slot] = _merged(data[slot], update)
+    layout = _merged(spec["layout"], frame.get("layout", {}))
+    sliders = layout.get("sliders")
+    if sliders:
+        layout["sliders"] = [{**sliders[0], "active": index}, *sliders[1:]]
+    return AnimatedFigure({**spec, "data": data, "layout": layout})
+
+
+def _merged(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """`base` updated with `update`; a dict value in both is merged, anything else replaced."""
+    merged = dict(base)
+    for key, value in update.items():
+        old = merged.get(key)
+        merged[key] = {**old, **value} if isinstance(old, dict) and isinstance(value, dict) \
+            else value
+    return merged
 
 
 def _typed(value: Any) -> Any:

@@ -273,7 +273,10 @@ def network_spec(
         traces.append(
             dict(
                 type="scatter", x=[n["x"] for n in labelled], y=[n["y"] for n in labelled],
-                mode="text", text=[node_text(n) for n in labelled],
+                # Invisible markers the size of the units: Plotly sets text off by the marker's
+                # radius, so a name starts beside its unit instead of on it.
+                mode="markers+text", marker={"size": node_size, "color": "rgba(0,0,0,0)"},
+                text=[node_text(n) for n in labelled],
                 textposition=[text_position(n) for n in labelled], hoverinfo="skip",
                 showlegend=False, name="unit names", meta={"role": "labels"},
             )

@@ -9,13 +9,25 @@ import streamlit as st
 
 from dropout_viz import pipeline
 from dropout_viz.engine import TrainingRun, accuracy
-from dropout_viz.figures import PLOTLY_CONFIG, boundary_panels, history_figure, network_figure
-from dropout_viz.figures.animation import BoundaryFrames, epoch_animation_figure
+from dropout_viz.figures import PLOTLY_CONFIG, alt, boundary_panels, history_figure, network_figure
+from dropout_viz.figures.animation import (
+    AnimatedFigure,
+    BoundaryFrames,
+    at_frame,
+    epoch_animation_figure,
+)
 from dropout_viz.settings import Settings, TrainKey
 from dropout_viz.ui import cache, downloads
 
 MAX_FRAMES = 24  # animation frames: kept epochs, subsampled evenly
 FRAME_GRID = 40  # boundary grid of the frames (the single-epoch export keeps 100×100)
+# The keyboard twin of the animation's Plotly slider (which the keyboard cannot reach): a
+# Streamlit slider over the frames' epochs. Its value lives in session state only, not in the
+# URL or the settings; EPOCH_SHOWN keeps it while the tab is closed (Streamlit forgets the
+# value of a widget that a run does not draw).
+EPOCH_KEY = "action_epoch"
+EPOCH_SHOWN = "_action_epoch_shown"
+EPOCH_LABEL = "Epoch shown"
 
 
 def output_names(dataset) -> list[str]:
@@ -92,22 +104,53 @@ def cached_animation(run: TrainingRun, settings: Settings, key: TrainKey) -> go.
                                    lambda _: animation_figure(run, settings))
 
 
+def shown_frame(labels: list[int]) -> int:
+    """Index of the frame the keyboard twin asks for: its epoch if that is one of `labels`
+    (kept over reruns, other settings and tab switches), else the last frame."""
+    if st.session_state.get(EPOCH_KEY) not in labels:
+        kept = st.session_state.get(EPOCH_SHOWN)
+        st.session_state[EPOCH_KEY] = kept if kept in labels else labels[-1]
+    return labels.index(st.session_state[EPOCH_KEY])
+
+
+def animation_view(animation: AnimatedFigure) -> None:
+    """The animation at the frame the keyboard twin asks for, and the twin right below it.
+
+    A fragment: moving the twin reruns only this, and the figure is the cached one moved to
+    that frame (`at_frame`: a shallow copy, nothing recomputed). At the default, the last
+    frame, the page is exactly what a mouse user gets; the Plotly slider and Play still work."""
+    labels = list(animation.spec["layout"]["meta"]["epochs"])
+    index = shown_frame(labels)
+    shown = animation if index == len(labels) - 1 else at_frame(animation, index)
+    st.plotly_chart(shown, key="animation", config=PLOTLY_CONFIG,
+                    alt=alt.animation_alt(shown, index))
+    st.select_slider(
+        EPOCH_LABEL, options=labels, key=EPOCH_KEY,
+        help="The chart's own epoch slider and ▶ Play work with the mouse; this one works "
+             "with the keyboard too: focus it (Tab) and press ← or → for the previous or next "
+             "kept epoch, Home or End for the first or last. The chart above then shows that "
+             "epoch's thinned network and boundaries.")
+    st.session_state[EPOCH_SHOWN] = st.session_state[EPOCH_KEY]
+
+
 def epoch_view(run: TrainingRun, settings: Settings, key: TrainKey) -> None:
     animation = cached_animation(run, settings, key)
-    st.plotly_chart(animation, key="animation", config=PLOTLY_CONFIG)
+    st.fragment(animation_view)(animation)
     n_frames = len(animation.spec["frames"])
+    keyboard = (f" With the keyboard, use the “{EPOCH_LABEL}” slider under the chart.")
     if pipeline.is_planar(run.dataset):
         st.caption(f"Drag the epoch slider or press ▶ Play: {n_frames} of the kept epochs, "
                    "stepped through in your browser. Filled points train, hollow points test; "
                    "panel titles give test accuracy. The thinned network is one member of the "
-                   "ensemble; the full network is what dropout predicts with.")
+                   "ensemble; the full network is what dropout predicts with." + keyboard)
     else:
         st.caption(f"Drag the epoch slider or press ▶ Play: {n_frames} of the kept epochs. "
                    "Digits have 64 inputs, so there is no plane to draw a decision boundary "
-                   "on; the curves below and the Experiments tab show how the network does.")
+                   "on; the curves below and the Experiments tab show how the network does."
+                   + keyboard)
     st.caption(scope_caption(settings, run))
     history = history_base(run, settings, key)
-    st.plotly_chart(history, key="history", config=PLOTLY_CONFIG)
+    st.plotly_chart(history, key="history", config=PLOTLY_CONFIG, alt=alt.history_alt(history))
     downloads.download_row({"animation": animation, "history": history}, run, settings, "action")
 
 

@@ -9,7 +9,7 @@ import streamlit as st
 from dropout_viz import ensemble
 from dropout_viz.engine import TrainingRun
 from dropout_viz.ensemble import Convergence, EnsembleResults
-from dropout_viz.figures import PLOTLY_CONFIG
+from dropout_viz.figures import PLOTLY_CONFIG, alt
 from dropout_viz.figures.ensemble import (
     GALLERY_MAX_NODES,
     KIND_NAMES,
@@ -255,12 +255,14 @@ def render(settings: Settings, key: TrainKey) -> None:
         lambda _: ensemble_figures(results, projector=settings.projector))
 
     st.subheader(f"{results.gallery.k} thinned sub-networks")
-    st.plotly_chart(figures["gallery"], key="ensemble_gallery", config=PLOTLY_CONFIG)
+    st.plotly_chart(figures["gallery"], key="ensemble_gallery", config=PLOTLY_CONFIG,
+                    alt=alt.gallery_alt(figures["gallery"]))
     st.caption(gallery_caption(results, run, settings, settings.k_subnets))
 
     st.subheader("Their average beside the test-time network")
     if "comparison" in figures:
-        st.plotly_chart(figures["comparison"], key="ensemble_comparison", config=PLOTLY_CONFIG)
+        st.plotly_chart(figures["comparison"], key="ensemble_comparison", config=PLOTLY_CONFIG,
+                        alt=alt.comparison_alt(figures["comparison"]))
         st.markdown(agreement_line(results))
         st.caption("Same colour scale in all three; white is 50/50. Right: how far apart the "
                    "two are at each place (0 = identical). Look for where the difference "
@@ -278,7 +280,8 @@ def render(settings: Settings, key: TrainKey) -> None:
                    + exactness_note(results, source))
 
     st.subheader("More sub-networks, better average")
-    st.plotly_chart(figures["convergence"], key="ensemble_convergence", config=PLOTLY_CONFIG)
+    st.plotly_chart(figures["convergence"], key="ensemble_convergence", config=PLOTLY_CONFIG,
+                    alt=alt.convergence_alt(figures["convergence"]))
     st.caption(convergence_caption(results.convergence))
 
     st.subheader("Where the sub-networks disagree")
@@ -286,7 +289,7 @@ def render(settings: Settings, key: TrainKey) -> None:
         map_col, text_col = st.columns([3, 2])
         with map_col:
             st.plotly_chart(figures["uncertainty"], key="ensemble_uncertainty",
-                            config=PLOTLY_CONFIG)
+                            config=PLOTLY_CONFIG, alt=alt.uncertainty_alt(figures["uncertainty"]))
         with text_col:
             st.caption(uncertainty_caption(results, source))
     else:

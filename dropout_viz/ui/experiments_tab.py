@@ -13,7 +13,7 @@ import streamlit as st
 from dropout_viz import experiments as ex
 from dropout_viz import pipeline
 from dropout_viz.engine import TrainingRun
-from dropout_viz.figures import PLOTLY_CONFIG, network_figure
+from dropout_viz.figures import PLOTLY_CONFIG, alt, network_figure
 from dropout_viz.figures import experiments as fx
 from dropout_viz.figures.network import MAX_NODES
 from dropout_viz.presets import apply_preset, load_presets
@@ -119,25 +119,30 @@ def with_and_without(results: ex.ExperimentResults, figures: dict, settings: Set
     right.metric(f"Gap (test − train loss), {twin_label}", f"{twin_gap:.3f}")
     st.markdown(_gap_line(label, run) + "  \n" + _gap_line(twin_label, twin))
     if "boundaries" in figures:
-        st.plotly_chart(figures["boundaries"], key="twin_boundaries", config=PLOTLY_CONFIG)
+        accuracies = {label: float(run.history["test_acc"][-1]),
+                      twin_label: float(twin.history["test_acc"][-1])}
+        st.plotly_chart(figures["boundaries"], key="twin_boundaries", config=PLOTLY_CONFIG,
+                        alt=alt.twin_boundaries_alt(figures["boundaries"], accuracies))
         st.caption("One colour scale for both: deeper colour is a more confident network. "
                    "Filled points train, hollow points test.")
     else:
         st.info(f"The {run.dataset.name} data have {run.dataset.n_features} inputs, so there "
                 "is no plane to draw a decision boundary on. The confusion matrices and "
                 "misclassified examples below show what each network gets wrong.")
-    st.plotly_chart(figures["curves"], key="twin_curves", config=PLOTLY_CONFIG)
+    st.plotly_chart(figures["curves"], key="twin_curves", config=PLOTLY_CONFIG,
+                    alt=alt.curves_alt(figures["curves"]))
     st.caption("Dashed: training split, solid: test split. The loss on the training points "
                "falls further without dropout; what matters is the test curve.")
     if "confusion" in figures:
-        st.plotly_chart(figures["confusion"], key="twin_confusion", config=PLOTLY_CONFIG)
+        st.plotly_chart(figures["confusion"], key="twin_confusion", config=PLOTLY_CONFIG,
+                        alt=alt.confusion_alt(figures["confusion"]))
         st.caption("Rows are the true digit, columns the predicted one; the diagonal counts "
                    "correct answers. Off-diagonal cells are coloured on their own scale so a "
                    "few mistakes still show.")
         for name in ("mistakes-dropout", "mistakes-no-dropout"):
             if name in figures:
                 st.plotly_chart(figures[name], key=name.replace("-", "_"),
-                                config=PLOTLY_CONFIG)
+                                config=PLOTLY_CONFIG, alt=alt.images_alt(figures[name]))
         st.caption("The test digits each network got wrong most confidently, drawn from their "
                    "8×8 pixel values (0 = white, 16 = black).")
 
@@ -203,7 +208,7 @@ def sweep_section(settings: Settings, key: TrainKey) -> None:
     result, seconds = entry
     fig = fx.sweep_figure(result.ps, result.metrics, settings.p_hidden, result.mode,
                           result.widths, settings.projector)
-    st.plotly_chart(fig, key="sweep", config=PLOTLY_CONFIG)
+    st.plotly_chart(fig, key="sweep", config=PLOTLY_CONFIG, alt=alt.sweep_alt(fig))
     best = int(np.nanargmin(result.mean("test_loss")))
     text = (f"Lowest mean test loss at p = {result.ps[best]:g} "
             f"({result.mean('test_loss')[best]:.3f} ± {result.std('test_loss')[best]:.3f}); "
@@ -225,7 +230,8 @@ def neurons_section(results: ex.ExperimentResults, figures: dict, run: TrainingR
         column.metric(f"Mean activation, {name}", f"{pooled[name]['mean']:.3f}")
         column.metric(f"Near zero (|a| < {ex.NEAR_ZERO:g}), {name}",
                       f"{pooled[name]['near_zero']:.1%}")
-    st.plotly_chart(figures["activations"], key="activations", config=PLOTLY_CONFIG)
+    st.plotly_chart(figures["activations"], key="activations", config=PLOTLY_CONFIG,
+                    alt=alt.activations_alt(figures["activations"]))
     st.caption("Every hidden unit's output on every training point, in the test-time network. "
                "Srivastava et al. (2014, Fig. 8) found dropout makes ReLU units sparser: a "
                "lower mean activation and more outputs at zero. Expect the direction on toy "
@@ -250,10 +256,11 @@ def unit_maps_view(run: TrainingRun, settings: Settings) -> None:
     net = run.network(epoch)
     xs, ys, _ = ex.plane(run.dataset, UNIT_MAP_RESOLUTION)
     units = ex.unit_maps(net, xs, ys, ex.shown_mask(run, epoch))
+    accuracy = float(run.history["test_acc"][epoch])
     for layer, (maps, dropped) in enumerate(zip(units.maps, units.dropped), start=1):
-        st.plotly_chart(fx.unit_maps_figure(xs, ys, maps, dropped, layer,
-                                            projector=settings.projector),
-                        key=f"unit_maps_{layer}", config=PLOTLY_CONFIG)
+        fig = fx.unit_maps_figure(xs, ys, maps, dropped, layer, projector=settings.projector)
+        st.plotly_chart(fig, key=f"unit_maps_{layer}", config=PLOTLY_CONFIG,
+                        alt=alt.unit_maps_alt(fig, epoch + 1, accuracy))
     scope = {"epoch": "that epoch", "batch": "mini-batch 1 of that epoch",
              "example": "the first example of mini-batch 1 in that epoch"}[settings.mask_scope]
     st.caption(f"Each small map is one hidden unit's output over the input plane (blue "
@@ -281,10 +288,12 @@ def keras_section(settings: Settings, run: TrainingRun) -> None:
     net = run.network()
     masks = ex.shown_mask(run, run.epochs_completed - 1)
     sizes = " → ".join(str(n) for n in net.layer_sizes)
-    st.plotly_chart(network_figure(
+    diagram = network_figure(
         net.weights, masks, output_names=[f"digit {c}" for c in run.dataset.class_names],
         title=f"The notes' model ({sizes}): one thinned sub-network of the last epoch",
-        projector=settings.projector), key="keras_network", config=PLOTLY_CONFIG)
+        projector=settings.projector)
+    st.plotly_chart(diagram, key="keras_network", config=PLOTLY_CONFIG,
+                    alt=alt.network_alt(diagram, float(run.history["test_acc"][-1])))
     st.caption(shown_units_note(net.layer_sizes)
                + ("Initial weights are Glorot uniform, as Keras' Dense layer draws them. "
                   if settings.init == "glorot" else

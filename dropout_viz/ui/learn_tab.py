@@ -103,6 +103,18 @@ def unit_input_figure(result: lesson.UnitInput, projector: bool = False) -> go.F
     return legible_axes(fig)
 
 
+def unit_input_alt(result: lesson.UnitInput, point: int, n_weight_layers: int) -> str:
+    """The histogram's text alternative: the numbers its three lines mark."""
+    low, high = float(result.sampled.min()), float(result.sampled.max())
+    receiver = (f"output logit {result.unit + 1}" if result.site == n_weight_layers - 1
+                else f"unit {result.unit + 1} of hidden layer {result.site + 1}")
+    return (f"Histogram of the input {receiver} receives from test point {point + 1} over "
+            f"{result.n_masks} sampled masks of {_site_name(result.site)} (q = "
+            f"{result.keep_prob:g}): from {low:.3g} to {high:.3g}, mean over the masks "
+            f"{result.sampled_mean:.3g}, test-time input {result.test_time:.3g}, with "
+            f"{result.without_fix_text} {result.without_fix:.3g}.")
+
+
 def default_probe(run: TrainingRun) -> tuple[int, int, int] | None:
     """(site, unit, point) shown before the reader picks: the last dropout site."""
     sites = lesson.dropout_sites(run.network())
@@ -167,7 +179,8 @@ def _live_unit_input(run: TrainingRun, settings: Settings) -> None:
         net, run.dataset.X_test[point], site, unit, n_masks=N_MASKS, seed=run.config.seed),
         net.activation))
     figure = unit_input_figure(result, settings.projector)
-    st.plotly_chart(figure, key="learn_unit_input", config=PLOTLY_CONFIG)
+    st.plotly_chart(figure, key="learn_unit_input", config=PLOTLY_CONFIG,
+                    alt=unit_input_alt(result, point, len(net.weights)))
     downloads.download_row({"unit_input": figure}, run, settings, "learn")
 
 

@@ -219,6 +219,16 @@ def animation_title(page) -> str | None:
     return page.evaluate(ANIMATION_TITLE_JS)
 
 
+def wait_for_animation_title(page, expected: str, timeout_ms: float = 60_000) -> None:
+    """Until the epoch animation's drawn title is `expected` and the script is idle."""
+    page.wait_for_function(
+        """(expected) => { const app = document.querySelector('[data-testid="stApp"]');
+             return app && app.getAttribute('data-test-script-state') === 'notRunning'
+                    && (TITLE)() === expected; }""".replace(
+            "(TITLE)", "(" + ANIMATION_TITLE_JS.strip() + ")"),
+        arg=expected, polling="raf", timeout=timeout_ms)
+
+
 def click_epoch_slider(page, fraction: float) -> float:
     """Click the animation's slider rail at `fraction` (0 = first step, 1 = last) and wait
     until the drawn title changes; returns milliseconds from the mouse press to that frame."""

@@ -1,5 +1,6 @@
 """The app in a real browser: it loads, a keyboard nudge of p re-renders the charts, scrubbing
-the epoch animation's slider redraws the diagram without a rerun, and no exception box appears.
+the epoch animation's slider redraws the diagram without a rerun, its keyboard twin steps it from
+the keyboard, and no exception box appears.
 DROPOUT_VIZ_SCREENSHOTS=1 refreshes the README's screenshot."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from harness import (
     record_script_states,
     script_states_since,
     slider,
+    wait_for_animation_title,
     wait_until_changed,
     wait_until_loaded,
 )
@@ -34,8 +36,10 @@ def title(chart: str) -> str:
 
 
 def panel_titles(chart: str) -> list[str]:
-    """The two boundary panels' titles: the last two annotations, after the layer labels."""
-    return [re.sub(r"<[^>]+>", "", text) for text in json.loads(chart)["annotations"]][-2:]
+    """The two boundary panels' titles, their lines joined by spaces: the last two
+    annotations, after the layer labels."""
+    return [re.sub(r"<[^>]+>", "", text.replace("<br>", " "))
+            for text in json.loads(chart)["annotations"]][-2:]
 # The README's picture is refreshed only on request, so a test run leaves the tree clean.
 README_SCREENSHOT = REPO / "assets" / "screenshot-action.png"
 
@@ -50,7 +54,7 @@ def test_page_loads_with_the_action_tab_and_saves_the_screenshot(server, page, t
     charts = fingerprints(page)
     assert set(charts) == set(CHARTS)
     assert title(charts["animation"]) == "Thinned network of epoch 150"
-    assert panel_titles(charts["animation"])[0].startswith("Thinned network, epoch 150 · acc")
+    assert panel_titles(charts["animation"])[0].startswith("Thinned network epoch 150 acc")
     shot = README_SCREENSHOT if os.environ.get("DROPOUT_VIZ_SCREENSHOTS") else tmp_path / "a.png"
     page.screenshot(path=str(shot))
     assert shot.stat().st_size > 20_000  # a real picture, not a blank page
@@ -95,7 +99,7 @@ def test_epoch_slider_redraws_the_frame_in_the_browser_without_a_rerun(server, p
     first = layout["meta"]["frames"][0]
     assert first["epoch"] == 1
     assert f"{len(first['dropped'][1])} dropped" in layout["notes"][1]
-    assert layout["notes"][-2].startswith("Thinned network, epoch 1 · acc")
+    assert layout["notes"][-2].startswith("Thinned network<br>epoch 1<br>acc")
     # The crossed-out units drawn are epoch 1's (hover text of the dropped-units trace).
     dropped = gd.evaluate("gd => gd.data.find(t => t.meta && t.meta.role === 'nodes_dropped')"
                           ".hovertext.length")
@@ -114,4 +118,45 @@ def test_epoch_slider_redraws_the_frame_in_the_browser_without_a_rerun(server, p
     # Scrubbing changes no setting: the URL and the p slider stay as they were.
     assert "p_hidden" not in page.url
     assert slider(page, "Dropout rate p").get_attribute("aria-valuetext") == "0.50"
+    assert page.locator(EXCEPTION).count() == 0
+
+
+def test_keyboard_twin_steps_the_epoch_view_from_the_keyboard(server, page):
+    page.goto(server.url + "?epochs=60")
+    wait_until_loaded(page, CHARTS)
+    gd = page.locator(".st-key-animation .js-plotly-plot")
+    chart = page.locator('.st-key-animation [data-testid="stPlotlyChart"]')
+    twin = slider(page, "Epoch shown")
+    assert twin.get_attribute("aria-valuetext") == "60"
+    assert animation_title(page) == "Thinned network of epoch 60"
+    assert chart.get_attribute("aria-label").startswith("Thinned network of epoch 60: hidden 1 ")
+    epochs = gd.evaluate("gd => gd.layout.meta.epochs")
+    history_before = fingerprints(page)["history"]
+
+    # The thumb is in the Tab order; ArrowLeft is the kept epoch before the last.
+    assert twin.get_attribute("tabindex") == "0"
+    nudge(page, "Epoch shown", "ArrowLeft")
+    wait_for_animation_title(page, f"Thinned network of epoch {epochs[-2]}")
+    assert twin.get_attribute("aria-valuetext") == str(epochs[-2])
+    assert gd.evaluate("gd => gd.layout.sliders[0].active") == len(epochs) - 2
+
+    # Home: the first epoch, its crossed-out units and panel titles, and the accessible name.
+    nudge(page, "Epoch shown", "Home")
+    wait_for_animation_title(page, "Thinned network of epoch 1")
+    layout = gd.evaluate("gd => ({meta: gd.layout.meta, notes: gd.layout.annotations.map("
+                         "a => a.text), active: gd.layout.sliders[0].active})")
+    assert layout["active"] == 0
+    first = layout["meta"]["frames"][0]
+    assert layout["notes"][-2].startswith("Thinned network<br>epoch 1<br>acc")
+    dropped = gd.evaluate("gd => gd.data.find(t => t.meta && t.meta.role === 'nodes_dropped')"
+                          ".x.length")
+    assert dropped == sum(sum(i < 15 for i in units) for units in first["dropped"][1:])
+    assert chart.get_attribute("aria-label").startswith(
+        f"Thinned network of epoch 1: hidden 1 drops {first['n_dropped'][1]} of 64 units")
+
+    # End: back to the last epoch. The view is no setting: the URL and the other charts stay.
+    nudge(page, "Epoch shown", "End")
+    wait_for_animation_title(page, "Thinned network of epoch 60")
+    assert fingerprints(page)["history"] == history_before
+    assert "epoch" not in page.url.split("?", 1)[-1].replace("epochs=60", "")
     assert page.locator(EXCEPTION).count() == 0
