@@ -229,6 +229,13 @@ class FakeStreamlit:
     def container(self):
         return SimpleNamespace(progress=self._progress, button=self._button, empty=lambda: None)
 
+    def empty(self):
+        self.cleared = False
+        return SimpleNamespace(container=self.container, empty=self._clear)
+
+    def _clear(self):
+        self.cleared = True
+
     def _progress(self, fraction, text=""):
         if self.interrupt_at_update is not None and self.updates == self.interrupt_at_update:
             self.updates += 1
@@ -435,3 +442,19 @@ def test_a_click_starts_a_long_run_and_it_trains_as_usual(monkeypatch):
     assert_clean(at)
     assert not [w for w in texts(at.warning) if "would take about" in w]
     assert {c.proto.id.split("-")[-1] for c in at.get("plotly_chart")} >= {"animation"}
+
+
+def test_the_progress_bar_and_stop_button_go_away_when_training_finishes(fake_st):
+    fake_st.interrupt_at_update = None  # a slow run (the bar shows at once here) that finishes
+    run = cache.get_run(SLOW.replace(seed=4244).train_key(), {}, session_id="s5")
+    assert run.epochs_completed == 40
+    assert fake_st.buttons == [("Stop training", fake_st.buttons[0][1])]  # it was shown...
+    assert fake_st.cleared  # ...and the placeholder holding it was emptied
+
+
+def test_the_progress_bar_of_a_real_page_is_gone_once_the_run_is_drawn(monkeypatch):
+    monkeypatch.setattr(cache, "SHOW_PROGRESS_AFTER_S", 0.0)  # every run shows its bar
+    at = app(epochs="30", width="8").run()
+    assert_clean(at)
+    assert at.get("plotly_chart")
+    assert not at.get("progress") and not [b for b in at.button if b.label == "Stop training"]

@@ -203,10 +203,12 @@ class ProgressReporter:
         text = f"{self.label}: epoch {epoch + 1} of {self.epochs}"
         try:
             if self.bar is None:
-                self.box = st.container()
-                self.bar = self.box.progress(0.0, text=text)
+                # A placeholder, so that done() can clear the bar and the button again.
+                self.box = st.empty()
+                inner = self.box.container()
+                self.bar = inner.progress(0.0, text=text)
                 if self.stop_key is not None:
-                    self.box.button("Stop training", key=self.stop_key, on_click=_request_stop,
+                    inner.button("Stop training", key=self.stop_key, on_click=_request_stop,
                                     help="Stop now and keep the epochs finished so far.")
             self.bar.progress((epoch + 1) / self.epochs, text=text)
         except ScriptControlException as interruption:
