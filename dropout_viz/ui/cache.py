@@ -1,7 +1,10 @@
-"""Caches for the page: data sets and training runs, keyed by the settings that decide them.
+"""Caches for the page: data sets and training runs, keyed by one resolved identity.
 
-Training runs live in a small LRU shared by every session of the server (a class of thirty
-opening the same preset trains it once). It is not `st.cache_data` on purpose: training reports
+`resolve(settings)` is the training key with the data's content in it (an upload's SHA-256), and
+every cache of the page derives its key from it, so two sessions' uploads never share an entry.
+Training runs live in a small LRU shared by every session of the server, which builds each
+entry once (`LRUCache.get_or_build`: a class of thirty opening the same preset trains it once;
+the others wait for it). It is not `st.cache_data` on purpose: training reports
 progress to a bar on the page, and `st.cache_data` records every element message sent during a
 miss and replays it on later hits. Runs are returned without copying, so callers treat them as
 read-only. Bounded by MAX_RUNS entries and by SNAPSHOT_BUDGET_BYTES of stored weights per run.
