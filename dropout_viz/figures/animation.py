@@ -156,8 +156,7 @@ def epoch_animation_figure(
                                         boundary.n_classes, projector, panel == 0)
                           + _point_traces(boundary.X_test, boundary.y_test, "test",
                                           boundary.n_classes, projector, panel == 0)):
-                traces.append({**trace.to_plotly_json(), "xaxis": f"x{panel + 2}",
-                             "yaxis": f"y{panel + 2}", "meta": {**trace.meta, "panel": panel}})
+                traces.append(_on_panel(trace, panel))
     animated = animated_net + [n_net + i for i in range(len(prob_frames[0]) if prob_frames else 0)]
 
     def frame_annotations(f: int) -> list[dict[str, Any]]:
@@ -240,10 +239,15 @@ def epoch_animation_figure(
 
 
 def _panel_traces(xs, ys, probs, n_classes: int, projector: bool, panel: int) -> list[dict]:
-    return [{**trace.to_plotly_json(), "xaxis": f"x{panel + 2}", "yaxis": f"y{panel + 2}",
-             "meta": {**trace.meta, "panel": panel}}
+    return [_on_panel(trace, panel)
             for trace in _probability_traces(xs, ys, np.asarray(probs), n_classes, projector,
                                              show_colorbar=False, contour=True)]
+
+
+def _on_panel(trace: go.BaseTraceType, panel: int) -> dict[str, Any]:
+    """A boundary trace as a plain dict on panel 0 (thinned) or 1 (full): axes x2/y2, x3/y3."""
+    return {**trace.to_plotly_json(), "xaxis": f"x{panel + 2}", "yaxis": f"y{panel + 2}",
+            "meta": {**trace.meta, "panel": panel}}
 
 
 def _probability_z(probs: np.ndarray, n_classes: int, shape: tuple[int, int]) -> list[np.ndarray]:
