@@ -43,6 +43,7 @@ from harness import (  # noqa: E402
     chromium,
     click_epoch_slider,
     fingerprints,
+    new_page,
     nudge,
     record_script_states,
     script_states_since,
@@ -76,14 +77,10 @@ def settled_ms(page) -> float:
 
 def load_ms(browser, url: str, charts: tuple[str, ...]) -> float:
     """A new session: navigation start until idle with `charts` drawn (ms)."""
-    context = browser.new_context(viewport={"width": 1440, "height": 1000})
-    try:
-        page = context.new_page()
+    with new_page(browser) as page:
         page.goto(url)
         wait_until_loaded(page, charts)
         return settled_ms(page)
-    finally:
-        context.close()
 
 
 def move_ms(page, label: str, key: str, charts: tuple[str, ...],

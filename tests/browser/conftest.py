@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from harness import StreamlitServer, chromium
+from harness import StreamlitServer, chromium, new_page
 from playwright.sync_api import sync_playwright
 
 
@@ -22,8 +22,5 @@ def browser():
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1440, "height": 1000})
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
+    with new_page(browser) as opened:
+        yield opened

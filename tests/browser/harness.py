@@ -109,6 +109,16 @@ def chromium(playwright):
         browser.close()
 
 
+@contextmanager
+def new_page(browser, width: int = 1440, height: int = 1000):
+    """A page in a fresh browser context (its own session: cookies, storage, websocket)."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
 # JavaScript: a fingerprint of each keyed Plotly chart (title, meta, annotations, trace data)
 # so a change of content can be detected without caring how Plotly stores arrays.
 FINGERPRINTS_JS = """

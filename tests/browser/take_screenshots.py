@@ -17,7 +17,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import EXCEPTION, REPO, StreamlitServer, chromium, wait_until_loaded  # noqa: E402
+from harness import (  # noqa: E402
+    EXCEPTION,
+    REPO,
+    StreamlitServer,
+    chromium,
+    new_page,
+    wait_until_loaded,
+)
 
 TABS = {"action": ("animation",), "ensemble": ("ensemble_gallery",),
         "experiments": ("twin_boundaries",), "learn": ()}
@@ -40,21 +47,18 @@ def main(argv: list[str] | None = None) -> int:
             chromium(playwright) as browser:
         for projector in (False, True):
             for tab, charts in TABS.items():
-                context = browser.new_context(
-                    viewport={"width": args.width, "height": args.height})
-                page = context.new_page()
-                query = f"?tab={tab}" + ("&projector=1" if projector else "")
-                page.goto(server.url + query)
-                wait_until_loaded(page, charts)
-                page.wait_for_timeout(500)  # let Plotly finish its last redraw
-                if page.locator(EXCEPTION).count():
-                    print(f"{tab}{' projector' if projector else ''}: EXCEPTION on the page")
-                path = out / f"{tab}{'-projector' if projector else ''}.png"
-                page.screenshot(path=str(path))
-                print(path)
-                if args.readme and not projector:
-                    shutil.copy(path, REPO / "assets" / f"screenshot-{README_NAMES[tab]}.png")
-                context.close()
+                with new_page(browser, args.width, args.height) as page:
+                    query = f"?tab={tab}" + ("&projector=1" if projector else "")
+                    page.goto(server.url + query)
+                    wait_until_loaded(page, charts)
+                    page.wait_for_timeout(500)  # let Plotly finish its last redraw
+                    if page.locator(EXCEPTION).count():
+                        print(f"{tab}{' projector' if projector else ''}: EXCEPTION on the page")
+                    path = out / f"{tab}{'-projector' if projector else ''}.png"
+                    page.screenshot(path=str(path))
+                    print(path)
+                    if args.readme and not projector:
+                        shutil.copy(path, REPO / "assets" / f"screenshot-{README_NAMES[tab]}.png")
     return 0
 
 

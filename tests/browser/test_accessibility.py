@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from harness import EXCEPTION, axe_violations, chart_text_contrast, wait_until_loaded
+from harness import EXCEPTION, axe_violations, chart_text_contrast, new_page, wait_until_loaded
 
 pytestmark = pytest.mark.browser
 
@@ -26,11 +26,8 @@ AA_TEXT = 4.5  # WCAG 2.1 AA, 1.4.3: contrast of normal-size text
 
 @pytest.fixture
 def tall_page(browser):
-    context = browser.new_context(viewport={"width": 1440, "height": 7000})
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
+    with new_page(browser, height=7000) as opened:
+        yield opened
 
 
 def describe(violations: list[dict]) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from harness import EXCEPTION, SETTLED, wait_until_loaded
+from harness import EXCEPTION, SETTLED, new_page, wait_until_loaded
 
 from dropout_viz.data import dataset_from_csv
 
@@ -94,9 +94,8 @@ def test_two_sessions_with_two_files_never_see_each_others_points(browser, serve
     files = {"a.csv": 60, "b.csv": 90, "c.csv": 75}
     for seed, (name, n) in enumerate(files.items()):
         write_csv(tmp_path / name, n, seed)
-    contexts = [browser.new_context(viewport={"width": 1440, "height": 1000}) for _ in range(2)]
-    try:
-        pages = [context.new_page() for context in contexts]
+    with new_page(browser) as first, new_page(browser) as second:  # two students
+        pages = [first, second]
         for page in pages:
             page.goto(server.url + "?epochs=20")
             wait_until_loaded(page, ("animation",))
@@ -116,6 +115,3 @@ def test_two_sessions_with_two_files_never_see_each_others_points(browser, serve
         open_tab(pages[1], "Dropout in action")
         counts = wait_for_points(pages[1], tmp_path / "b.csv")
         assert shows_only(counts, tmp_path / "b.csv"), counts
-    finally:
-        for context in contexts:
-            context.close()
