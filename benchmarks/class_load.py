@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import statistics
 import sys
@@ -205,16 +206,57 @@ async def alone(port: int, query: str, moves: int) -> dict[str, float]:
             for name, rs in runs.items() for what in ("seconds", "bytes")}
 
 
-async def class_of(port: int, n: int, seed: int) -> dict[str, float]:
-    """Scenario 3 (one link, a new seed, for all) and 4 (a new seed each, all move p)."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def until_idle(pid: int, quiet_s: float = 0.5, timeout_s: float = 300.0) -> float:
+    """Seconds until the server's CPU time stops growing (its background work is done)."""
+    started = time.perf_counter()
+    last = cpu_seconds(pid)
+    while time.perf_counter() - started < timeout_s:
+        await asyncio.sleep(quiet_s)
+        now = cpu_seconds(pid)
+        if now - last < 0.05 * quiet_s:
+            return time.perf_counter() - started - quiet_s
+        last = now
+    raise RuntimeError(f"the server was still busy after {timeout_s:.0f} s")
+
+
+async def prepared(port: int, pid: int, query: str, moves: int) -> dict[str, float]:
+    """Scenario 2b: open under a new seed, leave the server idle until it has prepared the p
+    grid (prefetch.py), then move p to values no session has asked for."""
+    [session], _ = await open_all(port, [query])
+    ready_s = await until_idle(pid)
+    new = [round(DEFAULTS.p_hidden + 0.05 * (k + 1), 2) for k in range(moves)]
+    runs = [await session.rerun(p) for p in new]
+    await session.ws.close()
+    return {"grid_ready_s": ready_s,
+            "prepared_seconds": statistics.median(r.seconds for r in runs),
+            "prepared_bytes": statistics.median(r.bytes for r in runs)}
+
+
+async def class_of(port: int, pid: int, n: int, seed: int) -> dict[str, float]:
+    """Scenario 3 (one link, a new seed, for all), 4 (a new seed each, all move p at once
+    right away: nothing prepared) and 5 (one link, a new seed; all move p at once, each to
+    another value, after the server prepared the grid while idle)."""
     sessions, shared = await open_all(port, [f"seed={seed}"] * n)
     await asyncio.gather(*(s.ws.close() for s in sessions))
     sessions, own = await open_all(port, [f"seed={seed + 1 + i}" for i in range(n)])
     moved = await asyncio.gather(*(s.rerun(GRID[i % len(GRID)]) for i, s in enumerate(sessions)))
     await asyncio.gather(*(s.ws.close() for s in sessions))
-    return {f"{name}_{stat.__name__}": stat(r.seconds for r in runs)
-            for name, runs in (("open", shared), ("open_own", own), ("move", moved))
-            for stat in (max, statistics.median)}
+    sessions, _ = await open_all(port, [f"seed={seed + n + 1}"] * n)
+    ready_s = await until_idle(pid)
+    linked = await asyncio.gather(*(s.rerun(GRID[i % len(GRID)])
+                                    for i, s in enumerate(sessions)))
+    await asyncio.gather(*(s.ws.close() for s in sessions))
+    return {"class_grid_ready_s": ready_s} | {
+        f"{name}_{stat.__name__}": stat(r.seconds for r in runs)
+        for name, runs in (("open", shared), ("open_own", own), ("move", moved),
+                           ("move_linked", linked))
+        for stat in (max, statistics.median)}
 
 
 def measure(sessions: int, moves: int) -> tuple[dict, dict]:
@@ -226,8 +268,10 @@ def measure(sessions: int, moves: int) -> tuple[dict, dict]:
             reference = asyncio.run(alone(plain.port, "", moves))
     with StreamlitServer(APP) as server:
         app = {"rss_before": rss_mb(server.process.pid)}
+        pid = server.process.pid
         app.update(asyncio.run(alone(server.port, "seed=7000", moves)))
-        app.update(asyncio.run(class_of(server.port, sessions, 7100)))
+        app.update(asyncio.run(prepared(server.port, pid, "seed=7001", moves)))
+        app.update(asyncio.run(class_of(server.port, pid, sessions, 7100)))
         app["rss_after"] = rss_mb(server.process.pid)
     return reference, app
 
@@ -235,6 +279,8 @@ def measure(sessions: int, moves: int) -> tuple[dict, dict]:
 def table(ref: dict, app: dict, n: int) -> list[tuple[str, ...]]:
     """Rows of (measurement, value, ratio to the reference page's move, target)."""
     def row(label: str, key: str, target: float | None = None, at: dict = app):
+        if key.endswith("ready_s"):
+            return label, f"{at[key]:.1f} s", "", ""
         unit = "bytes" if key.endswith("bytes") else "seconds"
         value, base = at[key], ref[f"new_{unit}"]
         shown = f"{value / 1024:,.0f} KB" if unit == "bytes" else f"{value:.3f} s"
@@ -249,11 +295,19 @@ def table(ref: dict, app: dict, n: int) -> list[tuple[str, ...]]:
         row("2. one session: p back to a seen value (median)", "seen_seconds",
             TARGETS["move_one_s"]),
         row("2. bytes per move to a seen value (median)", "seen_bytes"),
+        row("2b. one session: the p grid prepared after opening, in", "grid_ready_s"),
+        row("2b. then p to a value no session asked for (median)", "prepared_seconds",
+            TARGETS["move_one_s"]),
+        row("2b. bytes per move to a prepared value (median)", "prepared_bytes"),
         row(f"3. {n} open one link at once: slowest", "open_max", TARGETS["open_all_s"]),
         row(f"3. {n} open one link at once: median", "open_median"),
         row(f"4. {n} open, each a new seed: slowest", "open_own_max"),
         row(f"4. {n} move p at once, new seeds: slowest", "move_max", TARGETS["move_all_s"]),
         row(f"4. {n} move p at once, new seeds: median", "move_median"),
+        row(f"5. {n} open one link, its p grid prepared in", "class_grid_ready_s"),
+        row("5. then all move p at once, each to another value: slowest", "move_linked_max",
+            TARGETS["move_all_s"]),
+        row("5. then all move p at once: median", "move_linked_median"),
         ("exception elements received", str(sum(r.exceptions for r in Session.log)), "", "0"),
         ("moves verified in the URL", f"{sum(moves)}/{len(moves)}", "", "all"),
         ("app server RSS before → after", f"{app['rss_before']:.0f} → {app['rss_after']:.0f} MB",

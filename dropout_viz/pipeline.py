@@ -12,7 +12,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from dropout_viz.data import Dataset, load_dataset
-from dropout_viz.engine import MLP, TrainConfig, TrainingRun, accuracy, log_loss, train
+from dropout_viz.engine import (
+    MLP,
+    TrainConfig,
+    TrainingRun,
+    accuracy,
+    log_loss,
+    train,
+    train_many,
+)
 from dropout_viz.engine.network import forward, test_time_multipliers, training_multipliers
 from dropout_viz.figures.boundary import make_grid
 from dropout_viz.settings import DataKey, TrainKey
@@ -37,6 +45,14 @@ def config_for(key: TrainKey) -> TrainConfig:
 def train_for(key: TrainKey, dataset: Dataset | None = None, on_epoch=None) -> TrainingRun:
     return train(dataset if dataset is not None else dataset_for(key.data), config_for(key),
                  on_epoch=on_epoch)
+
+
+def train_together(keys: list[TrainKey], dataset: Dataset, on_progress=None,
+                   store_weights: bool | int = True) -> list[TrainingRun]:
+    """`train_for` of several keys on one data set in one `train_many` call: the same runs,
+    trained as a stack where they share an architecture."""
+    return train_many(dataset, [config_for(k) for k in keys], on_progress=on_progress,
+                      store_weights=store_weights)
 
 
 # Seconds per unit of training work on this project's 2-core machine (one BLAS thread), from a

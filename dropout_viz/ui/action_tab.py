@@ -17,7 +17,7 @@ from dropout_viz.figures.animation import (
     epoch_animation_figure,
 )
 from dropout_viz.settings import Settings, TrainKey
-from dropout_viz.ui import cache, downloads
+from dropout_viz.ui import cache, downloads, prefetch
 
 MAX_FRAMES = 24  # animation frames: kept epochs, subsampled evenly
 FRAME_GRID = 40  # boundary grid of the frames (the single-epoch export keeps 100×100)
@@ -94,13 +94,17 @@ def animation_figure(run: TrainingRun, settings: Settings,
 
 
 # Built once per run and projector mode, shared by every session (about 0.35 MB each).
-ANIMATIONS = cache.LRUCache(cache.MAX_RUNS)
+ANIMATIONS = cache.LRUCache(cache.MAX_RUNS, cache.MAX_PREPARED)
 cache.register(ANIMATIONS.clear)
 
 
+def view_key(run: TrainingRun, settings: Settings, key: TrainKey) -> tuple:
+    """The key of a run's animation and curves; a run stopped early gets its own."""
+    return key, settings.projector, run.epochs_completed
+
+
 def cached_animation(run: TrainingRun, settings: Settings, key: TrainKey) -> go.Figure:
-    """The run's animation; a run stopped early (fewer epochs) gets its own."""
-    return ANIMATIONS.get_or_build((key, settings.projector, run.epochs_completed),
+    return ANIMATIONS.get_or_build(view_key(run, settings, key),
                                    lambda _: animation_figure(run, settings))
 
 
@@ -154,7 +158,7 @@ def epoch_view(run: TrainingRun, settings: Settings, key: TrainKey) -> None:
     downloads.download_row({"animation": animation, "history": history}, run, settings, "action")
 
 
-HISTORY_BASES = cache.LRUCache(cache.MAX_RUNS)
+HISTORY_BASES = cache.LRUCache(cache.MAX_RUNS, cache.MAX_PREPARED)
 cache.register(HISTORY_BASES.clear)
 
 
@@ -162,8 +166,18 @@ def history_base(run: TrainingRun, settings: Settings, key: TrainKey) -> go.Figu
     """The run's curves without an epoch marker (the animation's slider cannot move one in
     another chart), built once per run."""
     return HISTORY_BASES.get_or_build(
-        (key, settings.projector, run.epochs_completed),
+        view_key(run, settings, key),
         lambda _: history_figure(run.history, projector=settings.projector))
+
+
+def prepare_views(run: TrainingRun, settings: Settings, key: TrainKey) -> None:
+    """Draw a run's animation and curves ahead of use, as prepared entries (prefetch.py)."""
+    entry = view_key(run, settings, key)
+    if ANIMATIONS.peek(entry) is None:
+        ANIMATIONS.put(entry, animation_figure(run, settings), prepared=True)
+    if HISTORY_BASES.peek(entry) is None:
+        HISTORY_BASES.put(entry, history_figure(run.history, projector=settings.projector),
+                          prepared=True)
 
 
 def action_figures(run: TrainingRun, settings: Settings, epoch: int) -> dict[str, go.Figure]:
@@ -218,3 +232,5 @@ def render(settings: Settings, key: TrainKey) -> None:
         st.info("No epoch finished with finite weights, so there is nothing to show yet.")
         return
     epoch_view(run, settings, key)
+    if cache.RUNS.peek(key) is run:  # a finished shared run (not one stopped by this session)
+        prefetch.PREFETCHER.request(settings, key, run.dataset, prepare_views)

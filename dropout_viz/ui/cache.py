@@ -20,9 +20,11 @@ which keeps it for that session with the epochs it finished (`run.stopped_at`).
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import OrderedDict
+from contextlib import contextmanager
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
@@ -73,27 +75,49 @@ class Flight:
 class LRUCache:
     """A thread-safe, bounded, least-recently-used mapping shared by every session, which
     builds each missing entry once: sessions asking for a key that another one is building wait
-    for it (`get_or_build`) instead of building it again."""
+    for it (`get_or_build`) instead of building it again.
 
-    def __init__(self, max_entries: int):
-        self.max_entries = max_entries
+    Entries put ahead of use (`put(prepared=True)`, see prefetch.py) sit beside the others, at
+    most `max_prepared` of them: they only ever displace each other, oldest first, and the
+    first `get` makes one an ordinary entry."""
+
+    def __init__(self, max_entries: int, max_prepared: int = 0):
+        self.max_entries, self.max_prepared = max_entries, max_prepared
         self._items: OrderedDict = OrderedDict()
+        self._prepared: OrderedDict = OrderedDict()
         self._flights: dict = {}
         self._lock = threading.Lock()
 
     def get(self, key):
         with self._lock:
+            if key in self._prepared:
+                self._insert(key, self._prepared.pop(key))
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
         return None
 
-    def put(self, key, value) -> None:
+    def peek(self, key):
+        """The entry, ordinary or prepared, without counting it as used."""
         with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.max_entries:
-                self._items.popitem(last=False)
+            return self._items.get(key, self._prepared.get(key))
+
+    def put(self, key, value, prepared: bool = False) -> None:
+        with self._lock:
+            if not prepared:
+                self._prepared.pop(key, None)
+                self._insert(key, value)
+            elif key not in self._items and self.max_prepared > 0:
+                self._prepared[key] = value
+                self._prepared.move_to_end(key)
+                while len(self._prepared) > self.max_prepared:
+                    self._prepared.popitem(last=False)
+
+    def _insert(self, key, value) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self.max_entries:
+            self._items.popitem(last=False)
 
     def get_or_build(self, key, build, wait=None):
         """The entry for `key`, or `build(flight)`'s result stored under it. While another
@@ -126,18 +150,61 @@ class LRUCache:
             return list(self._flights)
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._items) + len(self._prepared)
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._prepared.clear()
 
 
 def _wait_until_landed(flight: Flight) -> None:
     flight.landed.wait()
 
 
-RUNS = LRUCache(MAX_RUNS)
+# Room for one p grid of prepared runs (prefetch.py) beside the MAX_RUNS that sessions asked for.
+MAX_PREPARED = 19
+RUNS = LRUCache(MAX_RUNS, MAX_PREPARED)
+
+
+class ScriptCount:
+    """How many page scripts run right now, and since when none has: background work
+    (prefetch.py) starts only after the server has been idle for a moment."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._last_end = 0.0  # time.monotonic() when the last script ended
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def running(self):
+        with self._lock:
+            self._count += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._count -= 1
+                self._last_end = time.monotonic()
+
+    def counted(self, script):
+        """Decorate the page's main function so that each run of it is counted."""
+        @functools.wraps(script)
+        def counted_script(*args, **kwargs):
+            with self.running():
+                return script(*args, **kwargs)
+        return counted_script
+
+    def idle_for(self) -> float:
+        """Seconds since the last script ended, 0 while one runs."""
+        with self._lock:
+            return 0.0 if self._count else time.monotonic() - self._last_end
+
+    def __bool__(self) -> bool:
+        return self._count > 0
+
+
+SCRIPTS = ScriptCount()
 
 
 @st.cache_data(max_entries=MAX_DATASETS, show_spinner=False)

@@ -53,6 +53,7 @@ def render_tab(slug: str, settings, key) -> None:
                  "a setting or open another tab to go on.")
 
 
+@cache.SCRIPTS.counted
 def main() -> None:
     st.set_page_config(page_title="dropout_viz — dropout made visible", page_icon="🎲",
                        layout="wide")

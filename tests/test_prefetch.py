@@ -1,0 +1,100 @@
+"""Explore p without waiting (ui/prefetch.py): the p grid prepared ahead of use is exactly what
+a p move would have built, prepared entries never push out the ones sessions asked for, and the
+work stops as soon as a page script runs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from dropout_viz import pipeline
+from dropout_viz.settings import DEFAULTS, FIELD_SPECS
+from dropout_viz.ui import action_tab, cache, prefetch
+
+SMALL = DEFAULTS.replace(epochs=12, width=8, n_samples=80)
+
+
+@pytest.fixture(autouse=True)
+def empty_caches():
+    cache.clear_all()
+    yield
+    cache.clear_all()
+
+
+def test_the_grid_is_the_sliders_values_nearest_first():
+    spec = FIELD_SPECS["p_hidden"]
+    assert prefetch.P_VALUES[0] == spec.min and prefetch.P_VALUES[-1] == spec.max
+    assert np.allclose(np.diff(prefetch.P_VALUES), spec.step)
+    ps = [k.p_hidden for _, k in prefetch.grid_keys(SMALL, SMALL.train_key())]
+    assert sorted(ps) == [p for p in prefetch.P_VALUES if p != SMALL.p_hidden]
+    assert ps[:4] == [0.45, 0.55, 0.4, 0.6]  # nearest first, the lower one of a tie first
+    assert [s.p_hidden for s, _ in prefetch.grid_keys(SMALL, SMALL.train_key())] == ps
+
+
+def test_prepared_runs_and_views_equal_what_a_p_move_builds():
+    key = SMALL.train_key()
+    dataset = pipeline.dataset_for(key.data)
+    assert prefetch.prepare_grid(SMALL, key, dataset, action_tab.prepare_views,
+                                 should_stop=lambda: False)
+    grid = prefetch.grid_keys(SMALL, key)
+    for settings_p, key_p in grid[:3] + grid[-1:]:
+        prepared = cache.RUNS.peek(key_p)
+        alone = pipeline.train_for(key_p, dataset,)
+        for name in alone.history:
+            assert np.array_equal(prepared.history[name], alone.history[name]), name
+        for W, W_alone in zip(prepared.network(SMALL.epochs - 1).weights,
+                              alone.network(SMALL.epochs - 1).weights, strict=True):
+            assert np.array_equal(W, W_alone)
+        entry = action_tab.view_key(prepared, settings_p, key_p)
+        assert (json.dumps(action_tab.ANIMATIONS.peek(entry).to_dict(), default=str)
+                == json.dumps(action_tab.animation_figure(alone, settings_p).to_dict(),
+                              default=str))
+        assert action_tab.HISTORY_BASES.peek(entry) is not None
+
+
+def test_prepared_entries_only_displace_each_other():
+    lru = cache.LRUCache(max_entries=2, max_prepared=2)
+    lru.put("asked 1", 1)
+    lru.put("asked 2", 2)
+    for i in range(3):
+        lru.put(f"prepared {i}", i, prepared=True)
+    assert lru.peek("asked 1") == 1 and lru.peek("asked 2") == 2  # never pushed out
+    assert lru.peek("prepared 0") is None  # the oldest prepared one went first
+    assert lru.get("prepared 2") == 2  # first use: an ordinary entry now...
+    assert lru.peek("asked 1") is None  # ...which counts as the most recently used
+    lru.put("prepared 2", -1, prepared=True)  # an ordinary entry is not replaced by preparing
+    assert lru.peek("prepared 2") == 2
+
+
+def test_a_page_script_stops_the_work_and_nothing_partial_is_kept():
+    key = SMALL.train_key()
+    dataset = pipeline.dataset_for(key.data)
+    calls = []
+
+    def stop_during_the_first_chunk() -> bool:
+        calls.append(1)
+        return len(calls) > 3  # a script started after a few epochs of the first chunk
+
+    assert not prefetch.prepare_grid(SMALL, key, dataset, action_tab.prepare_views,
+                                     should_stop=stop_during_the_first_chunk)
+    assert len(cache.RUNS) == 0 and len(action_tab.ANIMATIONS) == 0
+    assert len(calls) < SMALL.epochs  # stopped at an epoch, not at the end of the chunk
+
+
+def test_slow_or_large_runs_are_not_prepared():
+    dataset = pipeline.dataset_for(SMALL.train_key().data)
+    assert prefetch.worth_preparing(DEFAULTS.train_key(), pipeline.dataset_for(
+        DEFAULTS.train_key().data))
+    assert not prefetch.worth_preparing(SMALL.replace(epochs=1000, batch_size=1).train_key(),
+                                        dataset)
+    assert not prefetch.worth_preparing(SMALL.replace(width=256, n_layers=4).train_key(),
+                                        dataset)
+
+
+def test_nothing_is_prepared_without_a_server():
+    key = SMALL.train_key()
+    prefetch.PREFETCHER.request(SMALL, key, pipeline.dataset_for(key.data),
+                                action_tab.prepare_views)
+    assert prefetch.PREFETCHER._thread is None and len(cache.RUNS) == 0
