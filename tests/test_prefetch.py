@@ -5,6 +5,7 @@ work stops as soon as a page script runs."""
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -98,3 +99,22 @@ def test_nothing_is_prepared_without_a_server():
     prefetch.PREFETCHER.request(SMALL, key, pipeline.dataset_for(key.data),
                                 action_tab.prepare_views)
     assert prefetch.PREFETCHER._thread is None and len(cache.RUNS) == 0
+
+
+def test_the_background_thread_waits_for_idle_and_prepares_the_grid(monkeypatch):
+    monkeypatch.setattr(prefetch.st.runtime, "exists", lambda: True)
+    key = SMALL.train_key()
+    dataset = pipeline.dataset_for(key.data)
+    worker = prefetch.Prefetcher()
+    with cache.SCRIPTS.running():  # a page script runs: nothing starts meanwhile
+        worker.request(SMALL, key, dataset, action_tab.prepare_views)
+        time.sleep(2 * prefetch.IDLE_GRACE_S)
+        assert len(cache.RUNS) == 0
+    deadline = time.monotonic() + 120
+    while worker._request is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert worker._request is None  # done
+    for settings_p, key_p in prefetch.grid_keys(SMALL, key):
+        run = cache.RUNS.peek(key_p)
+        assert run is not None and run.epochs_completed == SMALL.epochs
+        assert action_tab.ANIMATIONS.peek(action_tab.view_key(run, settings_p, key_p)) is not None
