@@ -23,12 +23,11 @@ from __future__ import annotations
 import functools
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from contextlib import contextmanager
 
 import streamlit as st
-from streamlit.runtime.scriptrunner import get_script_run_ctx
-from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
 from dropout_viz import pipeline
 from dropout_viz.data import Dataset
@@ -41,6 +40,7 @@ MAX_DATASETS = 16
 SNAPSHOT_BUDGET_BYTES = 48 * 2**20
 SHOW_PROGRESS_AFTER_S = 0.6
 MAX_STOPPED_RUNS = 2  # per session
+SESSION_ID = "_session_id"  # session key: this session's id for the stop hand-over
 STOPPED_RUNS = "_stopped_runs"  # session key: {TrainKey: stopped TrainingRun}
 STOP_WAIT_S = 0.5  # an interrupted run waits this long for a Stop click to be registered
 HANDOVER_WAIT_S = 15.0  # the new script waits at most this long for the stopped run
@@ -261,7 +261,7 @@ class ProgressReporter:
         self.box = None
         self.bar = None
         self.last_update = 0.0
-        self.interruption: ScriptControlException | None = None
+        self.interruption: BaseException | None = None
 
     def __call__(self, epoch: int, metrics: dict) -> bool | None:
         if self.interruption is not None:
@@ -281,8 +281,8 @@ class ProgressReporter:
                     inner.button("Stop training", key=self.stop_key, on_click=_request_stop,
                                     help="Stop now and keep the epochs finished so far.")
             self.bar.progress((epoch + 1) / self.epochs, text=text)
-        except ScriptControlException as interruption:
-            if self.stop_key is None:
+        except BaseException as interruption:
+            if self.stop_key is None or not is_interruption(interruption):
                 raise
             self.interruption = interruption
             return False
@@ -340,9 +340,16 @@ class StopHandover:
 HANDOVER = StopHandover()
 
 
+def is_interruption(error: BaseException) -> bool:
+    """Whether Streamlit is ending this script: it raises, from the next st call, an exception
+    that is neither an Exception nor one of Python's own BaseExceptions."""
+    return not isinstance(error, (Exception, KeyboardInterrupt, SystemExit, GeneratorExit))
+
+
 def _session_id() -> str:
-    ctx = get_script_run_ctx(suppress_warning=True)
-    return ctx.session_id if ctx is not None else "no-session"
+    # An id of our own in the session's state: the old script of a session and the new one
+    # its Stop click starts share it.
+    return st.session_state.setdefault(SESSION_ID, uuid.uuid4().hex)
 
 
 def _request_stop() -> None:
