@@ -26,7 +26,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "browser"))
 from harness import CHROMIUM_ARGS, EXCEPTION, SETTLED, StreamlitServer, chromium_path  # noqa: E402
 
-from dropout_viz.ui.cache import MAX_RUNS, SNAPSHOT_BUDGET_BYTES  # noqa: E402
+from dropout_viz.ui.cache import MAX_PREPARED, MAX_RUNS, SNAPSHOT_BUDGET_BYTES  # noqa: E402
+from dropout_viz.ui.prefetch import MAX_RUN_BYTES  # noqa: E402
 
 pytestmark = pytest.mark.load
 
@@ -34,8 +35,9 @@ SESSIONS = 20
 SETTLE_TIMEOUT_MS = 180_000  # per wait; every wait is bounded
 MAX_CORRECTIONS = 8
 MB = 2**20
-# Designed bound: MAX_RUNS cached runs of at most SNAPSHOT_BUDGET_BYTES of weights each, plus
-# the interpreter, Streamlit, scikit-learn and per-session messages (headroom).
+# Designed bound: MAX_RUNS cached runs of at most SNAPSHOT_BUDGET_BYTES of weights each and
+# MAX_PREPARED prepared ones (prefetch.py) of at most MAX_RUN_BYTES, plus the interpreter,
+# Streamlit, scikit-learn and per-session messages (headroom).
 HEADROOM_BYTES = 600 * MB
 
 
@@ -185,7 +187,8 @@ def test_twenty_sessions_at_once(tmp_path, monkeypatch):
             assert result["exceptions"] == 0, result
             assert result["charts"] == 2, result  # the action tab drew both its charts
             assert not [e for e in result["errors"] if "went wrong" in e], result
-    bound = baseline + MAX_RUNS * SNAPSHOT_BUDGET_BYTES + HEADROOM_BYTES
+    bound = (baseline + MAX_RUNS * SNAPSHOT_BUDGET_BYTES + MAX_PREPARED * MAX_RUN_BYTES
+             + HEADROOM_BYTES)
     assert peak < bound, f"peak RSS {peak / MB:.0f} MB above the bound {bound / MB:.0f} MB"
     growth_first = report[0][2] - baseline
     growth_second = report[1][2] - report[0][2]
