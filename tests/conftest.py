@@ -1,15 +1,18 @@
 """Shared fixtures: every test starts and ends with empty caches (runs, data sets, the tabs'
-derived results), because AppTest runs share one process and Streamlit's caches with it."""
+derived results), because AppTest runs share one process and Streamlit's caches with it; and
+no p grid is prepared in the background (prefetch.py) unless a test asks for it, so that what
+a test finds in the caches is what its own page runs put there."""
 
 from __future__ import annotations
 
 import pytest
 
-from dropout_viz.ui import cache
+from dropout_viz.ui import cache, prefetch
 
 
 @pytest.fixture(autouse=True)
-def fresh_caches():
+def fresh_caches(monkeypatch):
+    monkeypatch.setattr(prefetch.PREFETCHER, "enabled", False)
     cache.clear_all()
     yield
     cache.clear_all()

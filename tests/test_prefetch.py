@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -96,9 +97,22 @@ def test_slow_or_large_runs_are_not_prepared():
 
 def test_nothing_is_prepared_without_a_server():
     key = SMALL.train_key()
-    prefetch.PREFETCHER.request(SMALL, key, pipeline.dataset_for(key.data),
-                                action_tab.prepare_views)
-    assert prefetch.PREFETCHER._thread is None and len(cache.RUNS) == 0
+    worker = prefetch.Prefetcher()
+    worker.request(SMALL, key, pipeline.dataset_for(key.data), action_tab.prepare_views)
+    assert worker._thread is None and len(cache.RUNS) == 0
+
+
+def test_the_page_asks_for_the_grid_after_showing_a_run(monkeypatch):
+    asked = []
+    monkeypatch.setattr(prefetch.PREFETCHER, "request", lambda *args: asked.append(args))
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"),
+                           default_timeout=60)
+    at.query_params.update({"epochs": "12", "width": "8", "n_samples": "80"})
+    at.run()
+    [(settings, key, dataset, prepare_views)] = asked
+    assert key == SMALL.train_key() and settings.train_key() == key
+    assert prepare_views is action_tab.prepare_views
 
 
 def test_the_background_thread_waits_for_idle_and_prepares_the_grid(monkeypatch):

@@ -10,7 +10,8 @@ The work never delays a session: it runs only while no page script runs (`cache.
 a chunk of training stops at its next epoch when a script starts (it is done again later).
 Prepared entries sit beside the ones sessions asked for and only displace each other
 (`LRUCache.put(prepared=True)`). One p grid at a time: a newer request replaces the older one.
-Off without a Streamlit server (AppTest, scripts), where `prepare_grid` can be called directly.
+Off without a Streamlit server (scripts) and when `enabled` is False (the tests' AppTest pages);
+`prepare_grid` does the same work in the caller's thread.
 """
 
 from __future__ import annotations
@@ -101,6 +102,7 @@ class Prefetcher:
     """One background thread preparing the newest requested grid while no script runs."""
 
     def __init__(self) -> None:
+        self.enabled = True
         self._request: tuple | None = None
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -108,7 +110,7 @@ class Prefetcher:
 
     def request(self, settings: Settings, key: TrainKey, dataset: Dataset,
                 prepare_views: PrepareViews) -> None:
-        if not st.runtime.exists() or not worth_preparing(key, dataset):
+        if not (self.enabled and st.runtime.exists()) or not worth_preparing(key, dataset):
             return
         with self._lock:
             self._request = (settings, key, dataset, prepare_views)
