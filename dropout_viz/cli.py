@@ -3,8 +3,8 @@
     python -m dropout_viz train --preset over-fitting-rescue --p-hidden 0.3 --json
     python -m dropout_viz export --preset over-fitting-rescue --out DIR
 
-Every option is generated from settings.FIELD_SPECS (same names, ranges and help as the app's
-controls), so the command line cannot drift from the sidebar.
+Every option is generated from schema.FIELD_SPECS (same names, ranges, choices and help as the
+app's controls), so the command line cannot drift from the sidebar.
 """
 
 from __future__ import annotations
@@ -17,22 +17,12 @@ from pathlib import Path
 
 from dropout_viz import export, pipeline
 from dropout_viz.presets import apply_preset, load_presets
-from dropout_viz.settings import (
-    DATA_FIELDS,
-    DEFAULTS,
-    FIELD_SPECS,
-    TRAIN_FIELDS,
-    FieldSpec,
-    Settings,
-    format_value,
-)
+from dropout_viz.schema import DATA_FIELDS, FIELD_SPECS, TRAIN_FIELDS, FieldSpec
+from dropout_viz.settings import DEFAULTS, Settings, format_value
 
-# Settings fields that only matter in the app (the teacher's view and the preset marker).
-APP_ONLY = ("hidden_controls", "preset")
-# Choices the command line cannot offer: an uploaded CSV exists only in a browser session.
-APP_ONLY_CHOICES = ("upload",)
 TRAIN_OPTIONS = DATA_FIELDS + TRAIN_FIELDS
-EXPORT_OPTIONS = tuple(name for name in FIELD_SPECS if name not in APP_ONLY)
+# Every field but the page-only ones (the teacher's view and the preset marker).
+EXPORT_OPTIONS = tuple(name for name, spec in FIELD_SPECS.items() if not spec.page_only)
 
 
 def option_name(name: str) -> str:
@@ -50,25 +40,33 @@ def _value_type(spec: FieldSpec):
     return parse
 
 
-def _option_help(spec: FieldSpec) -> str:
+def option_help(spec: FieldSpec) -> str:
+    """The field's help, then what this command line accepts and the default, in its terms:
+    a flag pair for a switch, and only the choices it can offer (no upload)."""
+    if spec.kind == "bool":
+        return (f"{spec.help} {option_name(spec.name)} turns it on, "
+                f"--no-{option_name(spec.name)[2:]} off. Default: "
+                f"{'on' if spec.default else 'off'}.")
     default = format_value(spec.default) or "none"
-    return f"{spec.help} Allowed: {spec.allowed()}. Default: {default}."
+    app_only = (f" Only in the app: {', '.join(spec.page_only_choices)}."
+                if spec.page_only_choices else "")
+    return (f"{spec.help} Allowed: {spec.allowed(spec.command_line_choices)}.{app_only} "
+            f"Default: {default}.")
 
 
 def add_settings_options(parser: argparse.ArgumentParser, names: Sequence[str]) -> None:
     group = parser.add_argument_group("settings (override the preset, then the defaults)")
     for name in names:
         spec = FIELD_SPECS[name]
-        help_text = _option_help(spec).replace("%", "%%")
+        common = dict(dest=name, default=None, help=option_help(spec).replace("%", "%%"))
         if spec.kind == "bool":
-            group.add_argument(option_name(name), dest=name, default=None, help=help_text,
-                               action=argparse.BooleanOptionalAction)
+            group.add_argument(option_name(name), action=argparse.BooleanOptionalAction,
+                               **common)
         elif spec.kind == "choice":
-            group.add_argument(option_name(name), dest=name, default=None, help=help_text,
-                               choices=[c for c in spec.choices if c not in APP_ONLY_CHOICES])
+            group.add_argument(option_name(name), choices=spec.command_line_choices, **common)
         else:
-            group.add_argument(option_name(name), dest=name, default=None, help=help_text,
-                               type=_value_type(spec), metavar=spec.kind.upper())
+            group.add_argument(option_name(name), type=_value_type(spec),
+                               metavar=spec.kind.upper(), **common)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -23,6 +23,7 @@ from dropout_viz.engine import (
 )
 from dropout_viz.engine.network import forward, test_time_multipliers, training_multipliers
 from dropout_viz.figures.boundary import make_grid
+from dropout_viz.schema import ENGINE_FIELDS
 from dropout_viz.settings import DataKey, TrainKey
 
 GRID_RESOLUTION = 100
@@ -34,12 +35,9 @@ def dataset_for(key: DataKey) -> Dataset:
 
 
 def config_for(key: TrainKey) -> TrainConfig:
-    return TrainConfig(
-        hidden=key.hidden, activation=key.activation, p_input=key.p_input,
-        p_hidden=key.p_hidden, mask_scope=key.mask_scope, convention=key.convention,
-        optimizer=key.optimizer, lr=key.lr, batch_size=key.batch_size, epochs=key.epochs,
-        l2=key.l2, max_norm=key.max_norm, seed=key.seed, init=key.init,
-    )
+    """The engine's configuration: every training field by its own name (schema.ENGINE_FIELDS),
+    and the network's shape as `hidden`."""
+    return TrainConfig(hidden=key.hidden, **{name: getattr(key, name) for name in ENGINE_FIELDS})
 
 
 def train_for(key: TrainKey, dataset: Dataset | None = None, on_epoch=None) -> TrainingRun:

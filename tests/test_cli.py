@@ -72,7 +72,8 @@ def test_help_documents_every_option(capsys):
     flat_train, flat_export = " ".join(train_help.split()), " ".join(export_help.split())
     for name in cli.TRAIN_OPTIONS:
         assert cli.option_name(name) in train_help
-        assert FIELD_SPECS[name].allowed() in flat_train
+        spec = FIELD_SPECS[name]
+        assert spec.allowed(spec.command_line_choices) in flat_train
     for name in cli.EXPORT_OPTIONS:
         assert cli.option_name(name) in export_help
         assert FIELD_SPECS[name].help.split(".")[0] in flat_export
@@ -82,9 +83,27 @@ def test_help_documents_every_option(capsys):
     assert "--out DIR" in export_help
 
 
+def test_help_is_written_for_a_command_line(capsys):
+    flat = " ".join(help_text("export", capsys).split())
+    # A switch is a flag pair, not "1 or 0"; the data sets are the ones this command offers.
+    assert "--projector turns it on, --no-projector off. Default: off." in flat
+    assert "1 or 0" not in flat
+    assert "Allowed: one of moons, circles, blobs, xor, spiral, linear, digits. Only in the " \
+           "app: upload." in flat
+    assert "chosen below" not in flat and "a link cannot carry" not in flat
+    assert "Allowed: 0 (off) or a number in [0.5, 10]." in flat
+
+
+def test_an_upload_is_refused_on_the_command_line(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--dataset", "upload"])
+    assert "invalid choice: 'upload'" in capsys.readouterr().err
+
+
 def test_every_settings_field_is_an_option_somewhere():
-    covered = set(cli.EXPORT_OPTIONS) | set(cli.APP_ONLY)
-    assert covered == set(FIELD_SPECS)
+    page_only = {name for name, spec in FIELD_SPECS.items() if spec.page_only}
+    assert page_only == {"hidden_controls", "preset"}
+    assert set(cli.EXPORT_OPTIONS) | page_only == set(FIELD_SPECS)
     assert set(cli.TRAIN_OPTIONS) <= set(cli.EXPORT_OPTIONS)
 
 

@@ -65,7 +65,7 @@ def test_valid_config_normalises_and_derives_keep_probs():
     assert config.hidden == (32, 16)
     assert config.keep_probs() == pytest.approx((0.8, 0.5, 0.5))
     assert TrainConfig(hidden=7).hidden == (7,)
-    assert TrainConfig(p_hidden=0.95).keep_probs()[-1] == pytest.approx(0.05)
+    assert TrainConfig(p_hidden=0.9).keep_probs()[-1] == pytest.approx(0.1)
 
 
 # ----------------------------------------------------------------------------- determinism

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -19,19 +20,19 @@ import numpy as np
 from dropout_viz.engine import masks as mask_lib
 from dropout_viz.engine.fast_path import EpochInputs, FastStep, with_ones_column
 from dropout_viz.engine.network import (
-    ACTIVATIONS,
-    CONVENTIONS,
     MLP,
     mean_cross_entropy,
     one_hot,
     predicted_class,
     test_time_multipliers,
 )
-from dropout_viz.engine.optimizers import OPTIMIZERS, make_optimizer
+from dropout_viz.engine.optimizers import make_optimizer
+from dropout_viz.schema import FIELD_SPECS
 
-MAX_DROP = 0.95
-INITIALISATIONS = ("auto", "glorot")
 PRECISIONS = ("float64", "float32")
+# TrainConfig fields checked by schema.FIELD_SPECS, the table the page, URL and CLI use.
+TABLE_CHECKED = ("activation", "init", "p_input", "p_hidden", "mask_scope", "convention",
+                 "optimizer")
 HISTORY_KEYS = ("thinned_loss", "train_loss", "test_loss", "train_acc", "test_acc")
 
 
@@ -84,21 +85,19 @@ class TrainConfig:
                                "give 1 to 8 hidden layers, each at least 1 unit wide")
         if max(hidden) > 1024:
             raise _range_error("hidden", self.hidden, "layer widths are limited to 1024")
-        for name in ("p_input", "p_hidden"):
-            p = getattr(self, name)
-            if not isinstance(p, (int, float, np.floating, np.integer)) or not math.isfinite(p):
-                raise _range_error(name, p, "the dropout rate must be a number in [0, 0.95]")
-            if p >= 1:
+        # The fields a run shares with the page are checked by the table's own validator, so
+        # each has one range in every layer (p < 1 also keeps the fast path's uint16 keep
+        # thresholds ≥ 0). The numbers below keep the engine's own, wider sanity checks, which
+        # hold every value the table allows (tests/test_schema.py checks that).
+        for name in TABLE_CHECKED:
+            value = getattr(self, name)
+            if name.startswith("p_") and isinstance(value, numbers.Real) and value >= 1:
                 raise _range_error(
-                    name, p, "p = 1 drops every unit, so nothing reaches the output and nothing "
-                    "can learn; the dropout rate must be in [0, 0.95]")
-            if not 0 <= p <= MAX_DROP:
-                raise _range_error(name, p, "the dropout rate must be in [0, 0.95]")
-        for name, choices in (("activation", ACTIVATIONS), ("mask_scope", mask_lib.MASK_SCOPES),
-                              ("init", INITIALISATIONS), ("precision", PRECISIONS),
-                              ("convention", CONVENTIONS), ("optimizer", OPTIMIZERS)):
-            if getattr(self, name) not in choices:
-                raise _range_error(name, getattr(self, name), f"choose one of {choices}")
+                    name, value, "p = 1 drops every unit, so nothing reaches the output and "
+                    f"nothing can learn; the dropout rate must be {FIELD_SPECS[name].range_text()}")
+            FIELD_SPECS[name].check(value)
+        if self.precision not in PRECISIONS:
+            raise _range_error("precision", self.precision, f"choose one of {PRECISIONS}")
         if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and 0 < self.lr <= 10):
             raise _range_error("lr", self.lr, "the learning rate must be in (0, 10]")
         for name, low, high in (("batch_size", 1, 100_000), ("epochs", 1, 10_000),

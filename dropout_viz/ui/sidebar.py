@@ -25,6 +25,9 @@ CONVENTION_CAPTIONS = {
 GROUP_TITLES = {"data": "Data", "network": "Network", "dropout": "Dropout",
                 "training": "Training"}
 LABEL_OVERRIDES = {"p_hidden": "Dropout rate p", "max_norm": "Max-norm c (0 = off)"}
+# Help about the page itself, after the field's help (the command line has no upload).
+PAGE_HELP = {"dataset": "Upload is a CSV file of your own (x1, x2, label) chosen below; a link "
+                        "cannot carry the file."}
 PRESET_KEY = "_preset_choice"
 
 
@@ -68,7 +71,8 @@ def control(name: str, disabled: bool = False) -> None:
     """One settings widget, keyed by the field name (its value lives in session state)."""
     spec = FIELD_SPECS[name]
     label = LABEL_OVERRIDES.get(name, spec.label)
-    common = dict(key=name, help=spec.help, disabled=disabled)
+    help_text = " ".join(filter(None, (spec.help, PAGE_HELP.get(name))))
+    common = dict(key=name, help=help_text, disabled=disabled)
     if name == "lr":
         value = st.session_state.get(name, spec.default)
         options = sorted(set(LR_CHOICES) | {value})
