@@ -13,7 +13,8 @@ import numpy as np
 
 from dropout_viz.data import Dataset, load_dataset
 from dropout_viz.engine import MLP, TrainConfig, TrainingRun, accuracy, log_loss, train
-from dropout_viz.engine.network import forward, test_time_multipliers, training_multipliers
+from dropout_viz.engine.dropout import test_time_multipliers, training_multipliers
+from dropout_viz.engine.network import forward, log_softmax
 from dropout_viz.figures.boundary import make_grid
 from dropout_viz.settings import DataKey, TrainKey
 
@@ -108,8 +109,8 @@ def thinned_and_full(net: MLP, keep_mask: list[np.ndarray], points: np.ndarray,
     full = test_time_multipliers(net.keep_probs, net.convention)
     stacked = [np.stack([np.asarray(t, dtype), np.full(len(t), 1.0 if f is None else f, dtype)])
                [:, None, :] for t, f in zip(thinned, full)]
-    log_probs, _ = forward([W.astype(dtype) for W in net.weights],
-                           [b.astype(dtype) for b in net.biases],
-                           np.asarray(points, dtype), net.activation, stacked)
-    probs = np.exp(log_probs)
+    logits, _ = forward([W.astype(dtype) for W in net.weights],
+                        [b.astype(dtype) for b in net.biases],
+                        np.asarray(points, dtype), net.activation, stacked)
+    probs = np.exp(log_softmax(logits))
     return probs[0], probs[1]

@@ -1,4 +1,10 @@
-"""The NumPy dropout MLP: network, masks, optimizers, training and inference. No UI imports."""
+"""The NumPy dropout MLP. No UI imports.
+
+dropout.py (the dropout site: keep rule, training and test-time multipliers) → masks.py (seeded
+randomness) → network.py (the reference forward and backward, and MLP) → fast_path.py (the same
+passes specialised for the training loop) → run.py, training.py (the loop) → inference.py
+(stacks of K thinned sub-networks, Monte-Carlo averages).
+"""
 
 from dropout_viz.engine.inference import (
     accuracy,
@@ -8,8 +14,9 @@ from dropout_viz.engine.inference import (
     predictive_entropy,
     thinned_predict,
 )
-from dropout_viz.engine.masks import MASK_SCOPES, sample_keep_masks
-from dropout_viz.engine.network import ACTIVATIONS, CONVENTIONS, MLP
+from dropout_viz.engine.dropout import CONVENTIONS, MASK_SCOPES
+from dropout_viz.engine.masks import sample_keep_masks
+from dropout_viz.engine.network import ACTIVATIONS, MLP
 from dropout_viz.engine.optimizers import OPTIMIZERS
 from dropout_viz.engine.training import TrainConfig, TrainingRun, train, train_many
 

@@ -1,4 +1,4 @@
-"""Training: the configuration, the loop, and what a run remembers.
+"""Training: the configuration and the loop (what a run remembers is in run.py).
 
 `train_many` trains several configurations of one architecture together: parameters of M
 networks sit in one (M, P) buffer and every forward/backward pass carries a leading model axis,
@@ -12,22 +12,26 @@ import contextlib
 import dataclasses
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from dropout_viz.engine import dropout
 from dropout_viz.engine import masks as mask_lib
 from dropout_viz.engine.fast_path import EpochInputs, FastStep, with_ones_column
 from dropout_viz.engine.network import (
     ACTIVATIONS,
-    CONVENTIONS,
-    MLP,
     mean_cross_entropy,
     one_hot,
     predicted_class,
-    test_time_multipliers,
 )
 from dropout_viz.engine.optimizers import OPTIMIZERS, make_optimizer
+from dropout_viz.engine.run import (
+    ParameterLayout,
+    TrainingRun,
+    initial_parameters,
+    kept_snapshots,
+)
 
 MAX_DROP = 0.95
 INITIALISATIONS = ("auto", "glorot")
@@ -94,9 +98,9 @@ class TrainConfig:
                     "can learn; the dropout rate must be in [0, 0.95]")
             if not 0 <= p <= MAX_DROP:
                 raise _range_error(name, p, "the dropout rate must be in [0, 0.95]")
-        for name, choices in (("activation", ACTIVATIONS), ("mask_scope", mask_lib.MASK_SCOPES),
+        for name, choices in (("activation", ACTIVATIONS), ("mask_scope", dropout.MASK_SCOPES),
                               ("init", INITIALISATIONS), ("precision", PRECISIONS),
-                              ("convention", CONVENTIONS), ("optimizer", OPTIMIZERS)):
+                              ("convention", dropout.CONVENTIONS), ("optimizer", OPTIMIZERS)):
             if getattr(self, name) not in choices:
                 raise _range_error(name, getattr(self, name), f"choose one of {choices}")
         if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and 0 < self.lr <= 10):
@@ -122,141 +126,6 @@ class TrainConfig:
         """What must agree for configurations to be trained together in one pass."""
         return (self.hidden, self.activation, self.optimizer, self.batch_size, self.epochs,
                 self.mask_scope, self.init, self.precision)
-
-
-@dataclass(frozen=True)
-class ParameterLayout:
-    """Where each layer's weights and biases live inside the flat parameter vector."""
-
-    layer_sizes: tuple[int, ...]
-
-    @property
-    def shapes(self) -> list[tuple[tuple[int, int], tuple[int]]]:
-        return [((a, b), (b,)) for a, b in zip(self.layer_sizes[:-1], self.layer_sizes[1:])]
-
-    @property
-    def size(self) -> int:
-        return sum(a * b + b for (a, b), _ in self.shapes)
-
-    def views(self, flat: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Per-layer views (no copies) into flat of shape (..., P)."""
-        lead = flat.shape[:-1]
-        weights, biases, offset = [], [], 0
-        for (fan_in, fan_out), _ in self.shapes:
-            weights.append(flat[..., offset:offset + fan_in * fan_out].reshape(
-                lead + (fan_in, fan_out)))
-            offset += fan_in * fan_out
-            biases.append(flat[..., offset:offset + fan_out])
-            offset += fan_out
-        return weights, biases
-
-    def weight_mask(self) -> np.ndarray:
-        """1 where the flat vector holds a weight, 0 for biases (L2 and max-norm skip biases)."""
-        mask = np.zeros(self.size)
-        weights, _ = self.views(mask)
-        for W in weights:
-            W[...] = 1.0
-        return mask
-
-
-def initial_parameters(layout: ParameterLayout, activation: str, seed: int,
-                       init: str = "auto") -> np.ndarray:
-    """Seeded initial weights (biases 0).
-
-    "auto": He (normal, std √(2/fan_in)) for relu layers, Glorot uniform otherwise and for the
-    softmax layer. "glorot": Glorot uniform everywhere, as Keras' Dense does by default.
-    """
-    rng = mask_lib.stream_rng(seed, mask_lib.INIT_STREAM)
-    flat = np.zeros(layout.size)
-    weights, _ = layout.views(flat)
-    last = len(weights) - 1
-    for layer, W in enumerate(weights):
-        fan_in, fan_out = W.shape
-        if init == "auto" and activation == "relu" and layer < last:
-            W[...] = rng.normal(0.0, math.sqrt(2.0 / fan_in), size=W.shape)
-        else:
-            limit = math.sqrt(6.0 / (fan_in + fan_out))
-            W[...] = rng.uniform(-limit, limit, size=W.shape)
-    return flat
-
-
-@dataclass
-class TrainingRun:
-    """One trained configuration: its history, every epoch's weights and a way to replay masks."""
-
-    config: TrainConfig
-    dataset: object
-    history: dict[str, np.ndarray]
-    layout: ParameterLayout
-    initial_params: np.ndarray
-    final_params: np.ndarray
-    params_by_epoch: np.ndarray | None = None  # (len(snapshot_epochs), P), or None if not kept
-    snapshot_every: int = 1
-    diverged_at: int | None = None  # epoch whose updates produced a non-finite loss
-    stopped_at: int | None = None  # epoch after which a caller asked to stop
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def epochs_completed(self) -> int:
-        return len(self.history["train_loss"])
-
-    def _network_from(self, flat: np.ndarray) -> MLP:
-        weights, biases = self.layout.views(flat)
-        return MLP([W.copy() for W in weights], [b.copy() for b in biases],
-                   self.config.activation, self.config.keep_probs(), self.config.convention)
-
-    def network(self, epoch: int = -1) -> MLP:
-        """The network after `epoch` (0-based; -1 = the last completed epoch)."""
-        completed = self.epochs_completed
-        if completed == 0:
-            return self._network_from(self.initial_params)
-        if epoch < 0:
-            epoch += completed
-        if not 0 <= epoch < completed:
-            raise ValueError(f"epoch must be in [0, {completed - 1}] (or negative), got {epoch}")
-        if epoch == completed - 1:
-            return self._network_from(self.final_params)
-        if self.params_by_epoch is None:
-            raise ValueError("this run kept only its final weights (store_weights=False)")
-        stored = np.flatnonzero(self.snapshot_epochs == epoch)
-        if not len(stored):
-            raise ValueError(f"epoch {epoch} was not kept: this run stored every "
-                             f"{self.snapshot_every}th epoch ({self.snapshot_epochs[:3]}...)")
-        return self._network_from(self.params_by_epoch[stored[0]])
-
-    @property
-    def snapshot_epochs(self) -> np.ndarray:
-        """The epochs whose weights `network(epoch)` can return."""
-        completed = self.epochs_completed
-        if self.params_by_epoch is None:
-            return np.array([completed - 1]) if completed else np.array([], dtype=int)
-        kept = np.arange(self.snapshot_every - 1, completed, self.snapshot_every)
-        if completed and (not len(kept) or kept[-1] != completed - 1):
-            kept = np.append(kept, completed - 1)
-        return kept
-
-    def initial_network(self) -> MLP:
-        return self._network_from(self.initial_params)
-
-    @property
-    def n_batches(self) -> int:
-        return mask_lib.n_batches(len(self.dataset.y_train), self.config.batch_size)
-
-    def keep_masks(self, epoch: int, batch: int = 0) -> list[np.ndarray]:
-        """The masks used in (epoch, batch), regenerated from the seed: one array per site."""
-        if epoch < 0:
-            epoch += self.epochs_completed
-        return mask_lib.epoch_keep_masks(
-            self.config.seed, epoch, batch, len(self.dataset.y_train), self.config.batch_size,
-            self.layout.layer_sizes[:-1], self.config.keep_probs(), self.config.mask_scope,
-        )
-
-    def batch_indices(self, epoch: int, batch: int = 0) -> np.ndarray:
-        """Which training examples (rows of X_train) formed that mini-batch."""
-        n_train = len(self.dataset.y_train)
-        batch_size = min(self.config.batch_size, n_train)
-        order, _ = mask_lib.draw_epoch(self.config.seed, epoch, n_train, batch_size, 0, "epoch")
-        return order[batch * batch_size:(batch + 1) * batch_size]
 
 
 EpochCallback = Callable[[int, dict[str, np.ndarray]], "bool | None"]
@@ -306,12 +175,10 @@ def _train_group(dataset, configs: Sequence[TrainConfig], on_epoch: EpochCallbac
     use_l2 = bool(np.any(l2))
     max_norm = np.array([c.max_norm if c.max_norm > 0 else np.inf for c in configs], dtype)
     use_max_norm = bool(np.isfinite(max_norm).any())
-    train_scale = np.array([[1.0 / q if c.convention == "inverted" else 1.0 for q in c.keep_probs()]
-                            for c in configs], dtype=dtype)
     # Test-time multipliers per model: (M, 1, 1) so they broadcast over points and units.
     test_mult = []
     for s in range(len(site_sizes)):
-        values = [test_time_multipliers(c.keep_probs(), c.convention)[s] for c in configs]
+        values = [dropout.test_time_multipliers(c.keep_probs(), c.convention)[s] for c in configs]
         test_mult.append(None if all(v is None for v in values) else
                          np.array([1.0 if v is None else v for v in values], dtype)[:, None, None])
 
@@ -333,8 +200,7 @@ def _train_group(dataset, configs: Sequence[TrainConfig], on_epoch: EpochCallbac
     # Inputs with a ones column appended, so each layer is one matmul with its W|b block.
     X_train_aug = with_ones_column(X_train)
     X_eval_aug = with_ones_column(X_eval)
-    epoch_inputs = EpochInputs(X_train_aug, Y_train, configs, train_scale, site_sizes,
-                                batch_size, dtype)
+    epoch_inputs = EpochInputs(X_train_aug, Y_train, configs, site_sizes, batch_size, dtype)
     # Summed loss of the epoch's thinned networks, from each batch's shifted logits and softmax
     # denominators (collected during the epoch, reduced once at its end).
     shifted_epoch = np.empty((n_models, n_train, n_classes), dtype)
@@ -342,14 +208,14 @@ def _train_group(dataset, configs: Sequence[TrainConfig], on_epoch: EpochCallbac
     batch_plans = []
     for b in range(batches):
         rows = slice(b * batch_size, (b + 1) * batch_size)
-        mask_index = {"example": rows, "batch": slice(b, b + 1), "epoch": slice(None)}[scope]
-        multipliers = [None if m is None else m[:, mask_index] for m in epoch_inputs.multipliers]
-        batch_plans.append(step.plan(epoch_inputs.X[:, rows], epoch_inputs.Y[:, rows],
-                                     multipliers, shifted_epoch[:, rows],
-                                     denominators_epoch[:, rows]))
+        mask_rows = dropout.batch_rows(scope, b, batch_size)
+        multipliers = [None if m is None else m[:, mask_rows] for m in epoch_inputs.multipliers]
+        batch_plans.append(step.plan_forward_backward(
+            epoch_inputs.X[:, rows], epoch_inputs.Y[:, rows], multipliers, shifted_epoch[:, rows],
+            denominators_epoch[:, rows]))
     Y_epoch = epoch_inputs.Y
     # One pass over train and test points together (half the per-call overhead).
-    evaluation, eval_log_probs = step.evaluation_plan(X_eval_aug, test_mult)
+    evaluation, eval_log_probs = step.plan_forward(X_eval_aug, test_mult)
 
     for epoch in range(epochs):
         epoch_inputs.fill(epoch)
@@ -401,21 +267,13 @@ def _train_group(dataset, configs: Sequence[TrainConfig], on_epoch: EpochCallbac
             config=config, dataset=dataset,
             history={k: v[m, :completed].copy() for k, v in history.items()},
             layout=layout, initial_params=initial[m].copy(), final_params=params[m].copy(),
-            params_by_epoch=_kept_snapshots(snapshots, m, completed, params[m])
+            params_by_epoch=kept_snapshots(snapshots, m, completed, params[m])
             if snapshot_every else None,
             snapshot_every=max(snapshot_every, 1),
             diverged_at=diverged_at[m],
             stopped_at=stopped_after if diverged_at[m] is None else None,
         ))
     return runs
-
-
-def _kept_snapshots(snapshots, model: int, completed: int, final: np.ndarray) -> np.ndarray:
-    """One model's stored parameters, in the order of TrainingRun.snapshot_epochs."""
-    kept = [(epoch, flat[model]) for epoch, flat in snapshots if epoch < completed]
-    if completed and (not kept or kept[-1][0] != completed - 1):
-        kept.append((completed - 1, final))
-    return np.array([flat for _, flat in kept]).reshape(len(kept), final.shape[-1])
 
 
 def _one_blas_thread():
