@@ -24,6 +24,7 @@ import numpy as np
 
 from dropout_viz.engine import MLP, ensemble_mean, mc_predict, sample_keep_masks
 from dropout_viz.engine.dropout import training_multipliers, training_scale
+from dropout_viz.engine.masks import mask_rows
 from dropout_viz.engine.network import forward
 
 
@@ -182,7 +183,6 @@ class MaskCounts:
 
 def mask_counts(mask_scope: str, epochs: int, n_train: int, batch_size: int, n_droppable: int,
                 width: int, p_hidden: float) -> MaskCounts:
-    batches = -(-n_train // min(batch_size, n_train))
-    per_epoch = {"epoch": 1, "batch": batches, "example": n_train}[mask_scope]
+    per_epoch = mask_rows(mask_scope, n_train, batch_size)
     return MaskCounts(per_epoch * epochs, 2 ** n_droppable, float(p_hidden ** width))
 

@@ -8,8 +8,9 @@ q = 1 − p. Like CS231n's `dropout_forward`, the site decides everything about 
 * the training multiplier: the 0/1 keep mask × s, with s = 1 for standard dropout and 1/q for
   inverted dropout (kept units scaled up, so the expected input stays the same);
 * the test-time multiplier: q for standard dropout (the same as multiplying the outgoing
-  weights by q) and 1 for inverted dropout (the scaling already happened in training);
-* which rows of an epoch's masks a mini-batch uses, for each mask scope.
+  weights by q) and 1 for inverted dropout (the scaling already happened in training).
+
+masks.py draws the levels from the seed and says which masks each mini-batch uses.
 
 A multiplier of None means 1: no dropout at that site, and no multiplication at all.
 """
@@ -22,7 +23,6 @@ from collections.abc import Sequence
 import numpy as np
 
 CONVENTIONS = ("standard", "inverted")
-MASK_SCOPES = ("epoch", "batch", "example")
 LEVELS = 65536  # random levels are 16-bit
 
 
@@ -72,14 +72,10 @@ def test_time_multipliers(keep_probs: Sequence[float], convention: str) -> list[
     return [None if s == 1.0 else s for s in scales]
 
 
-def mask_rows(mask_scope: str, n_train: int, batch_size: int) -> int:
-    """How many masks per site one epoch draws: one, one per mini-batch or one per example."""
-    n_batches = -(-n_train // min(batch_size, n_train))
-    return {"epoch": 1, "batch": n_batches, "example": n_train}[mask_scope]
-
-
-def batch_rows(mask_scope: str, batch: int, batch_size: int) -> slice:
-    """The rows of an epoch's masks (`mask_rows` of them) that mini-batch `batch` trains with."""
-    if mask_scope == "example":
-        return slice(batch * batch_size, (batch + 1) * batch_size)
-    return slice(batch, batch + 1) if mask_scope == "batch" else slice(0, 1)
+def stacked_multipliers(networks: Sequence[Sequence], site_sizes: Sequence[int],
+                        dtype=np.float64) -> list[np.ndarray]:
+    """Per site, one (K, 1, units) multiplier for K networks given by their per-site multipliers
+    (arrays, numbers or None for 1): `forward` then runs all K at once, broadcast over points."""
+    return [np.stack([np.broadcast_to(np.asarray(1.0 if m is None else m, dtype), (units,))
+                      for m in site])[:, None, :]
+            for site, units in zip(zip(*networks), site_sizes)]

@@ -239,7 +239,7 @@ class EpochInputs:
         self.batch_size, self.scope = batch_size, configs[0].mask_scope
         self.X = np.empty((n_models, n_train, width), dtype)
         self.Y = np.empty((n_models, n_train, Y_train.shape[1]), dtype)
-        mask_rows = dropout.mask_rows(self.scope, n_train, batch_size)
+        mask_rows = mask_lib.mask_rows(self.scope, n_train, batch_size)
         # TrainConfig keeps q >= 0.05, so every threshold fits the levels' uint16.
         self.threshold = np.array([[dropout.keep_threshold(q) for q in c.keep_probs()]
                                    for c in configs], dtype=np.uint16)  # (M, sites)

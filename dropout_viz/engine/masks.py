@@ -21,8 +21,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dropout_viz.engine.dropout import batch_rows, keep_mask, mask_rows
+from dropout_viz.engine.dropout import keep_mask
 
+MASK_SCOPES = ("epoch", "batch", "example")
 INIT_STREAM, EPOCH_STREAM, SAMPLE_STREAM = 0, 1, 2
 
 
@@ -32,6 +33,18 @@ def stream_rng(seed: int, *key: int) -> np.random.Generator:
 
 def n_batches(n_train: int, batch_size: int) -> int:
     return -(-n_train // min(batch_size, n_train))
+
+
+def mask_rows(mask_scope: str, n_train: int, batch_size: int) -> int:
+    """How many masks per site one epoch draws: one, one per mini-batch or one per example."""
+    return {"epoch": 1, "batch": n_batches(n_train, batch_size), "example": n_train}[mask_scope]
+
+
+def batch_rows(mask_scope: str, batch: int, batch_size: int) -> slice:
+    """The rows of an epoch's masks (`mask_rows` of them) that mini-batch `batch` trains with."""
+    if mask_scope == "example":
+        return slice(batch * batch_size, (batch + 1) * batch_size)
+    return slice(batch, batch + 1) if mask_scope == "batch" else slice(0, 1)
 
 
 def random_levels(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:

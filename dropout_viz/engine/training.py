@@ -98,7 +98,7 @@ class TrainConfig:
                     "can learn; the dropout rate must be in [0, 0.95]")
             if not 0 <= p <= MAX_DROP:
                 raise _range_error(name, p, "the dropout rate must be in [0, 0.95]")
-        for name, choices in (("activation", ACTIVATIONS), ("mask_scope", dropout.MASK_SCOPES),
+        for name, choices in (("activation", ACTIVATIONS), ("mask_scope", mask_lib.MASK_SCOPES),
                               ("init", INITIALISATIONS), ("precision", PRECISIONS),
                               ("convention", dropout.CONVENTIONS), ("optimizer", OPTIMIZERS)):
             if getattr(self, name) not in choices:
@@ -208,7 +208,7 @@ def _train_group(dataset, configs: Sequence[TrainConfig], on_epoch: EpochCallbac
     batch_plans = []
     for b in range(batches):
         rows = slice(b * batch_size, (b + 1) * batch_size)
-        mask_rows = dropout.batch_rows(scope, b, batch_size)
+        mask_rows = mask_lib.batch_rows(scope, b, batch_size)
         multipliers = [None if m is None else m[:, mask_rows] for m in epoch_inputs.multipliers]
         batch_plans.append(step.plan_forward_backward(
             epoch_inputs.X[:, rows], epoch_inputs.Y[:, rows], multipliers, shifted_epoch[:, rows],
