@@ -170,6 +170,32 @@ def plot_data(dataset, grid: pipeline.Grid | None) -> PlotData:
         xs=None if grid is None else grid.xs, ys=None if grid is None else grid.ys)
 
 
+def _comparison(probs: np.ndarray, full: np.ndarray, kind: str, y_test: np.ndarray,
+                n_grid: int) -> Comparison:
+    """The K sub-networks' average beside the test-time network: the first n_grid points are
+    the plane's grid (none when the data are not 2-D), the rest the test points."""
+    average = ensemble_mean(probs, kind)
+    return Comparison(
+        kind=kind,
+        average=None if not n_grid else average[:n_grid].astype(np.float32),
+        test_time=None if not n_grid else full[:n_grid].astype(np.float32),
+        average_scores=scores(average[n_grid:], y_test),
+        test_time_scores=scores(full[n_grid:], y_test),
+        agreement=agreement(average[n_grid:], full[n_grid:]), n_test=len(y_test),
+        gap=float(distance(average[n_grid:], full[n_grid:]).mean()))
+
+
+def _uncertainty(grid_probs: np.ndarray, measure: str, n_classes: int) -> Uncertainty:
+    """How much the K sampled sub-networks (K, grid points, C) disagree over the plane."""
+    values = disagreement(grid_probs, measure)
+    same = unanimous(grid_probs)
+    return Uncertainty(
+        measure=measure, values=values.astype(np.float32), k=len(grid_probs),
+        upper=measure_upper(measure, n_classes),
+        unanimous_max=float(values[same].max()) if same.any() else 0.0,
+        unanimous_share=float(same.mean()))
+
+
 def compute_ensemble(run: TrainingRun, k: int, source: str = "sampled",
                      kind: str = "arithmetic", measure: str = "entropy", seed: int = 0,
                      resolution: int = pipeline.GRID_RESOLUTION,
@@ -225,26 +251,10 @@ def compute_ensemble(run: TrainingRun, k: int, source: str = "sampled",
         test_accuracy=(test_probs.argmax(axis=-1) == y_test).mean(axis=-1),
         test_log_loss=per_network_log_loss(test_probs, y_test))
 
-    average = ensemble_mean(probs, kind)
     n_grid = 0 if grid is None else len(grid.points)
-    comparison = Comparison(
-        kind=kind,
-        average=None if grid is None else average[:n_grid].astype(np.float32),
-        test_time=None if grid is None else full[:n_grid].astype(np.float32),
-        average_scores=scores(average[n_grid:], y_test),
-        test_time_scores=scores(full[n_grid:], y_test),
-        agreement=agreement(average[n_grid:], full[n_grid:]), n_test=n_test,
-        gap=float(distance(average[n_grid:], full[n_grid:]).mean()))
-
-    uncertainty = None
-    if grid is not None:
-        values = disagreement(sampled_probs[:, :n_grid], measure)
-        same = unanimous(sampled_probs[:, :n_grid])
-        uncertainty = Uncertainty(
-            measure=measure, values=values.astype(np.float32), k=k,
-            upper=measure_upper(measure, dataset.n_classes),
-            unanimous_max=float(values[same].max()) if same.any() else 0.0,
-            unanimous_share=float(same.mean()))
+    comparison = _comparison(probs, full, kind, y_test, n_grid)
+    uncertainty = None if grid is None else _uncertainty(sampled_probs[:, :n_grid], measure,
+                                                         dataset.n_classes)
 
     if convergence is None or convergence.kind != kind:
         convergence = convergence_curve(net, X_test, y_test, kind, seed)
