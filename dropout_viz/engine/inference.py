@@ -4,6 +4,11 @@ The deterministic test-time network (weight scaling) is `MLP.predict_proba(X)`. 
 alternatives it approximates: K sampled sub-networks (Monte-Carlo dropout) and their mean.
 Each sampled sub-network uses ONE mask for every point, so it is a coherent network whose
 decision boundary can be drawn (re-sampling per point would draw no network at all).
+
+Every stack of K sub-networks (`thinned_predict`, `mc_predict`, the ensemble tab's gallery and
+averages) runs through `stacked_predict`: each sub-network folded into the smaller dense
+network it really is (`fold_masks`), then the one `network.forward`. The tests check it
+against the reference multiplier form, `MLP.predict_proba(X, masks as (K, 1, units))`.
 """
 
 from __future__ import annotations
