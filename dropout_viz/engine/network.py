@@ -53,19 +53,23 @@ def multiply_by_slope(grad: np.ndarray, h: np.ndarray, activation: str) -> None:
         grad *= h * (1.0 - h)
 
 
-def log_softmax(logits: np.ndarray) -> np.ndarray:
-    """log-softmax over the last (class) axis: logits − max − log Σ exp(logits − max).
+def combine_classes(ufunc: np.ufunc, values: np.ndarray) -> np.ndarray:
+    """ufunc (np.maximum, np.add) over the last (class) axis, keeping it as length 1.
 
-    The exponentials are summed one class column after another (NumPy reduces a short last
-    axis one row at a time, many times slower on thousands of points), so every point's sum is
-    taken in the same order whatever else shares the pass.
+    One call per class column: NumPy reduces a short last axis one row at a time, many times
+    slower on thousands of points. Every point combines its classes in the same order, whatever
+    else shares the pass.
     """
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    exps = np.exp(shifted)
-    total = exps[..., :1].copy()
-    for c in range(1, exps.shape[-1]):
-        total += exps[..., c:c + 1]
-    shifted -= np.log(total)
+    out = values[..., :1].copy()
+    for c in range(1, values.shape[-1]):
+        ufunc(out, values[..., c:c + 1], out=out)
+    return out
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """log-softmax over the last (class) axis: logits − max − log Σ exp(logits − max)."""
+    shifted = logits - combine_classes(np.maximum, logits)
+    shifted -= np.log(combine_classes(np.add, np.exp(shifted)))
     return shifted
 
 
@@ -95,7 +99,8 @@ def forward(
     for layer, (W, b) in enumerate(zip(weights, biases)):
         multiplier = site_multipliers[layer]
         dropped_input = layer_input if multiplier is None else layer_input * multiplier
-        z = dropped_input @ W + b[..., None, :]
+        z = dropped_input @ W
+        z += b[..., None, :]  # in place: one array less per layer
         cache.append((dropped_input, multiplier, layer_input))
         layer_input = activate(z, activation, out=z) if layer < last else z
     return layer_input, cache
