@@ -124,12 +124,15 @@ class FastStep:
             }
         return found
 
-    def _forward_calls(self, X_aug, site_multipliers, buf) -> tuple[list[tuple], list]:
+    def _forward_calls(self, X_aug, site_multipliers, buf,
+                       for_backward: bool = True) -> tuple[list[tuple], list]:
         """network.forward as calls: each layer's dropped input (with its ones column) times
         its W|b block. Returns the calls and the dropped inputs; the logits land in
-        buf["z"][-1]. X_aug: (M or 1, n, features + 1) with a ones column last."""
+        buf["z"][-1]. X_aug: (M or 1, n, features + 1) with a ones column last.
+
+        for_backward=False (the evaluation) keeps nothing for a backward pass, so each product
+        goes straight into the next layer's input buffer (`_hidden_in_place`)."""
         dropped_inputs, units = list(buf["inputs"]), buf["units"]
-        gates, slopes = buf["gate"], buf["slope"]
         ops: list[tuple] = []
         if site_multipliers[0] is None:
             dropped_inputs[0] = X_aug  # no input dropout: the data go in as they are
@@ -137,27 +140,47 @@ class FastStep:
             ops.append((np.multiply, (X_aug[..., :-1], site_multipliers[0], units[0])))
         last = len(self.blocks) - 1
         for layer, block in enumerate(self.blocks):
-            z = buf["z"][layer]
-            ops.append((np.matmul, (dropped_inputs[layer], block, z)))
             if layer == last:
+                ops.append((np.matmul, (dropped_inputs[layer], block, buf["z"][layer])))
                 break
             site = layer + 1
-            dropped_input, multiplier = units[site], site_multipliers[site]
-            if self.relu:
-                # relu as z·(z > 0) (np.maximum is ~3x slower per element); with dropout,
-                # relu(z)·m = z·[(z > 0)·m], and (z > 0)·m is also the backward slope.
-                if multiplier is None:
-                    ops.append((np.greater, (z, 0.0, gates[site])))
-                    ops.append((np.multiply, (z, gates[site], dropped_input)))
-                else:  # the gate straight into a float buffer: bool x float multiplies are slow
-                    ops.append((np.greater, (z, 0.0, slopes[site])))
-                    ops.append((np.multiply, (slopes[site], multiplier, slopes[site])))
-                    ops.append((np.multiply, (z, slopes[site], dropped_input)))
+            if for_backward:
+                ops.append((np.matmul, (dropped_inputs[layer], block, buf["z"][layer])))
+                ops += self._hidden_for_backward(buf, site, site_multipliers[site])
             else:
-                ops.append((activate, (z, self.activation, z)))  # z keeps h, for the slope
-                ops.append((np.copyto, (dropped_input, z)) if multiplier is None
-                           else (np.multiply, (z, multiplier, dropped_input)))
+                ops.append((np.matmul, (dropped_inputs[layer], block, units[site])))
+                ops += self._hidden_in_place(buf["inputs"][site], site_multipliers[site])
         return ops, dropped_inputs
+
+    def _hidden_for_backward(self, buf: dict, site: int, multiplier) -> list[tuple]:
+        """Activation and dropout multiplier of the hidden layer before `site`, from its
+        pre-activations z into the site's dropped input, keeping z (or the gate) for the slope."""
+        z, dropped_input = buf["z"][site - 1], buf["units"][site]
+        gate, slope = buf["gate"][site], buf["slope"][site]
+        if self.relu:
+            # relu as z·(z > 0) (np.maximum is ~3x slower per element); with dropout,
+            # relu(z)·m = z·[(z > 0)·m], and (z > 0)·m is also the backward slope.
+            if multiplier is None:
+                return [(np.greater, (z, 0.0, gate)), (np.multiply, (z, gate, dropped_input))]
+            # The gate straight into a float buffer: bool x float multiplies are slow.
+            return [(np.greater, (z, 0.0, slope)), (np.multiply, (slope, multiplier, slope)),
+                    (np.multiply, (z, slope, dropped_input))]
+        return [(activate, (z, self.activation, z)),  # z keeps h, for the slope
+                (np.copyto, (dropped_input, z)) if multiplier is None
+                else (np.multiply, (z, multiplier, dropped_input))]
+
+    def _hidden_in_place(self, full: np.ndarray, multiplier) -> list[tuple]:
+        """Activation and dropout multiplier of a hidden layer whose pre-activations already
+        sit in full[..., :-1] (full: the next layer's input buffer, ones column last)."""
+        h = full[..., :-1]
+        if self.relu:
+            # relu over the whole contiguous buffer, ones column included (relu(1) = 1):
+            # whole-buffer passes cost half as much as passes over the strided view.
+            gate = np.empty(full.shape, bool)
+            ops = [(np.greater, (full, 0.0, gate)), (np.multiply, (full, gate, full))]
+        else:
+            ops = [(activate, (h, self.activation, h))]
+        return ops if multiplier is None else ops + [(np.multiply, (h, multiplier, h))]
 
     def plan_forward_backward(self, X_aug, Y, site_multipliers, shifted_out,
                               denominators_out) -> list[tuple]:
@@ -209,7 +232,7 @@ class FastStep:
         `plan_forward_backward`. Running it leaves every model's log-probabilities in the
         returned (M, n, classes) buffer."""
         buf = self._buffers(X_aug.shape[-2])
-        ops, _ = self._forward_calls(X_aug, site_multipliers, buf)
+        ops, _ = self._forward_calls(X_aug, site_multipliers, buf, for_backward=False)
         log_probs = np.empty_like(buf["z"][-1])
         return ops + log_softmax_calls(buf["z"][-1], log_probs), log_probs
 
