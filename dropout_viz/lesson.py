@@ -11,6 +11,9 @@ what the test-time network feeds it: weights × q (standard) or the weights as t
 the layer right after one dropout site with the layers below it at test time: with dropout at
 several sites the means compound through the nonlinear units in between
 (`all_sites_input` measures by how much).
+
+The masks are the engine's: `sample_keep_masks(seed)` replays them, mask k being the k-th
+sampled sub-network's, and every input here is computed by the engine's one forward pass.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dropout_viz.engine import MLP, ensemble_mean, mc_predict
-from dropout_viz.engine.network import activate
+from dropout_viz.engine import MLP, ensemble_mean, mc_predict, sample_keep_masks
+from dropout_viz.engine.dropout import training_multipliers, training_scale
+from dropout_viz.engine.masks import mask_rows
+from dropout_viz.engine.network import forward
 
 
 @dataclass(frozen=True)
@@ -72,11 +77,6 @@ def site_activations(net: MLP, X: np.ndarray, site: int) -> np.ndarray:
     return net.hidden_activations(X)[site - 1]
 
 
-def training_scale(keep_prob: float, convention: str) -> float:
-    """s: what a kept unit is multiplied by during training (inverted dropout: 1/q)."""
-    return 1.0 / keep_prob if convention == "inverted" else 1.0
-
-
 def unit_input(net: MLP, x: np.ndarray, site: int, unit: int, n_masks: int = 1000,
                seed: int = 0) -> UnitInput:
     """The mean training-time input of `unit` (over `n_masks` sampled masks at `site` only;
@@ -87,10 +87,13 @@ def unit_input(net: MLP, x: np.ndarray, site: int, unit: int, n_masks: int = 100
         raise ValueError(f"unit must be in [0, {W.shape[1] - 1}], got {unit}")
     q = net.keep_probs[site]
     scale = training_scale(q, net.convention)
-    rng = np.random.default_rng(seed)
-    keep_masks = (rng.random((n_masks, len(h))) < q).astype(np.float64)
+    keep_masks = sample_keep_masks(net.keep_probs, net.site_sizes, n_masks, seed)[site]
+    multiplier = training_multipliers([keep_masks], [q], net.convention)[0]
+    # The unit's weight layer alone, its input h dropped by each of the n_masks masks.
+    sampled, _ = forward([W[:, unit:unit + 1]], [b[unit:unit + 1]], h[None], net.activation,
+                         [multiplier])
+    sampled = sampled[:, 0]
     contributions = h * W[:, unit]  # hᵢ·Wᵢⱼ
-    sampled = (keep_masks * scale) @ contributions + b[unit]
     expected = float(q * scale * contributions.sum() + b[unit])
     test_weights = net.test_time_weights()[site]
     test_time = float(h @ test_weights[:, unit] + b[unit])
@@ -123,16 +126,13 @@ def all_sites_input(net: MLP, x: np.ndarray, site: int, unit: int, n_masks: int 
     sites = tuple(s for s in dropout_sites(net) if s <= site)
     if len(sites) < 2:
         return None
-    rng = np.random.default_rng(seed)
-    h = np.repeat(np.atleast_2d(np.asarray(x, dtype=np.float64)), n_masks, axis=0)
-    for layer in range(site + 1):
-        q = net.keep_probs[layer]
-        if q < 1.0:
-            keep = rng.random(h.shape) < q
-            h = h * keep * training_scale(q, net.convention)
-        z = h @ net.weights[layer] + net.biases[layer]
-        if layer < site:
-            h = activate(z, net.activation)
+    layers = slice(0, site + 1)  # the weight layers up to the unit's, as one shorter network
+    keep_masks = sample_keep_masks(net.keep_probs, net.site_sizes, n_masks, seed)[layers]
+    multipliers = [m if q < 1.0 else None for m, q in zip(
+        training_multipliers(keep_masks, net.keep_probs[layers], net.convention),
+        net.keep_probs[layers])]
+    X = np.atleast_2d(np.asarray(x, dtype=np.float64))
+    z, _ = forward(net.weights[layers], net.biases[layers], X, net.activation, multipliers)
     values = z[:, unit]
     return AllSitesInput(sites, n_masks, float(values.mean()),
                          float(values.std(ddof=1) / np.sqrt(n_masks)))
@@ -183,7 +183,6 @@ class MaskCounts:
 
 def mask_counts(mask_scope: str, epochs: int, n_train: int, batch_size: int, n_droppable: int,
                 width: int, p_hidden: float) -> MaskCounts:
-    batches = -(-n_train // min(batch_size, n_train))
-    per_epoch = {"epoch": 1, "batch": batches, "example": n_train}[mask_scope]
+    per_epoch = mask_rows(mask_scope, n_train, batch_size)
     return MaskCounts(per_epoch * epochs, 2 ** n_droppable, float(p_hidden ** width))
 

@@ -21,7 +21,12 @@ from dropout_viz.engine import (
     train,
     train_many,
 )
-from dropout_viz.engine.network import forward, test_time_multipliers, training_multipliers
+from dropout_viz.engine.dropout import (
+    stacked_multipliers,
+    test_time_multipliers,
+    training_multipliers,
+)
+from dropout_viz.engine.network import forward, log_softmax
 from dropout_viz.figures.boundary import make_grid
 from dropout_viz.schema import ENGINE_FIELDS
 from dropout_viz.settings import DataKey, TrainKey
@@ -113,17 +118,17 @@ def thinned_and_full(net: MLP, keep_mask: list[np.ndarray], points: np.ndarray,
                      dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
     """Probabilities of one thinned sub-network and of the test-time network at the same points.
 
-    Both networks run as one stack of two in float32: the decision-boundary pictures need
-    neither float64 nor two passes, and this is on the epoch slider's path.
+    Both networks run as one stack of two through the one forward pass, in float32: the
+    decision-boundary pictures need neither float64 nor two passes, and this is on the epoch
+    slider's path.
     """
     if max(float(np.abs(W).max()) for W in net.weights) > 1e30:
         dtype = np.float64  # a nearly diverged network would overflow float32
-    thinned = training_multipliers(keep_mask, net.keep_probs, net.convention)
-    full = test_time_multipliers(net.keep_probs, net.convention)
-    stacked = [np.stack([np.asarray(t, dtype), np.full(len(t), 1.0 if f is None else f, dtype)])
-               [:, None, :] for t, f in zip(thinned, full)]
-    log_probs, _ = forward([W.astype(dtype) for W in net.weights],
-                           [b.astype(dtype) for b in net.biases],
-                           np.asarray(points, dtype), net.activation, stacked)
-    probs = np.exp(log_probs)
+    stacked = stacked_multipliers([training_multipliers(keep_mask, net.keep_probs, net.convention),
+                                   test_time_multipliers(net.keep_probs, net.convention)],
+                                  net.site_sizes, dtype)
+    logits, _ = forward([W.astype(dtype) for W in net.weights],
+                        [b.astype(dtype) for b in net.biases],
+                        np.asarray(points, dtype), net.activation, stacked)
+    probs = np.exp(log_softmax(logits))
     return probs[0], probs[1]

@@ -111,12 +111,18 @@ def test_trained_gallery_shows_fewer_when_fewer_epochs_ran():
     assert gallery.k == 3 and gallery.epochs.tolist() == [0, 1, 2]
 
 
-def test_stacked_prediction_matches_the_engine_for_both_conventions(short_runs):
+def reference_stack(net: MLP, X: np.ndarray, masks: list[np.ndarray]) -> np.ndarray:
+    """The reference forward pass with the masks as (K, 1, units) multipliers: no folding."""
+    return net.predict_proba(X, [m[:, None, :] for m in masks])
+
+
+def test_stacked_prediction_matches_the_reference_forward_for_both_conventions(short_runs):
     for name in ("epoch", "inverted"):
         net = short_runs[name].network()
         X = short_runs[name].dataset.X_test
         masks = ensemble.sampled_keep_masks(net, 12, seed=5)
-        expected = thinned_predict(net, X, masks)
+        expected = reference_stack(net, X, masks)
+        np.testing.assert_allclose(thinned_predict(net, X, masks), expected, atol=1e-12)
         np.testing.assert_allclose(ensemble.shared_predict(net, masks, X), expected, atol=1e-5)
         stacked = ensemble.stacked_predict(
             [np.broadcast_to(W, (12,) + W.shape) for W in net.weights],
@@ -132,7 +138,7 @@ def test_folding_handles_a_layer_that_lost_every_unit():
     masks = [np.ones((2, 2)), np.array([[0, 0, 0, 0, 0], [1, 0, 1, 0, 0]], dtype=float)]
     X = rng.normal(size=(7, 2))
     got = ensemble.shared_predict(net, masks, X)
-    np.testing.assert_allclose(got, thinned_predict(net, X, masks), atol=1e-6)
+    np.testing.assert_allclose(got, reference_stack(net, X, masks), atol=1e-6)
     # Nothing reaches the output: softmax of the biases alone, the same at every point.
     np.testing.assert_allclose(got[0], np.full((7, 3), 1 / 3), atol=1e-6)
 

@@ -10,6 +10,7 @@ from helpers import APP
 from streamlit.testing.v1 import AppTest
 
 from dropout_viz import lesson
+from dropout_viz.engine import sample_keep_masks
 from dropout_viz.settings import DEFAULTS, FIELD_SPECS, Settings
 from dropout_viz.ui import cache, learn_tab
 
@@ -58,8 +59,9 @@ def test_live_numbers_equal_a_direct_computation(convention):
     assert shown[f"Test-time input, {label}"] == f"{test_time:.4f}"
     wrong_label = next(k for k in shown if k.startswith("With "))
     assert shown[wrong_label] == f"{wrong:.4f}"
-    rng = np.random.default_rng(run.config.seed)
-    masks = rng.random((learn_tab.N_MASKS, len(h))) < q
+    # The masks replay from the training seed: the first N sampled sub-networks' at this site.
+    masks = sample_keep_masks(net.keep_probs, net.site_sizes, learn_tab.N_MASKS,
+                              run.config.seed)[site]
     scale = 1 / q if convention == "inverted" else 1.0
     sampled_mean = np.mean(masks * scale @ (h * W[:, 0]) + b[0])
     assert shown[f"Mean training-time input ({learn_tab.N_MASKS} masks)"] == f"{sampled_mean:.4f}"

@@ -7,7 +7,7 @@ import pytest
 
 from dropout_viz import lesson
 from dropout_viz.data import load_dataset
-from dropout_viz.engine import MLP, TrainConfig, train
+from dropout_viz.engine import MLP, TrainConfig, sample_keep_masks, train
 
 
 def random_net(convention: str, hidden=(5, 4), keep_probs=(1.0, 0.6, 0.7), activation="tanh",
@@ -39,9 +39,10 @@ def test_unit_input_matches_direct_loops(convention, site):
     W, b, q = net.weights[site], net.biases[site], net.keep_probs[site]
     scale = 1 / q if convention == "inverted" else 1.0
 
-    # The same masks, replayed one by one with plain Python sums.
-    rng = np.random.default_rng(3)
-    masks = rng.random((50, len(h))) < q
+    # The same masks, replayed from the seed (the k-th sampled sub-network's mask at this
+    # site), one by one with plain Python sums.
+    masks = sample_keep_masks(net.keep_probs, net.site_sizes, 50, seed=3)[site]
+    assert set(np.unique(masks)) <= {0.0, 1.0}
     by_hand = [sum(m[i] * scale * h[i] * W[i, 1] for i in range(len(h))) + b[1] for m in masks]
     np.testing.assert_allclose(result.sampled, by_hand, rtol=1e-12)
     assert result.sampled_mean == pytest.approx(np.mean(by_hand), rel=1e-12)
@@ -142,10 +143,10 @@ def test_all_sites_input_replays_training_time_passes_by_hand():
     x = np.array([0.4, -0.9, 1.1])
     result = lesson.all_sites_input(net, x, site=2, unit=1, n_masks=40, seed=5)
     assert result.sites == (0, 1, 2) and result.n_masks == 40
-    rng = np.random.default_rng(5)
+    masks = sample_keep_masks(net.keep_probs, net.site_sizes, 40, seed=5)  # replayed
     h = np.repeat(x[None], 40, axis=0)
-    for layer, q in enumerate(net.keep_probs):  # the same draws, in the same order
-        h = h * (rng.random(h.shape) < q) / q
+    for layer, q in enumerate(net.keep_probs):
+        h = h * masks[layer] / q
         z = h @ net.weights[layer] + net.biases[layer]
         h = np.tanh(z)
     assert result.mean == pytest.approx(z[:, 1].mean(), rel=1e-12)

@@ -1,25 +1,64 @@
-"""The training loop's fast path: network.forward/backward specialised for many small steps.
+"""The training loop's fast path: network.forward and backward, specialised for many small steps.
 
+Like scikit-learn's `_forward_pass_fast` beside `_forward_pass`, this is the reference pass of
+network.py again, with the same names and order, made fast for one job: the training loop.
 Arrays this small cost per NumPy call more than per number, so each mini-batch step is compiled
-once into a flat list of NumPy calls on preallocated views (`FastStep.plan`, run by
-`FastStep.run`), and each epoch's shuffled data and dropout multipliers are written into fixed
-buffers (`EpochInputs.fill`). The replay tests check this path against the reference
-`network.forward`/`backward` to 1e-12 in float64; the README's Speed section says why each
-choice was made, with the measurements.
+once into a flat list of NumPy calls on preallocated views (`FastStep.plan_forward_backward`,
+run by `FastStep.run`), and each epoch's shuffled data and dropout multipliers are written into
+fixed buffers (`EpochInputs.fill`). The test-time evaluation after each epoch runs the same
+compiled forward (`FastStep.plan_forward`). tests/test_engine_fast_path.py checks both against
+network.forward/backward in float64; the README's Speed section says why each choice was made.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
+
 import numpy as np
 
+from dropout_viz.engine import dropout
 from dropout_viz.engine import masks as mask_lib
-from dropout_viz.engine.network import (
-    activate,
-    class_reduce_calls,
-    log_softmax_calls,
-    multiply_by_slope,
-    run_calls,
-)
+from dropout_viz.engine.network import activate, multiply_by_slope
+
+
+def reduces_by_columns(rows: int, n_classes: int) -> bool:
+    """Whether a reduction over the class axis should combine whole columns.
+
+    NumPy reduces a short last axis one row at a time (~40 ns a row): with 2 classes and 400
+    points that is 10x slower than combining columns, which wins from ~16 rows per extra class.
+    The choice depends only on (rows, classes), never on leading model axes, so one network
+    gives the same bits alone as inside a stack of many.
+    """
+    return n_classes >= 2 and rows >= 16 * (n_classes - 1)
+
+
+def class_reduce_calls(ufunc: np.ufunc, values: np.ndarray, out: np.ndarray) -> list[tuple]:
+    """ufunc.reduce over the last (class) axis into out (..., 1), as (function, args) calls."""
+    n_classes = values.shape[-1]
+    if values.ndim < 2 or not reduces_by_columns(values.shape[-2], n_classes):
+        return [(ufunc.reduce, (values, -1, None, out, True))]
+    column = [values[..., c:c + 1] for c in range(n_classes)]
+    into_out = functools.partial(ufunc, out=out)  # np.maximum no longer takes out positionally
+    return [(into_out, (column[0], column[1]))] + [(into_out, (out, column[c]))
+                                                   for c in range(2, n_classes)]
+
+
+def run_calls(calls: Sequence[tuple]) -> None:
+    """Run a list of (function, args) calls in order."""
+    for function, args in calls:
+        function(*args)
+
+
+def log_softmax_calls(logits: np.ndarray, out: np.ndarray) -> list[tuple]:
+    """network.log_softmax over the last axis of logits into out, as (function, args) calls on
+    scratch buffers allocated here."""
+    row_stat = np.empty(logits.shape[:-1] + (1,), logits.dtype)  # row max, then log-sum-exp
+    exps = np.empty_like(logits)
+    return (class_reduce_calls(np.maximum, logits, row_stat)
+            + [(np.subtract, (logits, row_stat, out)), (np.exp, (out, exps))]
+            + class_reduce_calls(np.add, exps, row_stat)
+            + [(np.log, (row_stat, row_stat)), (np.subtract, (out, row_stat, out))])
 
 
 def with_ones_column(X: np.ndarray) -> np.ndarray:
@@ -85,7 +124,66 @@ class FastStep:
             }
         return found
 
-    def plan(self, X_aug, Y, multipliers, shifted_out, denominators_out) -> list[tuple]:
+    def _forward_calls(self, X_aug, site_multipliers, buf,
+                       for_backward: bool = True) -> tuple[list[tuple], list]:
+        """network.forward as calls: each layer's dropped input (with its ones column) times
+        its W|b block. Returns the calls and the dropped inputs; the logits land in
+        buf["z"][-1]. X_aug: (M or 1, n, features + 1) with a ones column last.
+
+        for_backward=False (the evaluation) keeps nothing for a backward pass, so each product
+        goes straight into the next layer's input buffer (`_hidden_in_place`)."""
+        dropped_inputs, units = list(buf["inputs"]), buf["units"]
+        ops: list[tuple] = []
+        if site_multipliers[0] is None:
+            dropped_inputs[0] = X_aug  # no input dropout: the data go in as they are
+        else:
+            ops.append((np.multiply, (X_aug[..., :-1], site_multipliers[0], units[0])))
+        last = len(self.blocks) - 1
+        for layer, block in enumerate(self.blocks):
+            if layer == last:
+                ops.append((np.matmul, (dropped_inputs[layer], block, buf["z"][layer])))
+                break
+            site = layer + 1
+            if for_backward:
+                ops.append((np.matmul, (dropped_inputs[layer], block, buf["z"][layer])))
+                ops += self._hidden_for_backward(buf, site, site_multipliers[site])
+            else:
+                ops.append((np.matmul, (dropped_inputs[layer], block, units[site])))
+                ops += self._hidden_in_place(buf["inputs"][site], site_multipliers[site])
+        return ops, dropped_inputs
+
+    def _hidden_for_backward(self, buf: dict, site: int, multiplier) -> list[tuple]:
+        """Activation and dropout multiplier of the hidden layer before `site`, from its
+        pre-activations z into the site's dropped input, keeping z (or the gate) for the slope."""
+        z, dropped_input = buf["z"][site - 1], buf["units"][site]
+        gate, slope = buf["gate"][site], buf["slope"][site]
+        if self.relu:
+            # relu as z·(z > 0) (np.maximum is ~3x slower per element); with dropout,
+            # relu(z)·m = z·[(z > 0)·m], and (z > 0)·m is also the backward slope.
+            if multiplier is None:
+                return [(np.greater, (z, 0.0, gate)), (np.multiply, (z, gate, dropped_input))]
+            # The gate straight into a float buffer: bool x float multiplies are slow.
+            return [(np.greater, (z, 0.0, slope)), (np.multiply, (slope, multiplier, slope)),
+                    (np.multiply, (z, slope, dropped_input))]
+        return [(activate, (z, self.activation, z)),  # z keeps h, for the slope
+                (np.copyto, (dropped_input, z)) if multiplier is None
+                else (np.multiply, (z, multiplier, dropped_input))]
+
+    def _hidden_in_place(self, full: np.ndarray, multiplier) -> list[tuple]:
+        """Activation and dropout multiplier of a hidden layer whose pre-activations already
+        sit in full[..., :-1] (full: the next layer's input buffer, ones column last)."""
+        h = full[..., :-1]
+        if self.relu:
+            # relu over the whole contiguous buffer, ones column included (relu(1) = 1):
+            # whole-buffer passes cost half as much as passes over the strided view.
+            gate = np.empty(full.shape, bool)
+            ops = [(np.greater, (full, 0.0, gate)), (np.multiply, (full, gate, full))]
+        else:
+            ops = [(activate, (h, self.activation, h))]
+        return ops if multiplier is None else ops + [(np.multiply, (h, multiplier, h))]
+
+    def plan_forward_backward(self, X_aug, Y, site_multipliers, shifted_out,
+                              denominators_out) -> list[tuple]:
         """One mini-batch's forward and backward pass, compiled to a flat list of NumPy calls.
 
         Every operand is a view fixed in advance (the epoch buffers are refilled in place), so a
@@ -96,35 +194,8 @@ class FastStep:
         mean cross-entropy lands in the grads buffer.
         """
         buf = self._buffers(X_aug.shape[-2])
-        inputs, units, gates, slopes = list(buf["inputs"]), buf["units"], buf["gate"], buf["slope"]
-        ops: list[tuple] = []
-        if multipliers[0] is None:
-            inputs[0] = X_aug  # no input dropout: the data go in as they are
-        else:
-            ops.append((np.multiply, (X_aug[..., :-1], multipliers[0], units[0])))
-        last = len(self.blocks) - 1
-        for layer, block in enumerate(self.blocks):
-            z = buf["z"][layer]
-            ops.append((np.matmul, (inputs[layer], block, z)))
-            if layer == last:
-                break
-            site = layer + 1
-            h, multiplier = units[site], multipliers[site]
-            if self.relu:
-                # relu as z·(z > 0) (np.maximum is ~3x slower per element); with dropout,
-                # relu(z)·m = z·[(z > 0)·m], and (z > 0)·m is also the backward slope.
-                if multiplier is None:
-                    ops.append((np.greater, (z, 0.0, gates[site])))
-                    ops.append((np.multiply, (z, gates[site], h)))
-                else:  # the gate straight into a float buffer: bool x float multiplies are slow
-                    ops.append((np.greater, (z, 0.0, slopes[site])))
-                    ops.append((np.multiply, (slopes[site], multiplier, slopes[site])))
-                    ops.append((np.multiply, (z, slopes[site], h)))
-            else:
-                ops.append((activate, (z, self.activation, z)))  # z keeps h, for the slope
-                ops.append((np.copyto, (h, z)) if multiplier is None
-                           else (np.multiply, (z, multiplier, h)))
-
+        ops, dropped_inputs = self._forward_calls(X_aug, site_multipliers, buf)
+        z = buf["z"][-1]
         # Softmax once; d(mean CE)/d(logits) = (softmax - Y) / n.
         ops += class_reduce_calls(np.maximum, z, buf["row_max"])
         ops.append((np.subtract, (z, buf["row_max"], shifted_out)))
@@ -134,17 +205,17 @@ class FastStep:
                 (np.multiply, (z, buf["scale"], z))]
 
         grad_z = z
-        for layer in range(last, -1, -1):
-            ops.append((np.matmul, (inputs[layer].mT, grad_z, self.grad_blocks[layer])))
+        for layer in range(len(self.blocks) - 1, -1, -1):
+            ops.append((np.matmul, (dropped_inputs[layer].mT, grad_z, self.grad_blocks[layer])))
             if layer == 0:
                 break
             grad_input = buf["grad_input"][layer]
             weights_t = self.contiguous_weights_t[layer]
             ops.append((np.copyto, (weights_t, self.weights_t[layer])))
             ops.append((np.matmul, (grad_z, weights_t, grad_input)))
-            multiplier = multipliers[layer]
+            multiplier = site_multipliers[layer]
             if self.relu:
-                slope = gates[layer] if multiplier is None else slopes[layer]
+                slope = buf["gate"][layer] if multiplier is None else buf["slope"][layer]
                 ops.append((np.multiply, (grad_input, slope, grad_input)))
             else:
                 if multiplier is not None:
@@ -155,39 +226,15 @@ class FastStep:
 
     run = staticmethod(run_calls)
 
-    def evaluation_plan(self, X_aug: np.ndarray, site_multipliers) -> tuple[list, np.ndarray]:
-        """The test-time networks' forward pass over X_aug ((n, features + 1), ones column
-        last), compiled like `plan`. Running it leaves every model's log-probabilities in the
+    def plan_forward(self, X_aug: np.ndarray, site_multipliers) -> tuple[list, np.ndarray]:
+        """The networks' forward pass over X_aug ((n, features + 1), ones column last) with
+        these multipliers (the trainer passes the test-time ones), compiled like
+        `plan_forward_backward`. Running it leaves every model's log-probabilities in the
         returned (M, n, classes) buffer."""
-        n, shape = X_aug.shape[-2], (self.n_models, X_aug.shape[-2])
-        inputs, last = self._inputs(n), len(self.blocks) - 1
-        logits = np.empty(shape + (self.sizes[-1],), self.dtype)
-        ops: list[tuple] = []
-        layer_input = X_aug
-        if site_multipliers[0] is not None:
-            ops.append((np.multiply, (X_aug[..., :-1], site_multipliers[0], inputs[0][..., :-1])))
-            layer_input = inputs[0]
-        for layer, block in enumerate(self.blocks):
-            if layer == last:
-                ops.append((np.matmul, (layer_input, block, logits)))
-                break
-            site = layer + 1
-            full, multiplier = inputs[site], site_multipliers[site]
-            h = full[..., :-1]
-            ops.append((np.matmul, (layer_input, block, h)))  # BLAS writes the strided view
-            if self.relu:
-                # relu over the whole contiguous buffer, ones column included (relu(1) = 1):
-                # whole-buffer passes cost half as much as passes over the strided view.
-                gate = np.empty(full.shape, bool)
-                ops += [(np.greater, (full, 0.0, gate)), (np.multiply, (full, gate, full))]
-            else:
-                ops.append((activate, (h, self.activation, h)))
-            if multiplier is not None:
-                ops.append((np.multiply, (h, multiplier, h)))
-            layer_input = full
-        log_probs = np.empty_like(logits)
-        ops += log_softmax_calls(logits, log_probs)
-        return ops, log_probs
+        buf = self._buffers(X_aug.shape[-2])
+        ops, _ = self._forward_calls(X_aug, site_multipliers, buf, for_backward=False)
+        log_probs = np.empty_like(buf["z"][-1])
+        return ops + log_softmax_calls(buf["z"][-1], log_probs), log_probs
 
 
 class EpochInputs:
@@ -198,8 +245,7 @@ class EpochInputs:
     its level is within that model's own threshold (so a sweep over p has nested masks).
     """
 
-    def __init__(self, X_train_aug, Y_train, configs, train_scale, site_sizes, batch_size,
-                 dtype):
+    def __init__(self, X_train_aug, Y_train, configs, site_sizes, batch_size, dtype):
         n_models, (n_train, width) = len(configs), X_train_aug.shape
         seeds = [c.seed for c in configs]
         self.X_train_aug, self.Y_train = X_train_aug, Y_train
@@ -216,19 +262,21 @@ class EpochInputs:
         self.batch_size, self.scope = batch_size, configs[0].mask_scope
         self.X = np.empty((n_models, n_train, width), dtype)
         self.Y = np.empty((n_models, n_train, Y_train.shape[1]), dtype)
-        mask_rows = {"epoch": 1, "batch": mask_lib.n_batches(n_train, batch_size),
-                     "example": n_train}[self.scope]
+        mask_rows = mask_lib.mask_rows(self.scope, n_train, batch_size)
         # TrainConfig keeps q >= 0.05, so every threshold fits the levels' uint16.
-        self.threshold = np.array([[mask_lib.keep_threshold(q) for q in c.keep_probs()]
+        self.threshold = np.array([[dropout.keep_threshold(q) for q in c.keep_probs()]
                                    for c in configs], dtype=np.uint16)  # (M, sites)
         # Sites where every model keeps everything get no multiplier at all (None).
         self.dropout_sites = [s for s in range(len(site_sizes))
-                              if np.any(self.threshold[:, s] < mask_lib.LEVELS - 1)]
+                              if np.any(self.threshold[:, s] < dropout.LEVELS - 1)]
         self.multipliers = [np.empty((n_models, mask_rows, size), dtype)
                             if s in self.dropout_sites else None
                             for s, size in enumerate(site_sizes)]
         self.threshold_column = {s: self.threshold[:, s][:, None, None] for s in self.dropout_sites}
-        # None where every model trains with plain 0/1 masks (standard convention).
+        # Kept units × 1/q where the convention is inverted; None where every model trains
+        # with plain 0/1 masks (standard convention).
+        train_scale = np.array([[dropout.training_scale(q, c.convention) for q in c.keep_probs()]
+                                for c in configs], dtype=dtype)
         self.scale_column = {s: None if np.all(train_scale[:, s] == 1) else
                              train_scale[:, s][:, None, None] for s in self.dropout_sites}
 
@@ -246,8 +294,8 @@ class EpochInputs:
             for s in self.dropout_sites:
                 # The 0/1 keep mask goes straight into the float multipliers (a bool x float
                 # multiply would cost more); scaled by 1/q below where the convention is inverted.
-                np.less_equal(site_levels[row][s], self.threshold_column[s][models],
-                              out=self.multipliers[s][models])
+                dropout.kept(site_levels[row][s], self.threshold_column[s][models],
+                             out=self.multipliers[s][models])
         for s in self.dropout_sites:
             if self.scale_column[s] is not None:
                 self.multipliers[s] *= self.scale_column[s]

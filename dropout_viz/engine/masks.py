@@ -21,9 +21,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from dropout_viz.engine.dropout import keep_mask
+
 MASK_SCOPES = ("epoch", "batch", "example")
 INIT_STREAM, EPOCH_STREAM, SAMPLE_STREAM = 0, 1, 2
-LEVELS = 65536  # random levels are 16-bit
 
 
 def stream_rng(seed: int, *key: int) -> np.random.Generator:
@@ -34,20 +35,24 @@ def n_batches(n_train: int, batch_size: int) -> int:
     return -(-n_train // min(batch_size, n_train))
 
 
+def mask_rows(mask_scope: str, n_train: int, batch_size: int) -> int:
+    """How many masks per site one epoch draws: one, one per mini-batch or one per example."""
+    return {"epoch": 1, "batch": n_batches(n_train, batch_size), "example": n_train}[mask_scope]
+
+
+def batch_rows(mask_scope: str, batch: int, batch_size: int) -> slice:
+    """The rows of an epoch's masks (`mask_rows` of them) that mini-batch `batch` trains with."""
+    if mask_scope == "example":
+        return slice(batch * batch_size, (batch + 1) * batch_size)
+    return slice(batch, batch + 1) if mask_scope == "batch" else slice(0, 1)
+
+
 def random_levels(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     """Uniform 16-bit random levels (uint16, 0..65535), four from each 64-bit generator output
     (lowest 16 bits first, whatever the machine's byte order)."""
     count = math.prod(shape)
     raw = rng.bit_generator.random_raw(-(-count // 4))
     return np.asarray(raw, dtype="<u8").view("<u2")[:count].reshape(shape)
-
-
-def keep_threshold(q: float) -> int:
-    """The highest level that keeps a unit: kept iff level <= round(q·65536) - 1.
-
-    -1 for q = 0 (nothing kept) and 65535 for q = 1 (everything kept).
-    """
-    return math.floor(q * LEVELS + 0.5) - 1
 
 
 def draw_epoch(seed: int, epoch: int, n_train: int, batch_size: int, n_units: int, mask_scope: str):
@@ -59,8 +64,7 @@ def draw_epoch(seed: int, epoch: int, n_train: int, batch_size: int, n_units: in
     """
     rng = stream_rng(seed, EPOCH_STREAM, epoch)
     order = rng.permutation(n_train)
-    rows = {"epoch": 1, "batch": n_batches(n_train, batch_size), "example": n_train}[mask_scope]
-    return order, random_levels(rng, (rows, n_units))
+    return order, random_levels(rng, (mask_rows(mask_scope, n_train, batch_size), n_units))
 
 
 def split_sites(levels: np.ndarray, site_sizes: Sequence[int]) -> list[np.ndarray]:
@@ -70,10 +74,7 @@ def split_sites(levels: np.ndarray, site_sizes: Sequence[int]) -> list[np.ndarra
 
 def keep_masks_from_levels(levels, site_sizes, keep_probs) -> list[np.ndarray]:
     """0/1 float masks per site (same leading shape as the levels)."""
-    return [
-        (u.astype(np.int32) <= keep_threshold(q)).astype(np.float64)
-        for u, q in zip(split_sites(levels, site_sizes), keep_probs)
-    ]
+    return [keep_mask(u, q) for u, q in zip(split_sites(levels, site_sizes), keep_probs)]
 
 
 def epoch_keep_masks(seed, epoch, batch, n_train, batch_size, site_sizes, keep_probs, mask_scope):
@@ -86,13 +87,9 @@ def epoch_keep_masks(seed, epoch, batch, n_train, batch_size, site_sizes, keep_p
     if not 0 <= batch < total_batches:
         raise ValueError(f"batch must be in [0, {total_batches - 1}], got {batch}")
     _, levels = draw_epoch(seed, epoch, n_train, batch_size, sum(site_sizes), mask_scope)
-    if mask_scope == "epoch":
-        rows = levels[0]
-    elif mask_scope == "batch":
-        rows = levels[batch]
-    else:
-        rows = levels[batch * batch_size:(batch + 1) * batch_size]
-    return keep_masks_from_levels(rows, site_sizes, keep_probs)
+    rows = levels[batch_rows(mask_scope, batch, batch_size)]
+    return keep_masks_from_levels(rows if mask_scope == "example" else rows[0], site_sizes,
+                                  keep_probs)
 
 
 def sample_keep_masks(keep_probs, site_sizes, n_samples: int, seed: int) -> list[np.ndarray]:

@@ -1,29 +1,30 @@
-"""The multilayer perceptron: forward and backward passes with explicit dropout multipliers.
+"""The reference multilayer perceptron: one forward and one backward pass, written plainly.
 
-Every dropout site (the inputs, then each hidden layer) is a multiplication of that layer's
-activations by a *site multiplier* before they reach the next weight matrix:
-
-* training, standard convention: the 0/1 keep mask;
-* training, inverted convention: keep mask / q (kept units are scaled up by 1/q);
-* test time, standard convention: q (identical to multiplying the outgoing weights by q);
-* test time, inverted convention: 1 (nothing to do).
-
-So one forward function serves training, thinned sub-networks, the weight-scaled network and
-stacks of K sub-networks at once (multipliers of shape (K, 1, units) broadcast over the points).
+Every dropout site (the inputs, then each hidden layer) multiplies that layer's activations by
+a *site multiplier* before they reach the next weight matrix; dropout.py says what it is in
+training (the keep mask, × 1/q if inverted) and at test time (q if standard). So one forward
+function serves training, thinned sub-networks, the weight-scaled network and stacks of K
+sub-networks at once (multipliers of shape (K, 1, units) broadcast over the points).
 The arrays may carry leading "model" axes: weights (..., fan_in, fan_out), biases (..., fan_out),
-activations (..., n, units). The trainer uses that to train many networks in one pass.
-Like CS231n's layers, `forward` returns the output and a cache that `backward` consumes.
+activations (..., n, units). Like CS231n's layers, `forward` returns the output (logits) and a
+cache that `backward` consumes. fast_path.py is the same two passes specialised for the training
+loop; the tests check it against these.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 
 import numpy as np
 
+from dropout_viz.engine.dropout import (
+    CONVENTIONS,
+    test_time_multipliers,
+    test_time_scale,
+    training_multipliers,
+)
+
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
-CONVENTIONS = ("standard", "inverted")
 
 
 def activate(z: np.ndarray, activation: str, out: np.ndarray | None = None) -> np.ndarray:
@@ -52,49 +53,24 @@ def multiply_by_slope(grad: np.ndarray, h: np.ndarray, activation: str) -> None:
         grad *= h * (1.0 - h)
 
 
-def reduces_by_columns(rows: int, n_classes: int) -> bool:
-    """Whether a reduction over the class axis should combine whole columns.
+def combine_classes(ufunc: np.ufunc, values: np.ndarray) -> np.ndarray:
+    """ufunc (np.maximum, np.add) over the last (class) axis, keeping it as length 1.
 
-    NumPy reduces a short last axis one row at a time (~40 ns a row): with 2 classes and 400
-    points that is 10x slower than combining columns, which wins from ~16 rows per extra class.
-    The choice depends only on (rows, classes), never on leading model axes, so one network
-    gives the same bits alone as inside a stack of many.
+    One call per class column: NumPy reduces a short last axis one row at a time, many times
+    slower on thousands of points. Every point combines its classes in the same order, whatever
+    else shares the pass.
     """
-    return n_classes >= 2 and rows >= 16 * (n_classes - 1)
-
-
-def class_reduce_calls(ufunc: np.ufunc, values: np.ndarray, out: np.ndarray) -> list[tuple]:
-    """ufunc.reduce over the last (class) axis into out (..., 1), as (function, args) calls."""
-    n_classes = values.shape[-1]
-    if values.ndim < 2 or not reduces_by_columns(values.shape[-2], n_classes):
-        return [(ufunc.reduce, (values, -1, None, out, True))]
-    column = [values[..., c:c + 1] for c in range(n_classes)]
-    into_out = functools.partial(ufunc, out=out)  # np.maximum no longer takes out positionally
-    return [(into_out, (column[0], column[1]))] + [(into_out, (out, column[c]))
-                                                   for c in range(2, n_classes)]
-
-
-def run_calls(calls: Sequence[tuple]) -> None:
-    """Run a list of (function, args) calls in order (see `class_reduce_calls`)."""
-    for function, args in calls:
-        function(*args)
-
-
-def log_softmax_calls(logits: np.ndarray, out: np.ndarray) -> list[tuple]:
-    """log-softmax over the last axis of logits into out, as (function, args) calls on scratch
-    buffers allocated here (the training loop compiles them once and reruns them)."""
-    row_stat = np.empty(logits.shape[:-1] + (1,), logits.dtype)  # row max, then log-sum-exp
-    exps = np.empty_like(logits)
-    return (class_reduce_calls(np.maximum, logits, row_stat)
-            + [(np.subtract, (logits, row_stat, out)), (np.exp, (out, exps))]
-            + class_reduce_calls(np.add, exps, row_stat)
-            + [(np.log, (row_stat, row_stat)), (np.subtract, (out, row_stat, out))])
+    out = values[..., :1].copy()
+    for c in range(1, values.shape[-1]):
+        ufunc(out, values[..., c:c + 1], out=out)
+    return out
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
-    out = np.empty_like(logits)
-    run_calls(log_softmax_calls(logits, out))
-    return out
+    """log-softmax over the last (class) axis: logits − max − log Σ exp(logits − max)."""
+    shifted = logits - combine_classes(np.maximum, logits)
+    shifted -= np.log(combine_classes(np.add, np.exp(shifted)))
+    return shifted
 
 
 def predicted_class(scores: np.ndarray) -> np.ndarray:
@@ -112,9 +88,10 @@ def forward(
     activation: str,
     site_multipliers: Sequence[np.ndarray | float | None],
 ) -> tuple[np.ndarray, list]:
-    """Log-probabilities of every class, and the cache for `backward`.
+    """The logits (the last layer's pre-activations), and the cache for `backward`.
 
-    site_multipliers[l] multiplies the input of weight layer l (None means 1: no dropout there).
+    site_multipliers[l] multiplies the input of weight layer l (None means 1: no dropout there);
+    dropout.py says what they are in training and at test time.
     """
     cache = []
     layer_input = X
@@ -122,11 +99,11 @@ def forward(
     for layer, (W, b) in enumerate(zip(weights, biases)):
         multiplier = site_multipliers[layer]
         dropped_input = layer_input if multiplier is None else layer_input * multiplier
-        z = np.matmul(dropped_input, W)
-        z += b[..., None, :]
+        z = dropped_input @ W
+        z += b[..., None, :]  # in place: one array less per layer
         cache.append((dropped_input, multiplier, layer_input))
         layer_input = activate(z, activation, out=z) if layer < last else z
-    return log_softmax(layer_input), cache
+    return layer_input, cache
 
 
 def backward(
@@ -138,7 +115,8 @@ def backward(
     weight_grads: Sequence[np.ndarray] | None = None,
     bias_grads: Sequence[np.ndarray] | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Gradients of the mean cross-entropy (over the n axis) for every weight and bias.
+    """Gradients of the mean cross-entropy (over the n axis) for every weight and bias, from
+    the log-probabilities `log_softmax(logits)` of `forward`'s logits and its cache.
 
     If `weight_grads`/`bias_grads` are given, the gradients are written into them (the trainer
     passes views of its flat gradient buffer, so the optimizer never concatenates anything).
@@ -173,29 +151,6 @@ def mean_cross_entropy(log_probs: np.ndarray, targets_onehot: np.ndarray) -> np.
 
 def one_hot(y: np.ndarray, n_classes: int) -> np.ndarray:
     return np.eye(n_classes)[np.asarray(y, dtype=np.int64)]
-
-
-def test_time_multipliers(keep_probs: Sequence[float], convention: str) -> list[float | None]:
-    """Site multipliers of the deterministic test-time network.
-
-    Standard dropout trained with 0/1 masks, so a unit's outgoing weights are multiplied by q at
-    test time to match the expected input the next layer saw in training. Inverted dropout
-    already scaled by 1/q in training, so the weights are used as they are.
-    """
-    if convention == "inverted":
-        return [None] * len(keep_probs)
-    return [None if q == 1.0 else float(q) for q in keep_probs]
-
-
-def training_multipliers(
-    keep_masks: Sequence[np.ndarray], keep_probs: Sequence[float], convention: str
-) -> list[np.ndarray]:
-    """Site multipliers of a thinned sub-network exactly as it runs during training."""
-    multipliers = []
-    for mask, q in zip(keep_masks, keep_probs):
-        mask = np.asarray(mask, dtype=np.float64)
-        multipliers.append(mask / q if convention == "inverted" else mask)
-    return multipliers
 
 
 class MLP:
@@ -268,11 +223,11 @@ class MLP:
         return training_multipliers(keep_masks, self.keep_probs, self.convention)
 
     def log_proba(self, X: np.ndarray, keep_masks=None) -> np.ndarray:
-        log_probs, _ = forward(
+        logits, _ = forward(
             self.weights, self.biases, np.asarray(X, dtype=np.float64), self.activation,
             self._multipliers(keep_masks),
         )
-        return log_probs
+        return log_softmax(logits)
 
     def predict_proba(self, X: np.ndarray, keep_masks=None) -> np.ndarray:
         """Class probabilities.
@@ -291,9 +246,10 @@ class MLP:
         """Mean cross-entropy of the thinned network given by keep_masks, and its gradients."""
         X = np.asarray(X, dtype=np.float64)
         targets = one_hot(y, self.weights[-1].shape[1])
-        log_probs, cache = forward(
+        logits, cache = forward(
             self.weights, self.biases, X, self.activation, self._multipliers(keep_masks)
         )
+        log_probs = log_softmax(logits)
         loss = float(mean_cross_entropy(log_probs, targets))
         weight_grads, bias_grads = backward(
             log_probs, targets, cache, self.weights, self.activation)
@@ -309,9 +265,8 @@ class MLP:
 
     def test_time_weights(self) -> list[np.ndarray]:
         """The weights the test-time network effectively uses (standard: each row × q)."""
-        if self.convention == "inverted":
-            return [W.copy() for W in self.weights]
-        return [W * q for W, q in zip(self.weights, self.keep_probs)]
+        return [W * test_time_scale(q, self.convention) for W, q in zip(self.weights,
+                                                                          self.keep_probs)]
 
     def __repr__(self) -> str:
         sizes = "-".join(str(s) for s in self.layer_sizes)

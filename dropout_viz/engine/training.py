@@ -1,4 +1,4 @@
-"""Training: the configuration, the loop, and what a run remembers.
+"""Training: the configuration and the loop (what a run remembers is in run.py).
 
 `train_many` trains several configurations of one architecture together: parameters of M
 networks sit in one (M, P) buffer and every forward/backward pass carries a leading model axis,
@@ -13,20 +13,25 @@ import dataclasses
 import math
 import numbers
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from dropout_viz.engine import dropout
 from dropout_viz.engine import masks as mask_lib
 from dropout_viz.engine.fast_path import EpochInputs, FastStep, with_ones_column
 from dropout_viz.engine.network import (
-    MLP,
     mean_cross_entropy,
     one_hot,
     predicted_class,
-    test_time_multipliers,
 )
 from dropout_viz.engine.optimizers import make_optimizer
+from dropout_viz.engine.run import (
+    ParameterLayout,
+    TrainingRun,
+    initial_parameters,
+    kept_snapshots,
+)
 from dropout_viz.schema import FIELD_SPECS
 
 PRECISIONS = ("float64", "float32")
@@ -123,141 +128,6 @@ class TrainConfig:
                 self.mask_scope, self.init, self.precision)
 
 
-@dataclass(frozen=True)
-class ParameterLayout:
-    """Where each layer's weights and biases live inside the flat parameter vector."""
-
-    layer_sizes: tuple[int, ...]
-
-    @property
-    def shapes(self) -> list[tuple[tuple[int, int], tuple[int]]]:
-        return [((a, b), (b,)) for a, b in zip(self.layer_sizes[:-1], self.layer_sizes[1:])]
-
-    @property
-    def size(self) -> int:
-        return sum(a * b + b for (a, b), _ in self.shapes)
-
-    def views(self, flat: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Per-layer views (no copies) into flat of shape (..., P)."""
-        lead = flat.shape[:-1]
-        weights, biases, offset = [], [], 0
-        for (fan_in, fan_out), _ in self.shapes:
-            weights.append(flat[..., offset:offset + fan_in * fan_out].reshape(
-                lead + (fan_in, fan_out)))
-            offset += fan_in * fan_out
-            biases.append(flat[..., offset:offset + fan_out])
-            offset += fan_out
-        return weights, biases
-
-    def weight_mask(self) -> np.ndarray:
-        """1 where the flat vector holds a weight, 0 for biases (L2 and max-norm skip biases)."""
-        mask = np.zeros(self.size)
-        weights, _ = self.views(mask)
-        for W in weights:
-            W[...] = 1.0
-        return mask
-
-
-def initial_parameters(layout: ParameterLayout, activation: str, seed: int,
-                       init: str = "auto") -> np.ndarray:
-    """Seeded initial weights (biases 0).
-
-    "auto": He (normal, std √(2/fan_in)) for relu layers, Glorot uniform otherwise and for the
-    softmax layer. "glorot": Glorot uniform everywhere, as Keras' Dense does by default.
-    """
-    rng = mask_lib.stream_rng(seed, mask_lib.INIT_STREAM)
-    flat = np.zeros(layout.size)
-    weights, _ = layout.views(flat)
-    last = len(weights) - 1
-    for layer, W in enumerate(weights):
-        fan_in, fan_out = W.shape
-        if init == "auto" and activation == "relu" and layer < last:
-            W[...] = rng.normal(0.0, math.sqrt(2.0 / fan_in), size=W.shape)
-        else:
-            limit = math.sqrt(6.0 / (fan_in + fan_out))
-            W[...] = rng.uniform(-limit, limit, size=W.shape)
-    return flat
-
-
-@dataclass
-class TrainingRun:
-    """One trained configuration: its history, every epoch's weights and a way to replay masks."""
-
-    config: TrainConfig
-    dataset: object
-    history: dict[str, np.ndarray]
-    layout: ParameterLayout
-    initial_params: np.ndarray
-    final_params: np.ndarray
-    params_by_epoch: np.ndarray | None = None  # (len(snapshot_epochs), P), or None if not kept
-    snapshot_every: int = 1
-    diverged_at: int | None = None  # epoch whose updates produced a non-finite loss
-    stopped_at: int | None = None  # epoch after which a caller asked to stop
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def epochs_completed(self) -> int:
-        return len(self.history["train_loss"])
-
-    def _network_from(self, flat: np.ndarray) -> MLP:
-        weights, biases = self.layout.views(flat)
-        return MLP([W.copy() for W in weights], [b.copy() for b in biases],
-                   self.config.activation, self.config.keep_probs(), self.config.convention)
-
-    def network(self, epoch: int = -1) -> MLP:
-        """The network after `epoch` (0-based; -1 = the last completed epoch)."""
-        completed = self.epochs_completed
-        if completed == 0:
-            return self._network_from(self.initial_params)
-        if epoch < 0:
-            epoch += completed
-        if not 0 <= epoch < completed:
-            raise ValueError(f"epoch must be in [0, {completed - 1}] (or negative), got {epoch}")
-        if epoch == completed - 1:
-            return self._network_from(self.final_params)
-        if self.params_by_epoch is None:
-            raise ValueError("this run kept only its final weights (store_weights=False)")
-        stored = np.flatnonzero(self.snapshot_epochs == epoch)
-        if not len(stored):
-            raise ValueError(f"epoch {epoch} was not kept: this run stored every "
-                             f"{self.snapshot_every}th epoch ({self.snapshot_epochs[:3]}...)")
-        return self._network_from(self.params_by_epoch[stored[0]])
-
-    @property
-    def snapshot_epochs(self) -> np.ndarray:
-        """The epochs whose weights `network(epoch)` can return."""
-        completed = self.epochs_completed
-        if self.params_by_epoch is None:
-            return np.array([completed - 1]) if completed else np.array([], dtype=int)
-        kept = np.arange(self.snapshot_every - 1, completed, self.snapshot_every)
-        if completed and (not len(kept) or kept[-1] != completed - 1):
-            kept = np.append(kept, completed - 1)
-        return kept
-
-    def initial_network(self) -> MLP:
-        return self._network_from(self.initial_params)
-
-    @property
-    def n_batches(self) -> int:
-        return mask_lib.n_batches(len(self.dataset.y_train), self.config.batch_size)
-
-    def keep_masks(self, epoch: int, batch: int = 0) -> list[np.ndarray]:
-        """The masks used in (epoch, batch), regenerated from the seed: one array per site."""
-        if epoch < 0:
-            epoch += self.epochs_completed
-        return mask_lib.epoch_keep_masks(
-            self.config.seed, epoch, batch, len(self.dataset.y_train), self.config.batch_size,
-            self.layout.layer_sizes[:-1], self.config.keep_probs(), self.config.mask_scope,
-        )
-
-    def batch_indices(self, epoch: int, batch: int = 0) -> np.ndarray:
-        """Which training examples (rows of X_train) formed that mini-batch."""
-        n_train = len(self.dataset.y_train)
-        batch_size = min(self.config.batch_size, n_train)
-        order, _ = mask_lib.draw_epoch(self.config.seed, epoch, n_train, batch_size, 0, "epoch")
-        return order[batch * batch_size:(batch + 1) * batch_size]
-
-
 EpochCallback = Callable[[int, dict[str, np.ndarray]], "bool | None"]
 
 
@@ -275,146 +145,168 @@ def _test_time_metrics(log_probs: np.ndarray, Y_eval: np.ndarray, y_eval: np.nda
     }
 
 
-def _train_group(dataset, configs: Sequence[TrainConfig], on_epoch: EpochCallback | None,
-                 store_weights: bool) -> list[TrainingRun]:
-    """Train configurations sharing one architecture together, in one vectorised pass."""
-    first = configs[0]
-    dtype = np.dtype(first.precision)
-    X_train, y_train = np.asarray(dataset.X_train, dtype), np.asarray(dataset.y_train)
-    X_test, y_test = np.asarray(dataset.X_test, dtype), np.asarray(dataset.y_test)
-    n_train, n_classes = len(y_train), int(dataset.n_classes)
-    layout = ParameterLayout((X_train.shape[1],) + first.hidden + (n_classes,))
-    site_sizes = layout.layer_sizes[:-1]
-    n_models, epochs = len(configs), first.epochs
-    batch_size = min(first.batch_size, n_train)
-    batches = mask_lib.n_batches(n_train, batch_size)
-    activation, scope = first.activation, first.mask_scope
+class _Group:
+    """Configurations sharing one architecture, trained together: M networks in one (M, P)
+    parameter buffer, the compiled mini-batch steps and evaluation, and each model's record."""
 
-    seeds = [c.seed for c in configs]
-    init_by_seed = {s: initial_parameters(layout, activation, s, first.init) for s in set(seeds)}
-    params = np.stack([init_by_seed[s] for s in seeds]).astype(dtype)
-    initial = params.copy()
-    weights, _ = layout.views(params)
+    def __init__(self, dataset, configs: Sequence[TrainConfig], store_weights: bool | int):
+        first = self.first = configs[0]
+        self.dataset, self.configs = dataset, configs
+        dtype = self.dtype = np.dtype(first.precision)
+        X_train, y_train = np.asarray(dataset.X_train, dtype), np.asarray(dataset.y_train)
+        X_test, y_test = np.asarray(dataset.X_test, dtype), np.asarray(dataset.y_test)
+        self.n_train, n_classes = len(y_train), int(dataset.n_classes)
+        self.layout = ParameterLayout((X_train.shape[1],) + first.hidden + (n_classes,))
+        n_models = len(configs)
+        seeds = [c.seed for c in configs]
+        init_by_seed = {s: initial_parameters(self.layout, first.activation, s, first.init)
+                        for s in set(seeds)}
+        self.params = np.stack([init_by_seed[s] for s in seeds]).astype(dtype)
+        self.initial = self.params.copy()
+        self.weights, _ = self.layout.views(self.params)
+        self.optimizer = make_optimizer(first.optimizer, self.params,
+                                        self._per_model([c.lr for c in configs]))
+        self.l2 = self._per_model([c.l2 for c in configs]) \
+            * self.layout.weight_mask().astype(dtype)
+        self.use_l2 = bool(np.any(self.l2))
+        self.max_norm = np.array([c.max_norm if c.max_norm > 0 else np.inf for c in configs],
+                                 dtype)
+        self.use_max_norm = bool(np.isfinite(self.max_norm).any())
 
-    def per_model(values) -> np.ndarray:
-        return np.array(values, dtype=dtype)[:, None]
+        Y_train = one_hot(y_train, n_classes).astype(dtype)
+        Y_test = one_hot(y_test, n_classes).astype(dtype)
+        self.X_eval = np.concatenate([X_train, X_test])
+        self.Y_eval = np.concatenate([Y_train, Y_test])
+        self.y_eval = np.concatenate([y_train, y_test])
+        self.history = {k: np.full((n_models, first.epochs), np.nan) for k in HISTORY_KEYS}
+        # store_weights: True keeps every epoch, an int k keeps every k-th (bounding memory for
+        # long runs of wide networks); the last epoch is always kept as final_params.
+        self.snapshot_every = int(store_weights) if store_weights else 0
+        self.snapshots: list[tuple[int, np.ndarray]] = []  # (epoch, (M, P) parameters after it)
+        self.last_good = self.params.copy()
+        self.active = np.ones(n_models, dtype=bool)
+        self.diverged_at: list[int | None] = [None] * n_models
+        self.stopped_after: int | None = None
+        self._compile(X_train, Y_train)
 
-    optimizer = make_optimizer(first.optimizer, params, per_model([c.lr for c in configs]))
-    grads = optimizer.grads  # the optimizer's own buffer: the backward pass writes into it
-    l2 = per_model([c.l2 for c in configs]) * layout.weight_mask().astype(dtype)
-    use_l2 = bool(np.any(l2))
-    max_norm = np.array([c.max_norm if c.max_norm > 0 else np.inf for c in configs], dtype)
-    use_max_norm = bool(np.isfinite(max_norm).any())
-    train_scale = np.array([[1.0 / q if c.convention == "inverted" else 1.0 for q in c.keep_probs()]
-                            for c in configs], dtype=dtype)
-    # Test-time multipliers per model: (M, 1, 1) so they broadcast over points and units.
-    test_mult = []
-    for s in range(len(site_sizes)):
-        values = [test_time_multipliers(c.keep_probs(), c.convention)[s] for c in configs]
-        test_mult.append(None if all(v is None for v in values) else
-                         np.array([1.0 if v is None else v for v in values], dtype)[:, None, None])
+    def _per_model(self, values) -> np.ndarray:
+        return np.array(values, dtype=self.dtype)[:, None]
 
-    Y_train = one_hot(y_train, n_classes).astype(dtype)
-    Y_test = one_hot(y_test, n_classes).astype(dtype)
-    X_eval = np.concatenate([X_train, X_test])
-    Y_eval, y_eval = np.concatenate([Y_train, Y_test]), np.concatenate([y_train, y_test])
-    history = {k: np.full((n_models, epochs), np.nan) for k in HISTORY_KEYS}
-    # store_weights: True keeps every epoch, an int k keeps every k-th (bounding memory for
-    # long runs of wide networks); the last epoch is always kept as final_params.
-    snapshot_every = int(store_weights) if store_weights else 0
-    snapshots: list[tuple[int, np.ndarray]] = []  # (epoch, (M, P) parameters after it)
-    last_good = params.copy()
-    active = np.ones(n_models, dtype=bool)
-    diverged_at: list[int | None] = [None] * n_models
-    stopped_after = None
+    def _compile(self, X_train: np.ndarray, Y_train: np.ndarray) -> None:
+        """The epoch buffers, each mini-batch's compiled step and the compiled evaluation."""
+        n_models, n_train, dtype = len(self.configs), self.n_train, self.dtype
+        n_classes, site_sizes = Y_train.shape[1], self.layout.layer_sizes[:-1]
+        batch_size = min(self.first.batch_size, n_train)
+        self.step = FastStep(self.layout.layer_sizes, self.params, self.optimizer.grads,
+                             self.first.activation, n_models, dtype)
+        # Inputs with a ones column appended, so each layer is one matmul with its W|b block.
+        self.epoch_inputs = EpochInputs(with_ones_column(X_train), Y_train, self.configs,
+                                        site_sizes, batch_size, dtype)
+        # Summed loss of the epoch's thinned networks, from each batch's shifted logits and
+        # softmax denominators (collected during the epoch, reduced once at its end).
+        self.shifted_epoch = np.empty((n_models, n_train, n_classes), dtype)
+        self.denominators_epoch = np.empty((n_models, n_train, 1), dtype)
+        self.batch_plans = []
+        for b in range(mask_lib.n_batches(n_train, batch_size)):
+            rows = slice(b * batch_size, (b + 1) * batch_size)
+            mask_rows = mask_lib.batch_rows(self.first.mask_scope, b, batch_size)
+            multipliers = [None if m is None else m[:, mask_rows]
+                           for m in self.epoch_inputs.multipliers]
+            self.batch_plans.append(self.step.plan_forward_backward(
+                self.epoch_inputs.X[:, rows], self.epoch_inputs.Y[:, rows], multipliers,
+                self.shifted_epoch[:, rows], self.denominators_epoch[:, rows]))
+        # Test-time multipliers per model: (M, 1, 1) so they broadcast over points and units.
+        test_mult = []
+        for s in range(len(site_sizes)):
+            values = [dropout.test_time_multipliers(c.keep_probs(), c.convention)[s]
+                      for c in self.configs]
+            test_mult.append(None if all(v is None for v in values) else
+                             np.array([1.0 if v is None else v for v in values],
+                                      dtype)[:, None, None])
+        # One pass over train and test points together (half the per-call overhead).
+        self.evaluation, self.eval_log_probs = self.step.plan_forward(
+            with_ones_column(self.X_eval), test_mult)
 
-    step = FastStep(layout.layer_sizes, params, grads, activation, n_models, dtype)
-    # Inputs with a ones column appended, so each layer is one matmul with its W|b block.
-    X_train_aug = with_ones_column(X_train)
-    X_eval_aug = with_ones_column(X_eval)
-    epoch_inputs = EpochInputs(X_train_aug, Y_train, configs, train_scale, site_sizes,
-                                batch_size, dtype)
-    # Summed loss of the epoch's thinned networks, from each batch's shifted logits and softmax
-    # denominators (collected during the epoch, reduced once at its end).
-    shifted_epoch = np.empty((n_models, n_train, n_classes), dtype)
-    denominators_epoch = np.empty((n_models, n_train, 1), dtype)
-    batch_plans = []
-    for b in range(batches):
-        rows = slice(b * batch_size, (b + 1) * batch_size)
-        mask_index = {"example": rows, "batch": slice(b, b + 1), "epoch": slice(None)}[scope]
-        multipliers = [None if m is None else m[:, mask_index] for m in epoch_inputs.multipliers]
-        batch_plans.append(step.plan(epoch_inputs.X[:, rows], epoch_inputs.Y[:, rows],
-                                     multipliers, shifted_epoch[:, rows],
-                                     denominators_epoch[:, rows]))
-    Y_epoch = epoch_inputs.Y
-    # One pass over train and test points together (half the per-call overhead).
-    evaluation, eval_log_probs = step.evaluation_plan(X_eval_aug, test_mult)
-
-    for epoch in range(epochs):
-        epoch_inputs.fill(epoch)
+    def train_epoch(self, epoch: int) -> dict[str, np.ndarray]:
+        """One epoch of mini-batch steps, then every model's metrics."""
+        step, params, grads, optimizer = self.step, self.params, self.optimizer.grads, \
+            self.optimizer
+        self.epoch_inputs.fill(epoch)
         with np.errstate(all="ignore"):
-            for plan in batch_plans:
+            for plan in self.batch_plans:
                 step.run(plan)
-                if use_l2:
-                    grads += l2 * params
+                if self.use_l2:
+                    grads += self.l2 * params
                 optimizer.step(params, grads)
-                if use_max_norm:
-                    for W in weights:
+                if self.use_max_norm:
+                    for W in self.weights:
                         norms = np.sqrt((W * W).sum(axis=-2, keepdims=True))
-                        W *= np.minimum(1.0, max_norm[:, None, None] / np.maximum(norms, 1e-12))
+                        W *= np.minimum(1.0, self.max_norm[:, None, None]
+                                        / np.maximum(norms, 1e-12))
             # -sum(Y · log softmax) = sum(log denominator) - sum(Y · shifted logits).
-            thinned_loss = (np.log(denominators_epoch).sum(axis=(-1, -2), dtype=np.float64)
-                            - (shifted_epoch * Y_epoch).sum(axis=(-1, -2), dtype=np.float64))
+            thinned_loss = (
+                np.log(self.denominators_epoch).sum(axis=(-1, -2), dtype=np.float64)
+                - (self.shifted_epoch * self.epoch_inputs.Y).sum(axis=(-1, -2),
+                                                                 dtype=np.float64))
+            step.run(self.evaluation)
+            return {"thinned_loss": thinned_loss / self.n_train,
+                    **_test_time_metrics(self.eval_log_probs, self.Y_eval, self.y_eval,
+                                         self.n_train)}
 
-            step.run(evaluation)
-            metrics = {"thinned_loss": thinned_loss / n_train,
-                       **_test_time_metrics(eval_log_probs, Y_eval, y_eval, n_train)}
+    def record(self, epoch: int, metrics: dict[str, np.ndarray]) -> None:
+        """History, divergence (a diverged network is frozen at its last finite weights; the
+        others go on) and the kept weights of this epoch."""
+        params, active, history = self.params, self.active, self.history
         finite = np.isfinite(params).all(axis=1) & np.isfinite(metrics["thinned_loss"]) \
             & np.isfinite(metrics["train_loss"])
         for m in np.flatnonzero(active & ~finite):
-            diverged_at[m] = epoch
+            self.diverged_at[m] = epoch
             active[m] = False
         if active.all():
-            np.copyto(last_good, params)
+            np.copyto(self.last_good, params)
             for key, values in metrics.items():
                 history[key][:, epoch] = values
-        else:  # a diverged network is frozen at its last finite weights; the others go on
-            params[~active] = last_good[~active]
-            last_good[active] = params[active]
+        else:
+            params[~active] = self.last_good[~active]
+            self.last_good[active] = params[active]
             for key, values in metrics.items():
                 history[key][active, epoch] = values[active]
-        if snapshot_every and (epoch + 1) % snapshot_every == 0:
-            snapshots.append((epoch, params.copy()))
+        if self.snapshot_every and (epoch + 1) % self.snapshot_every == 0:
+            self.snapshots.append((epoch, params.copy()))
+
+    def runs(self, last_epoch: int) -> list[TrainingRun]:
+        runs = []
+        for m, config in enumerate(self.configs):
+            diverged_at = self.diverged_at[m]
+            completed = last_epoch + 1 if diverged_at is None else diverged_at
+            runs.append(TrainingRun(
+                config=config, dataset=self.dataset,
+                history={k: v[m, :completed].copy() for k, v in self.history.items()},
+                layout=self.layout, initial_params=self.initial[m].copy(),
+                final_params=self.params[m].copy(),
+                params_by_epoch=kept_snapshots(self.snapshots, m, completed, self.params[m])
+                if self.snapshot_every else None,
+                snapshot_every=max(self.snapshot_every, 1),
+                diverged_at=diverged_at,
+                stopped_at=self.stopped_after if diverged_at is None else None,
+            ))
+        return runs
+
+
+def _train_group(dataset, configs: Sequence[TrainConfig], on_epoch: EpochCallback | None,
+                 store_weights: bool | int) -> list[TrainingRun]:
+    """Train configurations sharing one architecture together, in one vectorised pass."""
+    group = _Group(dataset, configs, store_weights)
+    for epoch in range(configs[0].epochs):
+        metrics = group.train_epoch(epoch)
+        group.record(epoch, metrics)
         if on_epoch is not None and on_epoch(epoch, {k: v.copy() for k, v in metrics.items()}) \
                 is False:
-            stopped_after = epoch
+            group.stopped_after = epoch
             break
-        if not active.any():
+        if not group.active.any():
             break
-
-    last_epoch = epoch
-    runs = []
-    for m, config in enumerate(configs):
-        completed = last_epoch + 1 if diverged_at[m] is None else diverged_at[m]
-        runs.append(TrainingRun(
-            config=config, dataset=dataset,
-            history={k: v[m, :completed].copy() for k, v in history.items()},
-            layout=layout, initial_params=initial[m].copy(), final_params=params[m].copy(),
-            params_by_epoch=_kept_snapshots(snapshots, m, completed, params[m])
-            if snapshot_every else None,
-            snapshot_every=max(snapshot_every, 1),
-            diverged_at=diverged_at[m],
-            stopped_at=stopped_after if diverged_at[m] is None else None,
-        ))
-    return runs
-
-
-def _kept_snapshots(snapshots, model: int, completed: int, final: np.ndarray) -> np.ndarray:
-    """One model's stored parameters, in the order of TrainingRun.snapshot_epochs."""
-    kept = [(epoch, flat[model]) for epoch, flat in snapshots if epoch < completed]
-    if completed and (not kept or kept[-1][0] != completed - 1):
-        kept.append((completed - 1, final))
-    return np.array([flat for _, flat in kept]).reshape(len(kept), final.shape[-1])
+    return group.runs(epoch)
 
 
 def _one_blas_thread():
