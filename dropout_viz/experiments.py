@@ -3,8 +3,8 @@
 Pure NumPy (no Streamlit, no Plotly), so the app, the command-line export and the tests compute
 the same numbers.
 
-* `twin_runs`: the run and its p = 0 twin, trained together (same data, seed, initial weights,
-  batch order; only the dropout rates differ).
+* `twin_config`: the run's p = 0 twin (same data, seed, initial weights and batch order; only
+  the dropout rates differ).
 * `sweep_p`: p from 0 to 0.8 × a few seeds, each architecture trained in one vectorised
   `train_many` pass. Mode "width" keeps the layer width n; mode "active" keeps the expected
   number of active units q·n (Srivastava et al. 2014, §7.3), so n grows as p grows.
@@ -16,7 +16,6 @@ the same numbers.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -47,18 +46,6 @@ ProgressCallback = Callable[[float], "bool | None"]
 def twin_config(config: TrainConfig) -> TrainConfig:
     """The same configuration without dropout: p_hidden = p_input = 0, everything else equal."""
     return config.replace(p_hidden=0.0, p_input=0.0)
-
-
-def twin_runs(dataset, config: TrainConfig, on_progress: ProgressCallback | None = None,
-              store_weights: bool | int = False) -> tuple[TrainingRun, TrainingRun]:
-    """(run, twin): `config` and its p = 0 twin, trained together in one `train_many` pass.
-
-    Both start from the same initial weights (same seed) and see the training points in the
-    same order; the masks come from the same uniforms, which at p = 0 keep every unit.
-    """
-    run, twin = train_many(dataset, [config, twin_config(config)], on_progress,
-                           store_weights=store_weights)
-    return run, twin
 
 
 def generalisation_gap(run: TrainingRun) -> float:
@@ -364,7 +351,6 @@ class ExperimentResults:
     classifications: dict[str, Classification] | None = None
     examples: dict[str, np.ndarray] | None = None  # label → (k, rows, cols) images
     sweep: SweepResult | None = None
-    extra: dict = dataclasses.field(default_factory=dict)
 
 
 def run_label(p_hidden: float, p_input: float = 0.0) -> str:

@@ -29,6 +29,12 @@ def digits():
     return load_dataset("digits", test_fraction=0.2)
 
 
+def twin_runs(dataset, config, store_weights=False):
+    """The run and its p = 0 twin, each trained by `train` as the app trains them."""
+    return (train(dataset, config, store_weights=store_weights),
+            train(dataset, ex.twin_config(config), store_weights=store_weights))
+
+
 def preset_setup(name):
     key = apply_preset(load_presets()[name]).train_key()
     return pipeline.dataset_for(key.data), pipeline.config_for(key)
@@ -38,7 +44,7 @@ def preset_setup(name):
 
 
 def test_the_twin_differs_from_the_run_only_in_p(moons):
-    run, twin = ex.twin_runs(moons, SMALL)
+    run, twin = twin_runs(moons, SMALL)
     differences = {name for name, value in dataclasses.asdict(run.config).items()
                    if dataclasses.asdict(twin.config)[name] != value}
     assert differences == {"p_hidden", "p_input"}
@@ -47,15 +53,12 @@ def test_the_twin_differs_from_the_run_only_in_p(moons):
     assert twin.dataset is run.dataset
     np.testing.assert_array_equal(twin.initial_params, run.initial_params)  # same init
     np.testing.assert_array_equal(twin.batch_indices(4, 1), run.batch_indices(4, 1))
-    # ... and it is exactly the run `train` gives for the p = 0 configuration alone.
-    alone = train(moons, SMALL.replace(p_hidden=0.0, p_input=0.0))
-    np.testing.assert_allclose(twin.final_params, alone.final_params, rtol=1e-10, atol=1e-12)
     assert all(m.all() for m in twin.keep_masks(2, 0))  # p = 0 keeps every unit
     assert not all(m.all() for m in run.keep_masks(2, 0))
 
 
 def test_generalisation_gap_is_test_minus_train_loss(moons):
-    run, _ = ex.twin_runs(moons, SMALL)
+    run, _ = twin_runs(moons, SMALL)
     assert ex.generalisation_gap(run) == pytest.approx(
         run.history["test_loss"][-1] - run.history["train_loss"][-1])
 
@@ -140,7 +143,7 @@ def direct_hidden(run, X):
 
 
 def test_activation_statistics_match_a_direct_computation(moons):
-    run, twin = ex.twin_runs(moons, SMALL)
+    run, twin = twin_runs(moons, SMALL)
     layers = direct_hidden(run, moons.X_train)
     stats = ex.activation_stats(run.network(), moons.X_train)
     assert [s.layer for s in stats] == [1, 2]
@@ -163,7 +166,7 @@ def test_activation_statistics_match_a_direct_computation(moons):
 
 
 def test_unit_maps_are_the_hidden_outputs_over_the_grid(moons):
-    run, _ = ex.twin_runs(moons, SMALL, store_weights=True)
+    run, _ = twin_runs(moons, SMALL, store_weights=True)
     xs, ys, points = ex.plane(moons, 12)
     mask = ex.shown_mask(run, 3)
     units = ex.unit_maps(run.network(3), xs, ys, mask)
@@ -206,7 +209,7 @@ def roles(fig, role):
 
 
 def test_results_and_figures_for_a_planar_dataset(moons):
-    run, twin = ex.twin_runs(moons, SMALL, store_weights=True)
+    run, twin = twin_runs(moons, SMALL, store_weights=True)
     sweep = ex.sweep_p(moons, SMALL, ps=(0.0, 0.5), seeds=2)
     results = ex.experiment_results(run, twin, epoch=2, sweep=sweep, grid_resolution=20,
                                     unit_resolution=10)
@@ -232,7 +235,7 @@ def test_results_and_figures_for_a_planar_dataset(moons):
 
 def test_results_and_figures_for_digits(digits):
     config = TrainConfig(hidden=(24, 24), p_hidden=0.5, epochs=2, seed=0)
-    run, twin = ex.twin_runs(digits, config)
+    run, twin = twin_runs(digits, config)
     results = ex.experiment_results(run, twin, n_examples=5)
     assert results.grid is None and results.units is None
     figures = fx.experiments_figures(results)

@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -194,7 +194,6 @@ class TrainingRun:
     snapshot_every: int = 1
     diverged_at: int | None = None  # epoch whose updates produced a non-finite loss
     stopped_at: int | None = None  # epoch after which a caller asked to stop
-    extra: dict = field(default_factory=dict)
 
     @property
     def epochs_completed(self) -> int:

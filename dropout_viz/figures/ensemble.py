@@ -16,6 +16,7 @@ from plotly.subplots import make_subplots
 
 from dropout_viz.figures import style
 from dropout_viz.figures.boundary import _probability_traces, boundary_panels
+from dropout_viz.figures.network import N_WIDTH_BUCKETS, link_buckets, link_opacity, link_width
 
 if TYPE_CHECKING:  # the figures package stays free of engine imports at run time
     from dropout_viz.ensemble import (
@@ -53,7 +54,6 @@ CELL_GAP_X, CELL_GAP_Y = 0.14, 0.22
 DIAGRAM_HEIGHT = 0.62
 DIAGRAM_GAP = 0.06  # between a cell's diagram and its boundary
 GALLERY_MAX_NODES = 10  # per layer; wider layers show 9 units and a "more" mark
-LINK_WIDTHS = (0.5, 1.0, 1.8, 2.8)  # by |w| / max |w| of the layer, in four buckets
 
 
 def _diagram_geometry(weights, keep_masks, left: float, top: float, height: float,
@@ -90,16 +90,14 @@ def _diagram_geometry(weights, keep_masks, left: float, top: float, height: floa
         if not src.size or not dst.size:
             continue
         values = W[np.ix_(src, dst)].ravel()
-        biggest = float(np.abs(W).max()) or 1.0
-        bucket = np.minimum((np.abs(values) / biggest * len(LINK_WIDTHS)).astype(int),
-                            len(LINK_WIDTHS) - 1)
+        bucket = link_buckets(values, float(np.abs(W).max()))
         ii, jj = np.meshgrid(src, dst, indexing="ij")
         segments = np.stack([
             np.column_stack([np.full(ii.size, xs[layer]), y_of(layer, ii.ravel())]),
             np.column_stack([np.full(ii.size, xs[layer + 1]), y_of(layer + 1, jj.ravel())]),
         ], axis=1)
         for positive in (True, False):
-            for b in range(len(LINK_WIDTHS)):
+            for b in range(N_WIDTH_BUCKETS):
                 chosen = ((values >= 0) == positive) & (bucket == b)
                 if chosen.any():
                     links.setdefault((positive, b), []).append(segments[chosen])
@@ -183,10 +181,10 @@ def gallery_figure(gallery: Gallery, data: PlotData, projector: bool = False,
         x, y = _segments_xy(parts)
         traces.append(go.Scatter(
             x=x, y=y, mode="lines", hoverinfo="skip", showlegend=False, connectgaps=False,
-            line={"width": LINK_WIDTHS[b] * scale,
+            line={"width": link_width(b, scale),
                   "color": style.POSITIVE_WEIGHT_COLOR if positive
                   else style.NEGATIVE_WEIGHT_COLOR},
-            opacity=0.4 + 0.15 * b, meta={"role": "links", "positive": positive, "bucket": b}))
+            opacity=link_opacity(b), meta={"role": "links", "positive": positive, "bucket": b}))
     node_size = 8 * scale
     for is_dropped in (False, True):
         group = [n for n in nodes if n[4] == is_dropped]
