@@ -11,10 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dropout_viz.data import Dataset, load_dataset
+from dropout_viz.data import Dataset, load_dataset, make_grid
 from dropout_viz.engine import MLP, TrainConfig, TrainingRun, accuracy, log_loss, train
 from dropout_viz.engine.network import forward, test_time_multipliers, training_multipliers
-from dropout_viz.figures.boundary import make_grid
 from dropout_viz.settings import DataKey, TrainKey
 
 GRID_RESOLUTION = 100

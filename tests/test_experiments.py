@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dropout_viz import experiments as ex
-from dropout_viz import pipeline
+from dropout_viz import neurons, pipeline
 from dropout_viz.data import load_dataset
 from dropout_viz.engine import TrainConfig, train, train_many
 from dropout_viz.figures import experiments as fx
@@ -145,20 +145,20 @@ def direct_hidden(run, X):
 def test_activation_statistics_match_a_direct_computation(moons):
     run, twin = twin_runs(moons, SMALL)
     layers = direct_hidden(run, moons.X_train)
-    stats = ex.activation_stats(run.network(), moons.X_train)
+    stats = neurons.activation_stats(run.network(), moons.X_train)
     assert [s.layer for s in stats] == [1, 2]
     for h, s in zip(layers, stats):
         assert s.mean == pytest.approx(h.mean())
         assert s.near_zero == pytest.approx(np.mean(np.abs(h) < 1e-3))
         np.testing.assert_allclose(s.unit_means, h.mean(axis=0))
-        counts, edges = np.histogram(h, bins=ex.HISTOGRAM_BINS)
+        counts, edges = np.histogram(h, bins=neurons.HISTOGRAM_BINS)
         np.testing.assert_array_equal(s.counts, counts)
         np.testing.assert_allclose(s.edges, edges)
         assert s.n_values == h.size
-    pooled = ex.pooled_stats(stats)
+    pooled = neurons.pooled_stats(stats)
     assert pooled["mean"] == pytest.approx(np.concatenate([h.ravel() for h in layers]).mean())
 
-    compared = ex.compare_activations({"a": run.network(), "b": twin.network()}, moons.X_train)
+    compared = neurons.compare_activations({"a": run.network(), "b": twin.network()}, moons.X_train)
     for l in range(2):  # shared edges cover both networks, so every value is counted
         np.testing.assert_array_equal(compared["a"][l].edges, compared["b"][l].edges)
         assert compared["a"][l].n_values == compared["b"][l].n_values == len(moons.X_train) * 8
@@ -167,9 +167,10 @@ def test_activation_statistics_match_a_direct_computation(moons):
 
 def test_unit_maps_are_the_hidden_outputs_over_the_grid(moons):
     run, _ = twin_runs(moons, SMALL, store_weights=True)
-    xs, ys, points = ex.plane(moons, 12)
+    grid = pipeline.grid_for(moons, 12)
+    xs, ys, points = grid.xs, grid.ys, grid.points
     mask = ex.shown_mask(run, 3)
-    units = ex.unit_maps(run.network(3), xs, ys, mask)
+    units = neurons.unit_maps(run.network(3), xs, ys, mask)
     assert [m.shape for m in units.maps] == [(12, 12, 8), (12, 12, 8)]
     direct = run.network(3).hidden_activations(points)
     np.testing.assert_allclose(units.maps[1].reshape(-1, 8), direct[1])
@@ -260,6 +261,10 @@ def test_images_figure_says_when_there_are_no_mistakes():
 def test_results_for_run_trains_twin_and_sweep(moons):
     run = train(moons, SMALL.replace(epochs=2))
     results = ex.results_for_run(run, sweep_mode="active")
-    assert results.twin.config == ex.twin_config(run.config)
+    twin = train(moons, ex.twin_config(run.config))  # the p = 0 twin, trained on its own
+    assert list(results.histories) == list(results.labels)
+    for name, values in twin.history.items():
+        np.testing.assert_array_equal(results.histories[results.labels[1]][name], values)
+    assert results.histories[results.labels[0]] is run.history
     assert results.sweep is not None and results.sweep.mode == "active"
     assert results.sweep.metrics["test_acc"].shape == (len(ex.SWEEP_PS), ex.SWEEP_SEEDS)

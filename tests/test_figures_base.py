@@ -7,13 +7,13 @@ import json
 import numpy as np
 import pytest
 
+from dropout_viz.data import make_grid
 from dropout_viz.figures import (
     PLOTLY_CONFIG,
     base_layout,
     boundary_figure,
     boundary_panels,
     history_figure,
-    make_grid,
     network_figure,
     overlay_history_figure,
     style,

@@ -21,28 +21,6 @@ from dropout_viz.figures import style
 DIFF_COLORSCALE = "Viridis"
 
 
-def make_grid(
-    X: np.ndarray, resolution: int = 100, margin: float = 0.5
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Evenly spaced grid over the bounds of X (first two columns) plus `margin` on each side.
-
-    Returns xs (R,), ys (R,) and grid_points (R*R, 2) in row-major order (y outer, x inner), so
-    `values.reshape(R, R)` is directly a heatmap z with rows along y.
-    """
-    X = np.asarray(X, dtype=float)
-    if X.ndim != 2 or X.shape[1] < 2 or len(X) == 0:
-        raise ValueError(f"X must have shape (n, 2) with n >= 1, got {X.shape}")
-    if resolution < 2:
-        raise ValueError(f"resolution must be at least 2, got {resolution}")
-    lo = X[:, :2].min(axis=0) - margin
-    hi = X[:, :2].max(axis=0) + margin
-    hi = np.where(hi > lo, hi, lo + 1.0)  # a degenerate axis still gets a usable range
-    xs = np.linspace(lo[0], hi[0], resolution)
-    ys = np.linspace(lo[1], hi[1], resolution)
-    gx, gy = np.meshgrid(xs, ys)
-    return xs, ys, np.column_stack([gx.ravel(), gy.ravel()])
-
-
 def _check_probs(xs: np.ndarray, ys: np.ndarray, grid_probs: np.ndarray) -> np.ndarray:
     grid_probs = np.asarray(grid_probs, dtype=float)
     if grid_probs.ndim == 1:  # P(class 1) of a two-class problem
