@@ -396,7 +396,7 @@ def test_a_weight_gets_one_width_in_the_main_diagram_and_the_gallery(projector):
     """The gallery once bucketed |w| in four floored steps, the main diagram in six rounded
     ones: the same weight was drawn at two widths. Both now share one rule."""
     from dropout_viz.ensemble import Gallery, PlotData
-    from dropout_viz.figures.ensemble import gallery_figure
+    from dropout_viz.figures.gallery import gallery_figure
 
     weights = random_net([2, 6, 5, 2], seed=3)
     masks = [np.ones(2), np.array([1, 0, 1, 1, 0, 1.0]), np.array([1, 1, 0, 1, 1.0])]
