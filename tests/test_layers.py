@@ -1,8 +1,8 @@
 """The house's layering, read from the source: imports point one way, Streamlit stays in ui/, no
 file grows past 400 lines, and importing the page changes nothing.
 
-    engine ← data ← pipeline / ensemble / experiments / lesson ← figures
-           ← tab_figures / export / cli ← ui ← app.py
+    (schema) ← engine ← data ← pipeline / ensemble / experiments / lesson ← figures
+             ← tab_figures / export / cli ← ui ← app.py
 """
 
 from __future__ import annotations
@@ -20,10 +20,12 @@ MAX_LINES = 400
 
 # Every module of the package, by layer: a module may import its own layer and the ones below.
 LAYERS = (
-    ("engine", ("dropout_viz", "dropout_viz.engine")),
+    ("schema", ("dropout_viz", "dropout_viz.schema")),  # the settings table: plain data
+    ("engine", ("dropout_viz.engine",)),
     ("data", ("dropout_viz.data", "dropout_viz.csv_data", "dropout_viz.settings",
               "dropout_viz.presets")),
-    ("compute", ("dropout_viz.pipeline", "dropout_viz.ensemble", "dropout_viz.experiments",
+    ("compute", ("dropout_viz.pipeline", "dropout_viz.ensemble",
+                 "dropout_viz.ensemble_measures", "dropout_viz.experiments",
                  "dropout_viz.neurons", "dropout_viz.lesson")),
     ("figures", ("dropout_viz.figures",)),
     ("output", ("dropout_viz.tab_figures", "dropout_viz.export", "dropout_viz.cli",

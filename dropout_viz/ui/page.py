@@ -57,7 +57,6 @@ def render_tab(slug: str, settings, key) -> None:
 
 
 def main() -> None:
-    limit_blas_threads()
     st.set_page_config(page_title="dropout_viz — dropout made visible", page_icon="🎲",
                        layout="wide")
     state.init_session()
@@ -65,6 +64,7 @@ def main() -> None:
     sidebar.render(settings)
     for warning in state.take_warnings():
         st.warning(warning)
+    limit_blas_threads()  # before anything computes
     key = cache.resolve(settings)
     try:
         notes = data_notes(settings, key)
