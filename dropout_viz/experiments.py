@@ -1,4 +1,4 @@
-"""Experiments on top of the engine: with vs without dropout, sweeping p, inside the neurons.
+"""Experiments on top of the engine: with vs without dropout, sweeping p, classification.
 
 Pure NumPy (no Streamlit, no Plotly), so the app, the command-line export and the tests compute
 the same numbers.
@@ -8,7 +8,8 @@ the same numbers.
 * `sweep_p`: p from 0 to 0.8 × a few seeds, each architecture trained in one vectorised
   `train_many` pass. Mode "width" keeps the layer width n; mode "active" keeps the expected
   number of active units q·n (Srivastava et al. 2014, §7.3), so n grows as p grows.
-* the hidden units' activations and unit maps come from `neurons`.
+* `experiment_results`: every view of the tab; the hidden units' activations and unit maps
+  come from `neurons`.
 * `classification`: confusion matrix and misclassified examples (digits).
 """
 
