@@ -168,7 +168,7 @@ def profile() -> list[tuple[str, Stopwatch, str]]:
     """Server-side work on the default settings: (step, times, note)."""
     from dropout_viz import pipeline
     from dropout_viz.settings import DEFAULTS
-    from dropout_viz.ui.action_tab import action_figures, animation_figure
+    from dropout_viz.tab_figures import action_figures, animation_figure
 
     rows = []
     key = DEFAULTS.train_key()

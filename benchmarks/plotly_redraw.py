@@ -28,7 +28,7 @@ from harness import chromium  # noqa: E402
 from dropout_viz import pipeline  # noqa: E402
 from dropout_viz.figures import history_figure  # noqa: E402
 from dropout_viz.settings import DEFAULTS  # noqa: E402
-from dropout_viz.ui import action_tab  # noqa: E402
+from dropout_viz.tab_figures import animation_figure  # noqa: E402
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 REDRAW_JS = """
@@ -61,7 +61,7 @@ def plain(spec: dict) -> dict:
 def figures(p: float) -> tuple[dict, dict]:
     settings = DEFAULTS.replace(p_hidden=p)
     run = pipeline.train_for(settings.train_key())
-    return (plain(action_tab.animation_figure(run, settings).to_dict()),
+    return (plain(animation_figure(run, settings).to_dict()),
             plain(json.loads(history_figure(run.history).to_json())))
 
 

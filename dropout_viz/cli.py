@@ -150,17 +150,7 @@ def _checked(make, parser: argparse.ArgumentParser) -> Settings:
         parser.error(str(error))
 
 
-def _quiet_streamlit() -> None:
-    """Tab modules use st.cache_data, which warns "No runtime found" outside the app."""
-    try:
-        from streamlit.logger import set_log_level
-    except ImportError:
-        return
-    set_log_level("error")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    _quiet_streamlit()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "train":

@@ -1,42 +1,36 @@
-"""Experiments on top of the engine: with vs without dropout, sweeping p, inside the neurons.
+"""Experiments on top of the engine: with vs without dropout, sweeping p, classification.
 
 Pure NumPy (no Streamlit, no Plotly), so the app, the command-line export and the tests compute
 the same numbers.
 
-* `twin_runs`: the run and its p = 0 twin, trained together (same data, seed, initial weights,
-  batch order; only the dropout rates differ).
+* `twin_config`: the run's p = 0 twin (same data, seed, initial weights and batch order; only
+  the dropout rates differ).
 * `sweep_p`: p from 0 to 0.8 × a few seeds, each architecture trained in one vectorised
   `train_many` pass. Mode "width" keeps the layer width n; mode "active" keeps the expected
   number of active units q·n (Srivastava et al. 2014, §7.3), so n grows as p grows.
-* `activation_stats`: what the hidden units output on the training data (histogram, mean,
-  fraction near zero), the sparsity effect of Srivastava et al. Fig. 8.
-* `unit_maps`: every hidden unit's output over the 2-D input plane (TensorFlow Playground style).
+* `experiment_results`: every view of the tab; the hidden units' activations and unit maps
+  come from `neurons`.
 * `classification`: confusion matrix and misclassified examples (digits).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from dropout_viz import pipeline
+from dropout_viz.data import Dataset
 from dropout_viz.engine import MLP, TrainConfig, TrainingRun, train, train_many
 from dropout_viz.engine.training import HISTORY_KEYS
-from dropout_viz.figures.boundary import make_grid
+from dropout_viz.neurons import ActivationStats, UnitMaps, compare_activations, unit_maps
 
 SWEEP_PS: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(9))  # 0, 0.1, ..., 0.8
 SWEEP_SEEDS = 3
 SWEEP_MODES = ("width", "active")
 MAX_SWEEP_WIDTH = 1024  # the engine's limit on a layer's width
-
-# An activation counts as "near zero" when |a| < NEAR_ZERO. For ReLU units that is exactly the
-# fraction of inactive (zero) outputs; for tanh it counts outputs at the origin; sigmoid units
-# output 0.5 at rest, so for them the fraction measures saturation towards 0, not sparsity.
-NEAR_ZERO = 1e-3
-HISTOGRAM_BINS = 40
 
 ProgressCallback = Callable[[float], "bool | None"]
 
@@ -47,18 +41,6 @@ ProgressCallback = Callable[[float], "bool | None"]
 def twin_config(config: TrainConfig) -> TrainConfig:
     """The same configuration without dropout: p_hidden = p_input = 0, everything else equal."""
     return config.replace(p_hidden=0.0, p_input=0.0)
-
-
-def twin_runs(dataset, config: TrainConfig, on_progress: ProgressCallback | None = None,
-              store_weights: bool | int = False) -> tuple[TrainingRun, TrainingRun]:
-    """(run, twin): `config` and its p = 0 twin, trained together in one `train_many` pass.
-
-    Both start from the same initial weights (same seed) and see the training points in the
-    same order; the masks come from the same uniforms, which at p = 0 keep every unit.
-    """
-    run, twin = train_many(dataset, [config, twin_config(config)], on_progress,
-                           store_weights=store_weights)
-    return run, twin
 
 
 def generalisation_gap(run: TrainingRun) -> float:
@@ -191,113 +173,6 @@ def sweep_p(dataset, base_config: TrainConfig, ps: Sequence[float] = SWEEP_PS,
         complete=not stopped and all(run is not None for run in runs))
 
 
-# ----------------------------------------------------------------------------- inside the neurons
-
-
-@dataclass(frozen=True)
-class ActivationStats:
-    """What one hidden layer of the test-time network outputs on a set of points.
-
-    mean: mean activation over points and units. near_zero: fraction of activations with
-    |a| < NEAR_ZERO. unit_means: each unit's mean over the points. counts: histogram of all
-    activations on `edges` (values outside the edges are clipped into the end bins).
-    """
-
-    layer: int  # 1-based hidden layer
-    mean: float
-    near_zero: float
-    unit_means: np.ndarray  # (units,)
-    counts: np.ndarray  # (bins,)
-    edges: np.ndarray  # (bins + 1,)
-
-    @property
-    def n_values(self) -> int:
-        return int(self.counts.sum())
-
-
-def hidden_activations(net: MLP, X: np.ndarray) -> list[np.ndarray]:
-    """Each hidden layer's output (n, units) in the test-time network (no units dropped).
-
-    This is the unit's own output h, before the next layer's dropout multiplier (×q in the
-    standard convention), so networks trained with and without dropout compare like for like.
-    """
-    return net.hidden_activations(X)
-
-
-def activation_edges(arrays: Sequence[np.ndarray], bins: int = HISTOGRAM_BINS) -> np.ndarray:
-    """Shared histogram edges covering every array (so two networks' histograms line up)."""
-    low = min(float(np.min(a)) for a in arrays)
-    high = max(float(np.max(a)) for a in arrays)
-    if high <= low:
-        high = low + 1.0
-    return np.linspace(low, high, bins + 1)
-
-
-def layer_stats(activations: np.ndarray, layer: int, edges: np.ndarray) -> ActivationStats:
-    values = np.asarray(activations, dtype=float)
-    clipped = np.clip(values.ravel(), edges[0], edges[-1])
-    counts, _ = np.histogram(clipped, bins=edges)
-    return ActivationStats(
-        layer=layer, mean=float(values.mean()),
-        near_zero=float(np.mean(np.abs(values) < NEAR_ZERO)),
-        unit_means=values.mean(axis=0), counts=counts, edges=np.asarray(edges, dtype=float))
-
-
-def activation_stats(net: MLP, X: np.ndarray,
-                     edges: Sequence[np.ndarray] | None = None) -> list[ActivationStats]:
-    """One ActivationStats per hidden layer of `net` on the points X."""
-    layers = hidden_activations(net, X)
-    if edges is None:
-        edges = [activation_edges([h]) for h in layers]
-    return [layer_stats(h, l + 1, e) for l, (h, e) in enumerate(zip(layers, edges))]
-
-
-def compare_activations(nets: Mapping[str, MLP], X: np.ndarray,
-                        bins: int = HISTOGRAM_BINS) -> dict[str, list[ActivationStats]]:
-    """activation_stats of several networks with the same histogram edges per layer."""
-    layers = {name: hidden_activations(net, X) for name, net in nets.items()}
-    depth = min(len(h) for h in layers.values())
-    edges = [activation_edges([h[l] for h in layers.values()], bins) for l in range(depth)]
-    return {name: [layer_stats(h[l], l + 1, edges[l]) for l in range(depth)]
-            for name, h in layers.items()}
-
-
-def pooled_stats(stats: Sequence[ActivationStats]) -> dict[str, float]:
-    """Mean activation and near-zero fraction over all hidden layers (weighted by values)."""
-    sizes = np.array([s.n_values for s in stats], dtype=float)
-    return {"mean": float(np.average([s.mean for s in stats], weights=sizes)),
-            "near_zero": float(np.average([s.near_zero for s in stats], weights=sizes))}
-
-
-@dataclass(frozen=True)
-class UnitMaps:
-    """Every hidden unit's output over a grid: maps[l] is (len(ys), len(xs), units)."""
-
-    xs: np.ndarray
-    ys: np.ndarray
-    maps: list[np.ndarray]
-    dropped: list[np.ndarray]  # per hidden layer, indices of units dropped in the shown mask
-
-
-def unit_maps(net: MLP, xs: np.ndarray, ys: np.ndarray,
-              keep_masks: Sequence[np.ndarray] | None = None) -> UnitMaps:
-    """Each hidden unit's output over the plane (test-time network; nothing dropped).
-
-    keep_masks (one (units,) vector per site, inputs first) only marks which units that mask
-    drops; the maps show what each unit computes when it is present.
-    """
-    xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
-    gx, gy = np.meshgrid(xs, ys)
-    points = np.column_stack([gx.ravel(), gy.ravel()])
-    layers = hidden_activations(net, points)
-    maps = [h.reshape(len(ys), len(xs), h.shape[1]) for h in layers]
-    if keep_masks is None:
-        dropped = [np.array([], dtype=int) for _ in layers]
-    else:
-        dropped = [np.flatnonzero(np.asarray(m).reshape(-1) < 0.5) for m in keep_masks[1:]]
-    return UnitMaps(xs, ys, maps, dropped)
-
-
 # ----------------------------------------------------------------------------- classification
 
 
@@ -352,8 +227,8 @@ class ExperimentResults:
     results and example images. `sweep` is optional (it trains 27 networks).
     """
 
-    run: TrainingRun
-    twin: TrainingRun
+    dataset: Dataset  # the points the boundary panels draw, the class names
+    histories: dict[str, dict[str, np.ndarray]]  # label → per-epoch metrics (the run first)
     p_hidden: float
     epoch: int  # 0-based epoch whose mask the unit maps mark
     activations: dict[str, list[ActivationStats]]
@@ -364,7 +239,6 @@ class ExperimentResults:
     classifications: dict[str, Classification] | None = None
     examples: dict[str, np.ndarray] | None = None  # label → (k, rows, cols) images
     sweep: SweepResult | None = None
-    extra: dict = dataclasses.field(default_factory=dict)
 
 
 def run_label(p_hidden: float, p_input: float = 0.0) -> str:
@@ -387,17 +261,19 @@ def experiment_results(run: TrainingRun, twin: TrainingRun, epoch: int = -1,
     if epoch < 0:
         epoch += run.epochs_completed
     results = ExperimentResults(
-        run=run, twin=twin, p_hidden=config.p_hidden, epoch=epoch,
+        dataset=dataset, histories={labels[0]: run.history, labels[1]: twin.history},
+        p_hidden=config.p_hidden, epoch=epoch,
         activations=compare_activations({labels[0]: net, labels[1]: twin_net}, dataset.X_train),
         labels=labels, sweep=sweep)
     if dataset.n_features == 2:
-        xs, ys, points = plane(dataset, grid_resolution)
-        results.grid = (xs, ys)
-        results.grid_probs = {labels[0]: net.predict_proba(points),
-                              labels[1]: twin_net.predict_proba(points)}
+        grid = pipeline.grid_for(dataset, grid_resolution)
+        results.grid = (grid.xs, grid.ys)
+        results.grid_probs = {labels[0]: net.predict_proba(grid.points),
+                              labels[1]: twin_net.predict_proba(grid.points)}
         if with_units:
-            uxs, uys, _ = plane(dataset, unit_resolution)
-            results.units = unit_maps(run.network(epoch), uxs, uys, shown_mask(run, epoch))
+            units = pipeline.grid_for(dataset, unit_resolution)
+            results.units = unit_maps(run.network(epoch), units.xs, units.ys,
+                                      shown_mask(run, epoch))
     else:
         results.classifications = {labels[0]: classification(net, dataset),
                                    labels[1]: classification(twin_net, dataset)}
@@ -408,15 +284,10 @@ def experiment_results(run: TrainingRun, twin: TrainingRun, epoch: int = -1,
     return results
 
 
-def plane(dataset, resolution: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(xs, ys, points) of the square the boundary figures use: the data plus a margin."""
-    return make_grid(np.vstack([dataset.X_train, dataset.X_test]), resolution=resolution)
-
-
 def shown_mask(run: TrainingRun, epoch: int) -> list[np.ndarray]:
     """One (units,) keep mask per site for `epoch`: its mini-batch 1 (first example's mask
     under per-example scope), as the Dropout-in-action tab shows it."""
-    return [m if m.ndim == 1 else m[0] for m in run.keep_masks(epoch, 0)]
+    return pipeline.view_mask(run.keep_masks(epoch, 0))
 
 
 def results_for_run(run: TrainingRun, sweep_mode: str | None = "width",

@@ -1,7 +1,7 @@
 """Everything a run can be saved as: standalone HTML charts, PNGs, history CSV, weights NPZ.
 
 Shared by the download buttons on every tab and by `python -m dropout_viz export`. Each tab's
-figures come from one pure builder named in FIGURE_BUILDERS.
+figures come from its builder in `tab_figures.FIGURE_BUILDERS`.
 
 A download button gives one HTML file, so it embeds plotly.js (about 4.8 MB). An export folder
 holds many charts, so it writes plotly.js once, as plotly.min.js beside them, and each HTML file
@@ -15,7 +15,7 @@ import importlib
 import io
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,48 +26,7 @@ from plotly.offline import get_plotlyjs
 from dropout_viz.engine import TrainingRun
 from dropout_viz.figures.style import PLOTLY_CONFIG
 from dropout_viz.settings import FIELD_SPECS, Settings
-
-
-def _action(run: TrainingRun, settings: Settings) -> dict[str, go.Figure]:
-    from dropout_viz.ui.action_tab import action_figures
-
-    return action_figures(run, settings, run.epochs_completed - 1)
-
-
-def _ensemble(run: TrainingRun, settings: Settings) -> dict[str, go.Figure]:
-    from dropout_viz.ensemble import compute_ensemble
-    from dropout_viz.figures.ensemble import ensemble_figures
-
-    # Seeded by the training seed, as on the page, so the export shows the same gallery.
-    results = compute_ensemble(run, settings.k_subnets, settings.gallery_source,
-                               settings.ensemble_kind, settings.uncertainty, seed=settings.seed)
-    return ensemble_figures(results, projector=settings.projector)
-
-
-def _experiments(run: TrainingRun, settings: Settings) -> dict[str, go.Figure]:
-    from dropout_viz.experiments import results_for_run
-    from dropout_viz.figures.experiments import experiments_figures
-
-    # Trains the p = 0 twin and the sweep over p, as the tab does.
-    return experiments_figures(results_for_run(run, settings.sweep_mode), settings.projector)
-
-
-def _learn(run: TrainingRun, settings: Settings) -> dict[str, go.Figure]:
-    from dropout_viz.ui.learn_tab import learn_figures
-
-    return learn_figures(run, settings)
-
-
-# tab → its pure figure builder (imported lazily: `python -m dropout_viz train` needs none).
-FIGURE_BUILDERS: dict[str, Callable[[TrainingRun, Settings], dict[str, go.Figure]]] = {
-    "action": _action, "ensemble": _ensemble, "experiments": _experiments, "learn": _learn}
-
-
-def tab_figures(run: TrainingRun, settings: Settings,
-                tabs: tuple[str, ...] | None = None) -> dict[str, dict[str, go.Figure]]:
-    """Every tab's figures for this run (the final epoch where a tab shows one epoch)."""
-    return {tab: FIGURE_BUILDERS[tab](run, settings) for tab in tabs or tuple(FIGURE_BUILDERS)}
-
+from dropout_viz.tab_figures import tab_figures
 
 PLOTLYJS_FILE = "plotly.min.js"  # the name Plotly's include_plotlyjs="directory" loads
 

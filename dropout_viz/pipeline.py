@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dropout_viz.data import Dataset, load_dataset
+from dropout_viz.data import Dataset, load_dataset, make_grid
 from dropout_viz.engine import (
     MLP,
     TrainConfig,
@@ -27,7 +27,6 @@ from dropout_viz.engine.dropout import (
     training_multipliers,
 )
 from dropout_viz.engine.network import forward, log_softmax
-from dropout_viz.figures.boundary import make_grid
 from dropout_viz.schema import ENGINE_FIELDS
 from dropout_viz.settings import DataKey, TrainKey
 

@@ -11,7 +11,7 @@ from dropout_viz import pipeline
 from dropout_viz.figures.animation import BoundaryFrames, at_frame, epoch_animation_figure
 from dropout_viz.figures.network import N_WIDTH_BUCKETS, network_figure, network_spec
 from dropout_viz.settings import DEFAULTS
-from dropout_viz.ui.action_tab import MAX_FRAMES, animation_figure
+from dropout_viz.tab_figures import MAX_FRAMES, animation_figure
 
 
 def weights(seed: int, sizes=(2, 5, 5, 2)) -> list[np.ndarray]:

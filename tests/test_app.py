@@ -10,8 +10,8 @@ from streamlit.testing.v1 import AppTest
 
 from dropout_viz import pipeline
 from dropout_viz.settings import DEFAULTS, FIELD_SPECS, GROUP_FIELDS, format_value
+from dropout_viz.tab_figures import FRAME_GRID, MAX_FRAMES, action_figures, frame_epochs
 from dropout_viz.ui import action_tab, cache
-from dropout_viz.ui.action_tab import FRAME_GRID, MAX_FRAMES, action_figures, frame_epochs
 
 SMALL_EPOCHS = 5  # keeps the extreme-value runs quick; epochs itself is tested at its extremes
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from dropout_viz import bench
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import engine_speed as bench  # noqa: E402
 
 TINY = bench.Sizes(b1_epochs=2, b2_epochs=1, b3_epochs=2, b3_p_values=(0.0, 0.5),
                    b3_seeds=(0, 1), repeats=2, warmup_epochs=1)

@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dropout_viz.csv_data import dataset_from_csv
 from dropout_viz.data import (
     DATASET_NAMES,
     TWO_D_DATASETS,
     Dataset,
     _split_indices,
-    dataset_from_csv,
     load_dataset,
 )
 

@@ -7,7 +7,8 @@ import pytest
 
 from dropout_viz import ensemble, pipeline
 from dropout_viz.engine import MLP, ensemble_mean, thinned_predict
-from dropout_viz.figures.ensemble import ensemble_figures, gallery_figure
+from dropout_viz.figures.ensemble import ensemble_figures
+from dropout_viz.figures.gallery import gallery_figure
 from dropout_viz.settings import DEFAULTS
 
 

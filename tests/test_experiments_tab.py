@@ -8,7 +8,7 @@ from helpers import APP, charts_by_key, traces
 from streamlit.testing.v1 import AppTest
 
 from dropout_viz import experiments as ex
-from dropout_viz import pipeline
+from dropout_viz import neurons, pipeline
 from dropout_viz.settings import DEFAULTS
 from dropout_viz.ui import cache, experiments_tab
 
@@ -52,7 +52,7 @@ def test_with_and_without_shows_both_runs_and_their_gaps():
     curves = traces(charts["twin_curves"], role="curve", key="test_loss")
     np.testing.assert_allclose(curves[0]["y"], run.history["test_loss"])
     np.testing.assert_allclose(curves[1]["y"], twin.history["test_loss"])
-    stats = ex.pooled_stats(ex.activation_stats(run.network(), run.dataset.X_train))
+    stats = neurons.pooled_stats(neurons.activation_stats(run.network(), run.dataset.X_train))
     assert metric(at, "Mean activation, p = 0.5") == f"{stats['mean']:.3f}"
     assert metric(at, "Near zero") == f"{stats['near_zero']:.1%}"
 

@@ -7,14 +7,13 @@ import json
 import numpy as np
 import pytest
 
+from dropout_viz.data import make_grid
 from dropout_viz.figures import (
     PLOTLY_CONFIG,
     base_layout,
     boundary_figure,
     boundary_panels,
     history_figure,
-    make_grid,
-    mini_network_figure,
     network_figure,
     overlay_history_figure,
     style,
@@ -376,23 +375,44 @@ def test_layer_labels_alternate_between_two_rows_so_neighbours_never_share_a_lin
         assert [a.yshift or 0 for a in notes] == [0, lift, 0, lift, 0]
         assert fig.layout.margin.t >= 3 * line + lift  # both rows fit above the plot
         assert fig.layout.height >= network_figure(weights, masks).layout.margin.t
-    # Nothing to stagger without hidden layers; compact figures have no labels at all.
+    # Nothing to stagger without hidden layers.
     plain = network_figure(random_net([2, 2]), None)
     assert [a.yshift or 0 for a in plain.layout.annotations] == [0, 0]
 
 
-def test_mini_network_is_small_and_unlabelled():
-    weights = random_net([2, 8, 8, 2])
-    masks = [np.ones(2), np.r_[np.zeros(4), np.ones(4)], np.ones(8)]
-    full = network_figure(weights, masks)
-    mini = mini_network_figure(weights, masks)
-    assert len(mini.layout.annotations) == 0
-    assert traces_with(mini, "nodes_kept")[0].mode == "markers"
-    assert mini.layout.height < full.layout.height
-    assert traces_with(mini, "nodes_kept")[0].marker.size < (
-        traces_with(full, "nodes_kept")[0].marker.size
-    )
-    assert mini.layout.meta["dropped"] == full.layout.meta["dropped"] == [[], [0, 1, 2, 3], []]
+def _links_by_width(fig) -> dict[tuple[bool, float], int]:
+    """(positive, line width) → number of links drawn that way (segments split by NaN)."""
+    counts: dict[tuple[bool, float], int] = {}
+    for trace in traces_with(fig, "links"):
+        n = int(np.isnan(np.asarray(trace.x, dtype=float)).sum())
+        if n:
+            key = (trace.meta["positive"], round(trace.line.width, 6))
+            counts[key] = counts.get(key, 0) + n
+    return counts
+
+
+@pytest.mark.parametrize("projector", [False, True])
+def test_a_weight_gets_one_width_in_the_main_diagram_and_the_gallery(projector):
+    """The gallery once bucketed |w| in four floored steps, the main diagram in six rounded
+    ones: the same weight was drawn at two widths. Both now share one rule."""
+    from dropout_viz.ensemble import Gallery, PlotData
+    from dropout_viz.figures.gallery import gallery_figure
+
+    weights = random_net([2, 6, 5, 2], seed=3)
+    masks = [np.ones(2), np.array([1, 0, 1, 1, 0, 1.0]), np.array([1, 1, 0, 1, 1.0])]
+    main = network_figure(weights, masks, projector=projector)
+    gallery = Gallery(source="sampled", mask_scope="epoch", epochs=np.array([0]),
+                      keep_masks=tuple(m[None, :] for m in masks),
+                      weights=(tuple(weights),), xs=None, ys=None, grid_probs=None,
+                      test_accuracy=np.array([1.0]), test_log_loss=np.array([0.0]))
+    empty = np.zeros((0, 2))
+    data = PlotData(empty, np.zeros(0, int), empty, np.zeros(0, int), 2, ("x1", "x2"),
+                    ("0", "1"), planar=False, xs=None, ys=None)
+    thumbnail = gallery_figure(gallery, data, projector=projector)
+    drawn = _links_by_width(main)
+    assert sum(drawn.values()) == main.layout.meta["n_links"] == 2 * 4 + 4 * 4 + 4 * 2
+    assert len(drawn) > 2  # several widths: the comparison says something
+    assert _links_by_width(thumbnail) == drawn
 
 
 def test_network_rejects_mismatched_masks_and_weights():

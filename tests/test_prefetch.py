@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dropout_viz import pipeline
+from dropout_viz import pipeline, tab_figures
 from dropout_viz.settings import DEFAULTS, FIELD_SPECS
 from dropout_viz.ui import action_tab, cache, prefetch
 
@@ -51,7 +51,7 @@ def test_prepared_runs_and_views_equal_what_a_p_move_builds():
             assert np.array_equal(W, W_alone)
         entry = action_tab.view_key(prepared, settings_p, key_p)
         assert (json.dumps(action_tab.ANIMATIONS.peek(entry).to_dict(), default=str)
-                == json.dumps(action_tab.animation_figure(alone, settings_p).to_dict(),
+                == json.dumps(tab_figures.animation_figure(alone, settings_p).to_dict(),
                               default=str))
         assert action_tab.HISTORY_BASES.peek(entry) is not None
 

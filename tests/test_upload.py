@@ -11,7 +11,7 @@ import pytest
 from helpers import app, assert_clean
 from streamlit.testing.v1 import AppTest
 
-from dropout_viz.data import dataset_from_csv
+from dropout_viz.csv_data import dataset_from_csv
 from dropout_viz.ui import cache, upload
 
 ROOT = Path(__file__).resolve().parents[1]

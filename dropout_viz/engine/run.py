@@ -5,7 +5,7 @@ history, the kept weights of every epoch and the masks (replayed from the seed, 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -87,7 +87,6 @@ class TrainingRun:
     snapshot_every: int = 1
     diverged_at: int | None = None  # epoch whose updates produced a non-finite loss
     stopped_at: int | None = None  # epoch after which a caller asked to stop
-    extra: dict = field(default_factory=dict)
 
     @property
     def epochs_completed(self) -> int:

@@ -21,28 +21,6 @@ from dropout_viz.figures import style
 DIFF_COLORSCALE = "Viridis"
 
 
-def make_grid(
-    X: np.ndarray, resolution: int = 100, margin: float = 0.5
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Evenly spaced grid over the bounds of X (first two columns) plus `margin` on each side.
-
-    Returns xs (R,), ys (R,) and grid_points (R*R, 2) in row-major order (y outer, x inner), so
-    `values.reshape(R, R)` is directly a heatmap z with rows along y.
-    """
-    X = np.asarray(X, dtype=float)
-    if X.ndim != 2 or X.shape[1] < 2 or len(X) == 0:
-        raise ValueError(f"X must have shape (n, 2) with n >= 1, got {X.shape}")
-    if resolution < 2:
-        raise ValueError(f"resolution must be at least 2, got {resolution}")
-    lo = X[:, :2].min(axis=0) - margin
-    hi = X[:, :2].max(axis=0) + margin
-    hi = np.where(hi > lo, hi, lo + 1.0)  # a degenerate axis still gets a usable range
-    xs = np.linspace(lo[0], hi[0], resolution)
-    ys = np.linspace(lo[1], hi[1], resolution)
-    gx, gy = np.meshgrid(xs, ys)
-    return xs, ys, np.column_stack([gx.ravel(), gy.ravel()])
-
-
 def _check_probs(xs: np.ndarray, ys: np.ndarray, grid_probs: np.ndarray) -> np.ndarray:
     grid_probs = np.asarray(grid_probs, dtype=float)
     if grid_probs.ndim == 1:  # P(class 1) of a two-class problem
@@ -284,56 +262,25 @@ def boundary_panels(
         vertical_spacing=0.25 / max(nrows, 1),
     )
     probs_panels = [p for p in panels if p.get("kind", "probs") != "diff"]
+    # The first probability panel carries the one probability colour bar (if any).
+    first_probability = next((i for i, p in enumerate(panels)
+                              if p.get("kind", "probs") != "diff"), -1)
     if n_classes is None:
         first = _check_probs(xs, ys, probs_panels[0]["grid_probs"]) if probs_panels else None
         n_classes = _n_classes(first if first is not None else np.zeros((0, 2)),
                                y_train, y_test, None)
-    xaxis, yaxis = _axis_settings(xs, ys)
-    shape = (len(ys), len(xs))
-    shown_scale = False
     for i, panel in enumerate(panels):
-        row, col = i // ncols + 1, i % ncols + 1
-        if panel.get("kind", "probs") == "diff":
-            values = _diff_values(panel, xs, ys).astype(np.float32).reshape(shape)
-            fig.add_trace(
-                go.Heatmap(
-                    x=xs, y=ys, z=values, zmin=0.0, zmax=1.0, colorscale=DIFF_COLORSCALE,
-                    showscale=True, name="|difference|", meta={"role": "diff", "panel": i},
-                    hovertemplate="x=%{x:.2f}<br>y=%{y:.2f}<br>|Δ|=%{z:.2f}<extra></extra>",
-                ),
-                row=row, col=col,
-            )
-        else:
-            probs = _check_probs(xs, ys, panel["grid_probs"])
-            traces = _probability_traces(
-                xs, ys, probs, n_classes, projector, show_colorbar and not shown_scale, contour
-            )
-            shown_scale = shown_scale or show_colorbar
-            for trace in traces:
-                trace.meta = {**trace.meta, "panel": i}
-                fig.add_trace(trace, row=row, col=col)
+        for trace in _panel_traces(panel, i, xs, ys, n_classes, projector,
+                                   show_colorbar and i == first_probability, contour):
+            fig.add_trace(trace, row=i // ncols + 1, col=i % ncols + 1)
         if show_points:
             for trace in (
                 _point_traces(X_train, y_train, "train", n_classes, projector, i == 0)
                 + _point_traces(X_test, y_test, "test", n_classes, projector, i == 0)
             ):
                 trace.meta = {**trace.meta, "panel": i}
-                fig.add_trace(trace, row=row, col=col)
-    fig.update_layout(**style.base_layout(title, projector))
-    fig.update_xaxes(**xaxis, showticklabels=False)
-    fig.update_yaxes(**yaxis, showticklabels=False)
-    # Equal aspect in every panel: each y axis is anchored to the x axis of its own subplot.
-    for i in range(n_panels):
-        suffix = "" if i == 0 else str(i + 1)
-        fig.layout[f"yaxis{suffix}"].update(scaleanchor=f"x{suffix}", scaleratio=1)
-    _place_diff_colorbars(fig, panels, ncols)
-    for trace in fig.data:  # the one probability colour bar lies flat under the grid
-        if trace.type == "heatmap" and trace.showscale and trace.meta["role"] == "probability":
-            trace.colorbar = {"orientation": "h", "x": 1.0, "xanchor": "right", "y": -LEGEND_GAP,
-                              "yanchor": "top", "len": 0.35, "thickness": 12,
-                              "title": {"text": "P(class 1)", "side": "top"}}
-    size = style.font_size(projector)
-    fig.update_annotations(font={"size": size})
+                fig.add_trace(trace, row=i // ncols + 1, col=i % ncols + 1)
+    _panels_layout(fig, panels, xs, ys, title, ncols, projector)
     panel_height = panel_height or (340 if projector else 260)
     fig.update_layout(
         height=nrows * panel_height + 80,
@@ -344,6 +291,45 @@ def boundary_panels(
               "n_panels": n_panels, "nrows": nrows, "ncols": ncols},
     )
     return fig
+
+
+def _panel_traces(panel: dict[str, Any], i: int, xs: np.ndarray, ys: np.ndarray,
+                  n_classes: int, projector: bool, show_colorbar: bool,
+                  contour: bool) -> list[go.BaseTraceType]:
+    """Panel i's map: a |difference| heatmap, or the class probabilities (with the one
+    probability colour bar when `show_colorbar`)."""
+    if panel.get("kind", "probs") == "diff":
+        values = _diff_values(panel, xs, ys).astype(np.float32).reshape(len(ys), len(xs))
+        return [go.Heatmap(
+            x=xs, y=ys, z=values, zmin=0.0, zmax=1.0, colorscale=DIFF_COLORSCALE,
+            showscale=True, name="|difference|", meta={"role": "diff", "panel": i},
+            hovertemplate="x=%{x:.2f}<br>y=%{y:.2f}<br>|Δ|=%{z:.2f}<extra></extra>",
+        )]
+    probs = _check_probs(xs, ys, panel["grid_probs"])
+    traces = _probability_traces(xs, ys, probs, n_classes, projector, show_colorbar, contour)
+    for trace in traces:
+        trace.meta = {**trace.meta, "panel": i}
+    return traces
+
+
+def _panels_layout(fig: go.Figure, panels: Sequence[dict[str, Any]], xs: np.ndarray,
+                   ys: np.ndarray, title: str, ncols: int, projector: bool) -> None:
+    """Shared axes at equal aspect, the colour bars in their places, the titles' font."""
+    xaxis, yaxis = _axis_settings(xs, ys)
+    fig.update_layout(**style.base_layout(title, projector))
+    fig.update_xaxes(**xaxis, showticklabels=False)
+    fig.update_yaxes(**yaxis, showticklabels=False)
+    # Equal aspect in every panel: each y axis is anchored to the x axis of its own subplot.
+    for i in range(len(panels)):
+        suffix = "" if i == 0 else str(i + 1)
+        fig.layout[f"yaxis{suffix}"].update(scaleanchor=f"x{suffix}", scaleratio=1)
+    _place_diff_colorbars(fig, panels, ncols)
+    for trace in fig.data:  # the one probability colour bar lies flat under the grid
+        if trace.type == "heatmap" and trace.showscale and trace.meta["role"] == "probability":
+            trace.colorbar = {"orientation": "h", "x": 1.0, "xanchor": "right", "y": -LEGEND_GAP,
+                              "yanchor": "top", "len": 0.35, "thickness": 12,
+                              "title": {"text": "P(class 1)", "side": "top"}}
+    fig.update_annotations(font={"size": style.font_size(projector)})
 
 
 def _panel_title(panel: dict[str, Any]) -> str:

@@ -313,19 +313,16 @@ def _slug(label: str) -> str:
 def experiments_figures(results: ExperimentResults, projector: bool = False
                         ) -> dict[str, go.Figure]:
     """Every figure of the Experiments tab for one ExperimentResults (used by the export)."""
-    run, twin = results.run, results.twin
-    dataset = run.dataset
-    labels = results.labels
+    dataset, histories = results.dataset, results.histories
     figures: dict[str, go.Figure] = {}
     if results.grid is not None and results.grid_probs is not None:
         xs, ys = results.grid
-        accuracies = {labels[0]: float(run.history["test_acc"][-1]),
-                      labels[1]: float(twin.history["test_acc"][-1])}
+        accuracies = {label: float(history["test_acc"][-1])
+                      for label, history in histories.items()}
         figures["boundaries"] = twin_boundary_figure(
             xs, ys, results.grid_probs, accuracies, dataset.X_train, dataset.y_train,
             dataset.X_test, dataset.y_test, int(dataset.n_classes), projector)
-    figures["curves"] = twin_curves_figure({labels[0]: run.history, labels[1]: twin.history},
-                                           projector)
+    figures["curves"] = twin_curves_figure(histories, projector)
     if results.classifications is not None:
         figures["confusion"] = confusion_figure(
             {label: c.confusion for label, c in results.classifications.items()},

@@ -3,24 +3,17 @@ network's, and the training curves. Scrubbing and Play run in the browser (anima
 
 from __future__ import annotations
 
-import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
 from dropout_viz import pipeline
-from dropout_viz.engine import TrainingRun, accuracy
-from dropout_viz.figures import PLOTLY_CONFIG, alt, boundary_panels, history_figure, network_figure
-from dropout_viz.figures.animation import (
-    AnimatedFigure,
-    BoundaryFrames,
-    at_frame,
-    epoch_animation_figure,
-)
+from dropout_viz.engine import TrainingRun
+from dropout_viz.figures import PLOTLY_CONFIG, alt, history_figure
+from dropout_viz.figures.animation import AnimatedFigure, at_frame
 from dropout_viz.settings import Settings, TrainKey
+from dropout_viz.tab_figures import animation_figure
 from dropout_viz.ui import cache, downloads, prefetch
 
-MAX_FRAMES = 24  # animation frames: kept epochs, subsampled evenly
-FRAME_GRID = 40  # boundary grid of the frames (the single-epoch export keeps 100×100)
 # The keyboard twin of the animation's Plotly slider (which the keyboard cannot reach): a
 # Streamlit slider over the frames' epochs. Its value lives in session state only, not in the
 # URL or the settings; EPOCH_SHOWN keeps it while the tab is closed (Streamlit forgets the
@@ -28,10 +21,6 @@ FRAME_GRID = 40  # boundary grid of the frames (the single-epoch export keeps 10
 EPOCH_KEY = "action_epoch"
 EPOCH_SHOWN = "_action_epoch_shown"
 EPOCH_LABEL = "Epoch shown"
-
-
-def output_names(dataset) -> list[str]:
-    return [f"class {name}" for name in dataset.class_names]
 
 
 def scope_caption(settings: Settings, run: TrainingRun) -> str:
@@ -49,48 +38,6 @@ def scope_caption(settings: Settings, run: TrainingRun) -> str:
             f"in each epoch. Every one of the {n_train} training examples gets its own "
             f"mask at every step, so training touches up to {n_train * run.epochs_completed:,} "
             "sub-networks.")
-
-
-def net_title(settings: Settings) -> str:
-    if settings.convention == "standard":
-        return "Full network, weights × q"
-    return "Full network, weights as trained"
-
-
-def frame_epochs(run: TrainingRun, max_frames: int = MAX_FRAMES) -> np.ndarray:
-    """At most `max_frames` kept epochs (0-based), evenly spaced, always the first and last."""
-    kept = run.snapshot_epochs
-    picks = np.unique(np.rint(np.linspace(0, len(kept) - 1, min(len(kept), max_frames))))
-    return kept[picks.astype(int)]
-
-
-def animation_figure(run: TrainingRun, settings: Settings,
-                     max_frames: int = MAX_FRAMES) -> go.Figure:
-    """The thinned network and both boundaries at every frame epoch, as one animated figure
-    (the browser scrubs it without the server). Shown masks: first example / mini-batch."""
-    dataset = run.dataset
-    epochs = frame_epochs(run, max_frames)
-    nets = [run.network(int(e)) for e in epochs]
-    masks = [pipeline.view_mask(run.keep_masks(int(e), 0)) for e in epochs]
-    planar = pipeline.is_planar(dataset)
-    boundary = None
-    if planar:
-        grid = pipeline.grid_for(dataset, resolution=FRAME_GRID)
-        # Each epoch's thinned and full network run as one stack of two, in float32 (one stack
-        # of all epochs is slower: its layers no longer fit in the processor's cache).
-        pairs = [pipeline.thinned_and_full(net, mask, grid.points)
-                 for net, mask in zip(nets, masks, strict=True)]
-        boundary = BoundaryFrames(
-            grid.xs, grid.ys, np.stack([t for t, _ in pairs]), np.stack([f for _, f in pairs]),
-            [accuracy(net.predict_proba(dataset.X_test, mask), dataset.y_test)
-             for net, mask in zip(nets, masks, strict=True)],
-            [accuracy(net.predict_proba(dataset.X_test), dataset.y_test) for net in nets],
-            dataset.X_train, dataset.y_train, dataset.X_test, dataset.y_test,
-            n_classes=dataset.n_classes, full_title=net_title(settings))
-    return epoch_animation_figure(
-        [int(e) + 1 for e in epochs], [net.weights for net in nets], masks,
-        input_names=list(dataset.feature_names) if planar else None,
-        output_names=output_names(dataset), boundary=boundary, projector=settings.projector)
 
 
 # Built once per run and projector mode, shared by every session (about 0.35 MB each).
@@ -178,34 +125,6 @@ def prepare_views(run: TrainingRun, settings: Settings, key: TrainKey) -> None:
     if HISTORY_BASES.peek(entry) is None:
         HISTORY_BASES.put(entry, history_figure(run.history, projector=settings.projector),
                           prepared=True)
-
-
-def action_figures(run: TrainingRun, settings: Settings, epoch: int) -> dict[str, go.Figure]:
-    """The tab's figures at one epoch (also what the command-line export writes)."""
-    dataset = run.dataset
-    net = run.network(epoch)
-    keep_mask = pipeline.view_mask(run.keep_masks(epoch, 0))
-    projector = settings.projector
-    planar = pipeline.is_planar(dataset)
-    figures = {"network": network_figure(
-        net.weights, keep_mask, input_names=list(dataset.feature_names) if planar else None,
-        output_names=output_names(dataset), title=f"Thinned network of epoch {epoch + 1}",
-        projector=projector)}
-    if planar:
-        grid = pipeline.grid_for(dataset)
-        thinned, full = pipeline.thinned_and_full(net, keep_mask, grid.points)
-        thinned_acc = accuracy(net.predict_proba(dataset.X_test, keep_mask), dataset.y_test)
-        full_acc = accuracy(net.predict_proba(dataset.X_test), dataset.y_test)
-        figures["boundary"] = boundary_panels(
-            [{"grid_probs": thinned, "title": f"Thinned network, epoch {epoch + 1}",
-              "accuracy": thinned_acc},
-             {"grid_probs": full, "title": net_title(settings), "accuracy": full_acc}],
-            grid.xs, grid.ys, dataset.X_train, dataset.y_train, dataset.X_test,
-            dataset.y_test, n_classes=dataset.n_classes, ncols=2, projector=projector,
-            panel_height=520 if projector else 420)
-    figures["history"] = history_figure(run.history, epoch_marker=epoch + 1,
-                                        projector=projector)
-    return figures
 
 
 def training_notes(run: TrainingRun, settings: Settings) -> None:

@@ -10,12 +10,8 @@ from dropout_viz import ensemble
 from dropout_viz.engine import TrainingRun
 from dropout_viz.ensemble import Convergence, EnsembleResults
 from dropout_viz.figures import PLOTLY_CONFIG, alt
-from dropout_viz.figures.ensemble import (
-    GALLERY_MAX_NODES,
-    KIND_NAMES,
-    ensemble_figures,
-    test_time_name,
-)
+from dropout_viz.figures.ensemble import KIND_NAMES, ensemble_figures, test_time_name
+from dropout_viz.figures.gallery import GALLERY_MAX_NODES
 from dropout_viz.settings import FIELD_SPECS, Settings, TrainKey
 from dropout_viz.ui import cache, downloads
 

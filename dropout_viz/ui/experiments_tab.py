@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 
 from dropout_viz import experiments as ex
-from dropout_viz import pipeline
+from dropout_viz import neurons, pipeline
 from dropout_viz.engine import TrainingRun
 from dropout_viz.figures import PLOTLY_CONFIG, alt, network_figure
 from dropout_viz.figures import experiments as fx
@@ -98,9 +98,9 @@ def _gap_line(label: str, run: TrainingRun) -> str:
             f"test accuracy {h['test_acc'][-1]:.1%}.")
 
 
-def with_and_without(results: ex.ExperimentResults, figures: dict, settings: Settings) -> None:
+def with_and_without(run: TrainingRun, twin: TrainingRun, results: ex.ExperimentResults,
+                     figures: dict, settings: Settings) -> None:
     st.subheader("With and without dropout")
-    run, twin = results.run, results.twin
     label, twin_label = results.labels
     st.caption(f"Your settings trained twice, identical except that the twin drops nothing "
                f"(p = 0): same data, same seed, same initial weights, same batch order. Both "
@@ -224,11 +224,11 @@ def neurons_section(results: ex.ExperimentResults, figures: dict, run: TrainingR
                     settings: Settings) -> None:
     st.subheader("Inside the neurons")
     label, twin_label = results.labels
-    pooled = {name: ex.pooled_stats(stats) for name, stats in results.activations.items()}
+    pooled = {name: neurons.pooled_stats(stats) for name, stats in results.activations.items()}
     columns = st.columns(2)
     for column, name in zip(columns, (label, twin_label)):
         column.metric(f"Mean activation, {name}", f"{pooled[name]['mean']:.3f}")
-        column.metric(f"Near zero (|a| < {ex.NEAR_ZERO:g}), {name}",
+        column.metric(f"Near zero (|a| < {neurons.NEAR_ZERO:g}), {name}",
                       f"{pooled[name]['near_zero']:.1%}")
     st.plotly_chart(figures["activations"], key="activations", config=PLOTLY_CONFIG,
                     alt=alt.activations_alt(figures["activations"]))
@@ -254,8 +254,9 @@ def unit_maps_view(run: TrainingRun, settings: Settings) -> None:
                           "marked ✕ were dropped in that epoch's mask.")
     epoch = st.session_state[EPOCH_KEY] - 1
     net = run.network(epoch)
-    xs, ys, _ = ex.plane(run.dataset, UNIT_MAP_RESOLUTION)
-    units = ex.unit_maps(net, xs, ys, ex.shown_mask(run, epoch))
+    grid = pipeline.grid_for(run.dataset, UNIT_MAP_RESOLUTION)
+    xs, ys = grid.xs, grid.ys
+    units = neurons.unit_maps(net, xs, ys, ex.shown_mask(run, epoch))
     accuracy = float(run.history["test_acc"][epoch])
     for layer, (maps, dropped) in enumerate(zip(units.maps, units.dropped), start=1):
         fig = fx.unit_maps_figure(xs, ys, maps, dropped, layer, projector=settings.projector)
@@ -317,7 +318,7 @@ def render(settings: Settings, key: TrainKey) -> None:
 
     results, figures = COMPARISONS.get_or_build(
         (key, settings.projector, run.epochs_completed, twin.epochs_completed), build)
-    with_and_without(results, figures, settings)
+    with_and_without(run, twin, results, figures, settings)
     sweep_section(settings, key)
     neurons_section(results, figures, run, settings)
     keras_section(settings, run)

@@ -7,24 +7,17 @@ write p for the KEEP probability, so quotes from them are translated and say so.
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from dropout_viz import lesson
 from dropout_viz.engine import TrainingRun
-from dropout_viz.figures import PLOTLY_CONFIG, base_layout
-from dropout_viz.figures.style import (
-    CLASS_COLORS,
-    MARKER_LINE,
-    NEGATIVE_WEIGHT_COLOR,
-    legible_axes,
-    line_scale,
-)
+from dropout_viz.figures import PLOTLY_CONFIG
+from dropout_viz.figures.lesson import site_name, unit_input_figure
 from dropout_viz.settings import Settings, TrainKey
+from dropout_viz.tab_figures import N_MASKS, probe_result
 from dropout_viz.ui import cache, downloads
 
 SITE_KEY, UNIT_KEY, POINT_KEY = "learn_site", "learn_unit", "learn_point"
-N_MASKS = 1000  # sampled masks behind the "mean training-time input"
 N_MC = 200  # sub-networks behind the Monte-Carlo comparison
 
 NOTATION = (
@@ -69,38 +62,8 @@ def co_adaptation_text(mask_scope: str) -> str:
     return CO_ADAPTATION + "\n" + MASK_SCOPE_TEXT[mask_scope]
 
 
-def _site_name(site: int) -> str:
-    return "the inputs" if site == 0 else f"hidden layer {site}"
-
-
 def _receiver_name(net, site: int) -> str:
     return "output logit" if site == len(net.weights) - 1 else f"unit of hidden layer {site + 1}"
-
-
-def unit_input_figure(result: lesson.UnitInput, projector: bool = False) -> go.Figure:
-    """Histogram of the unit's training-time inputs over sampled masks, with the test-time input."""
-    scale = line_scale(projector)
-    fig = go.Figure(go.Histogram(x=result.sampled, nbinsx=40, name="training-time inputs",
-                                 marker={"color": CLASS_COLORS[4]}, opacity=0.8))
-    lines = (
-        (result.sampled_mean, f"mean over {result.n_masks} masks", CLASS_COLORS[0], "solid"),
-        (result.test_time, "test-time input", CLASS_COLORS[1], "dash"),
-        (result.without_fix, result.without_fix_text, NEGATIVE_WEIGHT_COLOR, "dot"),
-    )
-    for position, (value, label, color, dash) in enumerate(lines):
-        fig.add_vline(x=value, line={"color": color, "dash": dash, "width": 3 * scale})
-        # Dark text (orange on white is too faint to read, 2.3:1), framed in the line's colour.
-        fig.add_annotation(x=value, y=1.0 - 0.13 * position, yref="paper", xanchor="left",
-                           yanchor="top",
-                           text=f" {label}: {value:.3g}", showarrow=False,
-                           bgcolor="rgba(255,255,255,0.9)", font={"color": "#1A1A1A"},
-                           bordercolor=color, borderwidth=2 * scale)
-    fig.update_layout(**base_layout(
-        f"Input of one unit after {_site_name(result.site)}: training vs test time", projector))
-    fig.update_layout(height=380 if projector else 320, showlegend=False, bargap=0.05)
-    fig.update_xaxes(title_text="pre-activation z (input the unit receives)")
-    fig.update_yaxes(title_text="masks", linecolor=MARKER_LINE)
-    return legible_axes(fig)
 
 
 def unit_input_alt(result: lesson.UnitInput, point: int, n_weight_layers: int) -> str:
@@ -109,29 +72,10 @@ def unit_input_alt(result: lesson.UnitInput, point: int, n_weight_layers: int) -
     receiver = (f"output logit {result.unit + 1}" if result.site == n_weight_layers - 1
                 else f"unit {result.unit + 1} of hidden layer {result.site + 1}")
     return (f"Histogram of the input {receiver} receives from test point {point + 1} over "
-            f"{result.n_masks} sampled masks of {_site_name(result.site)} (q = "
+            f"{result.n_masks} sampled masks of {site_name(result.site)} (q = "
             f"{result.keep_prob:g}): from {low:.3g} to {high:.3g}, mean over the masks "
             f"{result.sampled_mean:.3g}, test-time input {result.test_time:.3g}, with "
             f"{result.without_fix_text} {result.without_fix:.3g}.")
-
-
-def default_probe(run: TrainingRun) -> tuple[int, int, int] | None:
-    """(site, unit, point) shown before the reader picks: the last dropout site."""
-    sites = lesson.dropout_sites(run.network())
-    return (sites[-1], 0, 0) if sites else None
-
-
-def probe_result(run: TrainingRun, site: int, unit: int, point: int) -> lesson.UnitInput:
-    return lesson.unit_input(run.network(), run.dataset.X_test[point], site, unit,
-                             n_masks=N_MASKS, seed=run.config.seed)
-
-
-def learn_figures(run: TrainingRun, settings: Settings) -> dict[str, go.Figure]:
-    """The tab's figures for the default probe (what the command-line export writes)."""
-    probe = default_probe(run)
-    if probe is None:
-        return {}
-    return {"unit_input": unit_input_figure(probe_result(run, *probe), settings.projector)}
 
 
 @st.cache_data(max_entries=32, show_spinner="Sampling sub-networks…")
@@ -154,7 +98,7 @@ def _live_unit_input(run: TrainingRun, settings: Settings) -> None:
         st.session_state[SITE_KEY] = sites[-1]
     site_col, unit_col, point_col = st.columns(3)
     with site_col:
-        site = st.selectbox("Dropout site", sites, key=SITE_KEY, format_func=_site_name)
+        site = st.selectbox("Dropout site", sites, key=SITE_KEY, format_func=site_name)
     n_units = net.weights[site].shape[1]
     n_points = len(run.dataset.X_test)
     for key, top in ((UNIT_KEY, n_units), (POINT_KEY, n_points)):
@@ -188,13 +132,13 @@ def unit_input_caption(result: lesson.UnitInput, point: int,
                        compounded: lesson.AllSitesInput | None, activation: str) -> str:
     """Under the three numbers: what they are, and (with dropout at several sites below the
     unit) the mean when all of those sites drop at once."""
-    text = (f"Point {point + 1} of the test set; dropout at {_site_name(result.site)} with "
+    text = (f"Point {point + 1} of the test set; dropout at {site_name(result.site)} with "
             f"q = {result.keep_prob:g} ({result.convention} convention), every other layer as "
             f"at test time. The exact mean over all masks is {result.expected:.4f} = the "
             f"test-time input {result.test_time:.4f}: the sampled mean differs from it only by "
             f"sampling noise (± {result.standard_error:.4f}).")
     if compounded is not None:
-        names = " and ".join(_site_name(s) for s in compounded.sites)
+        names = " and ".join(site_name(s) for s in compounded.sites)
         text += (f" With dropout at {names} at once, as in training, the mean over "
                  f"{compounded.n_masks} masks is {compounded.mean:.4f} "
                  f"(± {compounded.standard_error:.4f}): the {activation} units in between "

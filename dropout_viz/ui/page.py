@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import streamlit as st
@@ -24,11 +25,13 @@ TAB_RENDERERS = {"action": action_tab.render, "ensemble": ensemble_tab.render,
                  "experiments": experiments_tab.render, "learn": learn_tab.render}
 LOG = logging.getLogger(__name__)
 
-# One BLAS thread for the whole server: the page's matrices are small (a 100×100 grid through a
-# 64-wide layer), where a second thread costs more in hand-over than it saves (boundary
-# predictions took 60 ms instead of 12 ms), and sessions already run in parallel threads.
-# threadpoolctl comes with scikit-learn.
-threadpool_limits(1, user_api="blas")
+
+@functools.cache  # once per server process: the limit is process-wide
+def limit_blas_threads() -> None:
+    """One BLAS thread for the whole server: the page's matrices are small (a 100×100 grid
+    through a 64-wide layer), where a second thread costs more in hand-over than it saves, and
+    sessions already run in parallel threads. threadpoolctl comes with scikit-learn."""
+    threadpool_limits(1, user_api="blas")
 
 
 def data_notes(settings, key) -> list[str]:
@@ -62,6 +65,7 @@ def main() -> None:
     sidebar.render(settings)
     for warning in state.take_warnings():
         st.warning(warning)
+    limit_blas_threads()  # before anything computes
     key = cache.resolve(settings)
     try:
         notes = data_notes(settings, key)

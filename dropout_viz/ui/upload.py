@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from dropout_viz.data import CSV_MAX_CLASSES, Dataset, dataset_from_csv
+from dropout_viz.csv_data import CSV_MAX_CLASSES, dataset_from_csv
+from dropout_viz.data import Dataset
 from dropout_viz.settings import DEFAULTS, UPLOAD
 
 # The server refuses files above server.maxUploadSize (5, in MiB, in .streamlit/config.toml);

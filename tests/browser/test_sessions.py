@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from harness import EXCEPTION, SETTLED, new_page, wait_until_loaded
 
-from dropout_viz.data import dataset_from_csv
+from dropout_viz.csv_data import dataset_from_csv
 
 pytestmark = pytest.mark.browser
 

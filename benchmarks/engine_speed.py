@@ -1,6 +1,6 @@
 """Speed benchmarks of the NumPy engine against PyTorch (CPU) and scikit-learn.
 
-Run `python -m dropout_viz.bench` (under a minute here), `--quick` for a short smoke run,
+Run `python benchmarks/engine_speed.py` (under a minute here), `--quick` for a short smoke run,
 `--only B1,B3` to pick benchmarks and `--markdown` for a table to paste into the README.
 
 * B1: one moons network (2-64-64-2 relu, p_hidden 0.5, per-example masks, Adam lr 0.01, batch 32,
@@ -26,11 +26,13 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from dropout_viz.data import Dataset, load_dataset
-from dropout_viz.engine import TrainConfig, train, train_many
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
+from dropout_viz.data import Dataset, load_dataset  # noqa: E402
+from dropout_viz.engine import TrainConfig, train, train_many  # noqa: E402
 
 BENCHMARKS = ("B1", "B2", "B3")
 TORCH_MISSING = "skipped: PyTorch is not installed (pip install torch to compare against it)"
@@ -461,7 +463,7 @@ def parse_only(text: str | None) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dropout_viz.bench", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python benchmarks/engine_speed.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
                         help="short smoke run: few epochs, one repeat (ratios are indicative)")
