@@ -18,7 +18,7 @@ from dropout_viz import pipeline
 from dropout_viz.data import Dataset, load_dataset
 from dropout_viz.engine import TrainConfig, train
 from dropout_viz.settings import DEFAULTS, FIELD_SPECS, Settings
-from dropout_viz.ui import cache
+from dropout_viz.ui import cache, runs
 
 # Plain SGD at the slider's top rate blows up a deep relu net within a few epochs.
 DIVERGING = dict(optimizer="sgd", lr="1", n_layers="4", p_hidden="0", epochs="30")
@@ -189,7 +189,7 @@ def test_an_unexpected_error_in_a_tab_is_a_message_not_a_traceback(monkeypatch):
     def broken(key, session=None):
         raise RuntimeError("simulated failure")
 
-    monkeypatch.setattr(cache, "get_run", broken)
+    monkeypatch.setattr(runs, "get_run", broken)
     at = app(width="16", p_hidden="0.3").run()
     assert_clean(at)
     [error] = texts(at.error)

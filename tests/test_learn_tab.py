@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from dropout_viz import lesson, tab_figures
 from dropout_viz.engine import sample_keep_masks
 from dropout_viz.settings import DEFAULTS, FIELD_SPECS, Settings
-from dropout_viz.ui import cache, learn_tab
+from dropout_viz.ui import cache, learn_tab, runs
 
 SMALL = {"epochs": "10", "width": "12"}
 
@@ -143,11 +143,11 @@ def test_no_dropout_explains_instead_of_numbers():
 
 
 def test_learn_figures_for_export_and_projector():
-    run = cache.get_run(settings_of().train_key())
+    run = runs.get_run(settings_of().train_key())
     figures = tab_figures.learn_figures(run, settings_of().replace(projector=True))
     layout = json.loads(figures["unit_input"].to_json())["layout"]
     assert layout["font"]["size"] == 22
-    assert tab_figures.learn_figures(cache.get_run(settings_of(p_hidden="0").train_key()),
+    assert tab_figures.learn_figures(runs.get_run(settings_of(p_hidden="0").train_key()),
                                    settings_of(p_hidden="0")) == {}
 
 

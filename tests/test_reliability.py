@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 from dropout_viz import pipeline
 from dropout_viz.engine import train
 from dropout_viz.settings import DEFAULTS
-from dropout_viz.ui import cache
+from dropout_viz.ui import cache, runs
 
 
 def texts(elements) -> list[str]:
@@ -73,8 +73,8 @@ class FakeStreamlit:
 @pytest.fixture
 def fake_st(monkeypatch):
     fake = FakeStreamlit()
-    monkeypatch.setattr(cache, "st", fake)
-    monkeypatch.setattr(cache, "SHOW_PROGRESS_AFTER_S", 0.0)
+    monkeypatch.setattr(runs, "st", fake)
+    monkeypatch.setattr(runs, "SHOW_PROGRESS_AFTER_S", 0.0)
     return fake
 
 
@@ -83,7 +83,7 @@ SLOW = DEFAULTS.replace(epochs=40, width=16)
 
 def test_an_interrupted_run_stops_the_engine_cleanly(fake_st):
     dataset = pipeline.dataset_for(SLOW.data_key())
-    reporter = cache.ProgressReporter(40, stop_key="stop")
+    reporter = runs.ProgressReporter(40, stop_key="stop")
     run = train(dataset, pipeline.config_for(SLOW.train_key()), on_epoch=reporter)
     assert isinstance(reporter.interruption, StopException)
     assert run.stopped_at == 0 and run.epochs_completed == 1
@@ -94,47 +94,47 @@ def test_without_a_stop_key_the_interruption_propagates(fake_st):
     dataset = pipeline.dataset_for(SLOW.data_key())
     with pytest.raises(StopException):
         train(dataset, pipeline.config_for(SLOW.train_key()),
-              on_epoch=cache.ProgressReporter(40))
+              on_epoch=runs.ProgressReporter(40))
 
 
 def test_stop_button_keeps_the_epochs_finished_so_far(fake_st):
     session: dict = {}
     key = SLOW.train_key()
-    fake_st.on_interrupt = lambda: cache.HANDOVER.request_stop("s1")  # the click
+    fake_st.on_interrupt = lambda: runs.HANDOVER.request_stop("s1")  # the click
     with pytest.raises(StopException):  # the old script is stopped...
-        cache.get_run(key, session, session_id="s1")
+        runs.get_run(key, session, session_id="s1")
     assert [label for label, _ in fake_st.buttons] == ["Stop training"]
     fake_st.interrupt_at_update = None
-    run = cache.get_run(key, session, session_id="s1")  # ...and the new one shows its epochs
+    run = runs.get_run(key, session, session_id="s1")  # ...and the new one shows its epochs
     assert run.stopped_at == 0 and run.epochs_completed == 1
     assert cache.RUNS.get(key) is None  # a stopped run is this session's, not shared
     assert fake_st.infos == ["Training was stopped after epoch 1 of 40: everything below "
                              "shows the 1 epoch finished so far."]
     assert fake_st.buttons[-1][0] == "Train all 40 epochs"
     # Later reruns (scrubbing, other widgets) keep showing the stopped run...
-    assert cache.get_run(key, session, session_id="s1") is run
+    assert runs.get_run(key, session, session_id="s1") is run
     # ...another session with the same settings trains its own full run...
-    other = cache.get_run(key, {}, session_id="s2")
+    other = runs.get_run(key, {}, session_id="s2")
     assert other.stopped_at is None and other.epochs_completed == 40
     # ...and "Train all" forgets the stopped run, so this session gets every epoch too.
-    session[cache.STOPPED_RUNS].pop(key)
-    assert cache.get_run(key, session, session_id="s1") is other
+    session[runs.STOPPED_RUNS].pop(key)
+    assert runs.get_run(key, session, session_id="s1") is other
 
 
 def test_a_newer_setting_supersedes_an_interrupted_run(fake_st):
     session: dict = {}
     with pytest.raises(StopException):  # a slider moved while this trained
-        cache.get_run(SLOW.train_key(), session, session_id="s3")
+        runs.get_run(SLOW.train_key(), session, session_id="s3")
     fake_st.interrupt_at_update = None
     newer = SLOW.replace(p_hidden=0.2).train_key()
-    run = cache.get_run(newer, session, session_id="s3")
+    run = runs.get_run(newer, session, session_id="s3")
     assert run.config.p_hidden == 0.2 and run.epochs_completed == 40
-    assert session[cache.STOPPED_RUNS] == {}
+    assert session[runs.STOPPED_RUNS] == {}
     assert cache.RUNS.get(SLOW.train_key()) is None  # the old run was dropped, not finished
 
 
 def test_handover_waits_for_the_old_script_to_finish_its_epoch():
-    handover = cache.StopHandover()
+    handover = runs.StopHandover()
     key, run = SLOW.train_key(), object()
     handover.started("s", key)
     handover.request_stop("s")  # the click's callback runs before the old script notices
@@ -148,7 +148,7 @@ def test_handover_waits_for_the_old_script_to_finish_its_epoch():
 
 
 def test_a_stop_click_after_training_finished_keeps_nothing():
-    handover = cache.StopHandover()
+    handover = runs.StopHandover()
     key = SLOW.train_key()
     handover.started("s", key)
     handover.finished("s", key, object(), interrupted=False)
@@ -189,12 +189,12 @@ def test_sessions_asking_for_a_run_in_training_wait_for_it_instead_of_training_i
         return real_train(*args, **kwargs)
 
     monkeypatch.setattr(pipeline, "train", counting_train)
-    runs: dict[str, object] = {}
+    got: dict[str, object] = {}
 
     def session(name: str) -> None:
         if name != "first":
             started.wait(30)  # ask while the first session's training is under way
-        runs[name] = cache.get_run(key, {}, session_id=name)
+        got[name] = runs.get_run(key, {}, session_id=name)
 
     threads = [threading.Thread(target=session, args=(name,), name=name)
                for name in ("first", "second", "third")]
@@ -203,8 +203,8 @@ def test_sessions_asking_for_a_run_in_training_wait_for_it_instead_of_training_i
     for thread in threads:
         thread.join(60)
     assert trained == ["first"]  # one training for three sessions
-    assert runs["second"] is runs["first"] is runs["third"] is cache.RUNS.get(key)
-    assert runs["first"].epochs_completed == 60
+    assert got["second"] is got["first"] is got["third"] is cache.RUNS.get(key)
+    assert got["first"].epochs_completed == 60
     assert cache.RUNS.in_flight() == []  # nothing left in flight
 
 
@@ -214,7 +214,7 @@ def test_a_waiting_session_trains_the_run_itself_when_the_first_one_is_supersede
     cache.RUNS._flights[key] = flight  # another session is training this key...
     threading.Timer(0.3, lambda: (cache.RUNS._flights.pop(key), flight.landed.set())).start()
     fake_st.interrupt_at_update = None  # ...and is superseded before it finishes
-    run = cache.get_run(key, {}, session_id="waiter")
+    run = runs.get_run(key, {}, session_id="waiter")
     assert run.epochs_completed == 40 and cache.RUNS.get(key) is run
 
 
@@ -248,7 +248,7 @@ def test_estimates_follow_the_work_and_the_default_run_is_quick():
 
 
 def test_a_click_starts_a_long_run_and_it_trains_as_usual(monkeypatch):
-    monkeypatch.setattr(cache, "LONG_RUN_S", 0.0)  # every run counts as long
+    monkeypatch.setattr(runs, "LONG_RUN_S", 0.0)  # every run counts as long
     at = app(epochs="5", width="8").run()
     assert_clean(at)
     [start] = [b for b in at.button if b.label.startswith("Start training")]
@@ -261,14 +261,14 @@ def test_a_click_starts_a_long_run_and_it_trains_as_usual(monkeypatch):
 
 def test_the_progress_bar_and_stop_button_go_away_when_training_finishes(fake_st):
     fake_st.interrupt_at_update = None  # a slow run (the bar shows at once here) that finishes
-    run = cache.get_run(SLOW.replace(seed=4244).train_key(), {}, session_id="s5")
+    run = runs.get_run(SLOW.replace(seed=4244).train_key(), {}, session_id="s5")
     assert run.epochs_completed == 40
     assert fake_st.buttons == [("Stop training", fake_st.buttons[0][1])]  # it was shown...
     assert fake_st.cleared  # ...and the placeholder holding it was emptied
 
 
 def test_the_progress_bar_of_a_real_page_is_gone_once_the_run_is_drawn(monkeypatch):
-    monkeypatch.setattr(cache, "SHOW_PROGRESS_AFTER_S", 0.0)  # every run shows its bar
+    monkeypatch.setattr(runs, "SHOW_PROGRESS_AFTER_S", 0.0)  # every run shows its bar
     at = app(epochs="30", width="8").run()
     assert_clean(at)
     assert at.get("plotly_chart")

@@ -12,7 +12,7 @@ from dropout_viz.figures import PLOTLY_CONFIG, alt, history_figure
 from dropout_viz.figures.animation import AnimatedFigure, at_frame
 from dropout_viz.settings import Settings, TrainKey
 from dropout_viz.tab_figures import animation_figure
-from dropout_viz.ui import cache, downloads, prefetch
+from dropout_viz.ui import cache, downloads, prefetch, runs
 
 # The keyboard twin of the animation's Plotly slider (which the keyboard cannot reach): a
 # Streamlit slider over the frames' epochs. Its value lives in session state only, not in the
@@ -145,7 +145,7 @@ def training_notes(run: TrainingRun, settings: Settings) -> None:
 
 
 def render(settings: Settings, key: TrainKey) -> None:
-    run = cache.get_run(key)
+    run = runs.get_run(key)
     training_notes(run, settings)
     if run.epochs_completed == 0:
         st.info("No epoch finished with finite weights, so there is nothing to show yet.")

@@ -13,7 +13,7 @@ from dropout_viz.figures import PLOTLY_CONFIG, alt
 from dropout_viz.figures.ensemble import KIND_NAMES, ensemble_figures, test_time_name
 from dropout_viz.figures.gallery import GALLERY_MAX_NODES
 from dropout_viz.settings import FIELD_SPECS, Settings, TrainKey
-from dropout_viz.ui import cache, downloads
+from dropout_viz.ui import cache, downloads, runs
 
 MAX_CACHED = 12  # results for this many (run, K, source, average, measure) combinations
 SOURCE_LABELS = {"sampled": "sampled now", "trained": "as trained"}
@@ -236,7 +236,7 @@ def render(settings: Settings, key: TrainKey) -> None:
                 "Here are some of them, their average, and how it compares with the single "
                 "network used at test time.")
     controls(settings.hidden_controls)
-    run = cache.get_run(key)
+    run = runs.get_run(key)
     if run.diverged_at is not None:
         st.error(f"Training diverged in epoch {run.diverged_at + 1}; showing the last finite "
                  "weights. A lower learning rate helps.")

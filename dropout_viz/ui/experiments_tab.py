@@ -18,7 +18,7 @@ from dropout_viz.figures import experiments as fx
 from dropout_viz.figures.network import MAX_NODES
 from dropout_viz.presets import apply_preset, load_presets
 from dropout_viz.settings import FIELD_SPECS, Settings, TrainKey
-from dropout_viz.ui import cache, downloads, sidebar, state
+from dropout_viz.ui import cache, downloads, runs, sidebar, state
 
 EPOCH_KEY = "experiments_epoch"
 SWEEP_MODE_KEY = "sweep_mode"  # the Settings field, so the mode travels in the URL
@@ -306,8 +306,8 @@ def keras_section(settings: Settings, run: TrainingRun) -> None:
 
 
 def render(settings: Settings, key: TrainKey) -> None:
-    run = cache.get_run(key)
-    twin = cache.get_run(twin_key(key))
+    run = runs.get_run(key)
+    twin = runs.get_run(twin_key(key))
     if run.epochs_completed == 0 or twin.epochs_completed == 0:
         st.info("No epoch finished with finite weights, so there is nothing to compare yet. "
                 "Try a smaller learning rate.")

@@ -15,7 +15,7 @@ from dropout_viz.figures import PLOTLY_CONFIG
 from dropout_viz.figures.lesson import site_name, unit_input_figure
 from dropout_viz.settings import Settings, TrainKey
 from dropout_viz.tab_figures import N_MASKS, probe_result
-from dropout_viz.ui import cache, downloads
+from dropout_viz.ui import cache, downloads, runs
 
 SITE_KEY, UNIT_KEY, POINT_KEY = "learn_site", "learn_unit", "learn_point"
 N_MC = 200  # sub-networks behind the Monte-Carlo comparison
@@ -337,7 +337,7 @@ REFERENCES = """
 
 
 def render(settings: Settings, key: TrainKey) -> None:
-    run = cache.get_run(key)
+    run = runs.get_run(key)
     st.info(NOTATION)
     st.subheader("Why dropout: co-adaptation")
     st.markdown(co_adaptation_text(settings.mask_scope))

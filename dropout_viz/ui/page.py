@@ -15,6 +15,7 @@ from dropout_viz.ui import (
     ensemble_tab,
     experiments_tab,
     learn_tab,
+    runs,
     sidebar,
     state,
 )
@@ -47,8 +48,8 @@ def render_tab(slug: str, settings, key) -> None:
     """One tab; an unexpected error becomes a message (the settings stay as they are)."""
     try:
         TAB_RENDERERS[slug](settings, key)
-    except cache.LongRun as long_run:
-        cache.ask_to_start(long_run)
+    except runs.LongRun as long_run:
+        runs.ask_to_start(long_run)
     except Exception as error:  # noqa: BLE001 - a student must never get a traceback box
         LOG.exception("tab %s failed", slug)
         st.error(f"Something went wrong while drawing \"{state.TAB_LABELS[slug]}\": "

@@ -29,7 +29,7 @@ from dropout_viz import pipeline
 from dropout_viz.data import Dataset
 from dropout_viz.engine import TrainingRun
 from dropout_viz.settings import FIELD_SPECS, Settings, TrainKey
-from dropout_viz.ui import cache
+from dropout_viz.ui import cache, runs
 
 _P = FIELD_SPECS["p_hidden"]
 P_VALUES = tuple(round(_P.min + i * _P.step, 10)
@@ -58,7 +58,7 @@ def worth_preparing(key: TrainKey, dataset: Dataset) -> bool:
                                             dataset.n_features, dataset.n_classes)
     sizes = (dataset.n_features,) + key.hidden + (dataset.n_classes,)
     n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
-    stride = cache.snapshot_stride(key, dataset.n_features, dataset.n_classes)
+    stride = runs.snapshot_stride(key, dataset.n_features, dataset.n_classes)
     return seconds <= MAX_RUN_S and 8 * n_params * -(-key.epochs // stride) <= MAX_RUN_BYTES
 
 
@@ -91,10 +91,11 @@ def _train_chunk(keys: list[TrainKey], dataset: Dataset, should_stop: Callable[[
         stopped = stopped or should_stop()
         return False if stopped else None
 
-    stride = cache.snapshot_stride(keys[0], dataset.n_features, dataset.n_classes)
-    runs = pipeline.train_together(keys, dataset, on_progress=on_progress, store_weights=stride)
+    stride = runs.snapshot_stride(keys[0], dataset.n_features, dataset.n_classes)
+    trained = pipeline.train_together(keys, dataset, on_progress=on_progress,
+                                      store_weights=stride)
     if not stopped:  # a chunk stopped early holds partial runs: dropped, trained again later
-        for k, run in zip(keys, runs, strict=True):
+        for k, run in zip(keys, trained, strict=True):
             cache.RUNS.put(k, run, prepared=True)
 
 

@@ -26,8 +26,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "browser"))
 from harness import CHROMIUM_ARGS, EXCEPTION, SETTLED, StreamlitServer, chromium_path  # noqa: E402
 
-from dropout_viz.ui.cache import MAX_PREPARED, MAX_RUNS, SNAPSHOT_BUDGET_BYTES  # noqa: E402
+from dropout_viz.ui.cache import MAX_PREPARED, MAX_RUNS  # noqa: E402
 from dropout_viz.ui.prefetch import MAX_RUN_BYTES  # noqa: E402
+from dropout_viz.ui.runs import SNAPSHOT_BUDGET_BYTES  # noqa: E402
 
 pytestmark = pytest.mark.load
 
