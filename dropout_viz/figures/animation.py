@@ -20,7 +20,7 @@ from dropout_viz.figures.boundary import (
     _probability_traces,
     percent,
 )
-from dropout_viz.figures.network import network_spec
+from dropout_viz.figures.network import LABEL_LINES, network_spec
 
 FRAME_DURATION_MS = 300  # Play: one kept epoch every 0.3 s
 # Pixels from the plot's bottom to the row of Play / Pause and the epoch shown (normal,
@@ -36,6 +36,7 @@ SLIDER_BODY_PX = 62  # a Plotly slider's rail and step labels (projector font)
 PROJECTOR_HEIGHT = 580
 PROJECTOR_NET_HEIGHT = 600  # what network_spec sizes the units for (not the drawn height)
 PROJECTOR_NET_X = [0, 0.42]
+PROJECTOR_LABEL_SIZE = 18  # the diagram's layer labels there (the projector font is 22)
 PROJECTOR_PANELS_X = ([0.47, 0.725], [0.745, 1.0])
 
 
@@ -77,9 +78,27 @@ def _panel_titles(epoch: int, boundary: BoundaryFrames, f: int) -> list[dict[str
              "showarrow": False} for i, text in enumerate(titles)]
 
 
-def _network_annotations(net: dict[str, Any]) -> list[dict[str, Any]]:
+def _network_annotations(net: dict[str, Any], beside: bool = False) -> list[dict[str, Any]]:
     # The layer labels sit on top of the diagram's own axis, not of the whole figure.
-    return [{**a, "yref": "y domain"} for a in net["layout"]["annotations"]]
+    notes = [{**a, "yref": "y domain"} for a in net["layout"]["annotations"]]
+    if beside:  # smaller labels, and every other one raised by their own three lines
+        raise_px = int(LABEL_LINES * _label_line() + 4)
+        notes = [{**a, "font": {"size": PROJECTOR_LABEL_SIZE},
+                  "yshift": raise_px if a.get("yshift") else 0} for a in notes]
+    return notes
+
+
+def _label_line() -> float:
+    return 1.35 * PROJECTOR_LABEL_SIZE
+
+
+def projector_top(net_layout: dict[str, Any]) -> int:
+    """The one-screen layout's top margin: the title's line and two rows of (smaller) layer
+    labels, as network_spec reserves them (stagger or not)."""
+    line = 1.35 * style.font_size(True)
+    staggered = any(a.get("yshift") for a in net_layout["annotations"])
+    labels = LABEL_LINES * _label_line() * (2 if staggered else 1) + (4 if staggered else 0)
+    return int(labels + 8 + 1.3 * line)
 
 
 def _slider_controls(labels: Sequence[int], active: int, projector: bool,
@@ -188,7 +207,7 @@ def epoch_animation_figure(
     animated = animated_net + [n_net + i for i in range(len(prob_frames[0]) if prob_frames else 0)]
 
     def frame_annotations(f: int) -> list[dict[str, Any]]:
-        notes = _network_annotations(nets[f])
+        notes = _network_annotations(nets[f], beside)
         return notes + (_panel_titles(labels[f], boundary, f) if boundary is not None else [])
 
     frames = []
@@ -218,7 +237,7 @@ def epoch_animation_figure(
             height = PROJECTOR_HEIGHT
             # The maps hang from the top of the plot (their titles and the legend above them,
             # in the top margin); Play and the slider sit under them at the plot's bottom.
-            domains = (PROJECTOR_NET_X, [0, 1], *PROJECTOR_PANELS_X, [0.36, 1.0])
+            domains = (PROJECTOR_NET_X, [0, 1], *PROJECTOR_PANELS_X, [0.4, 1.0])
             legend_y = 1.0  # of the whole figure (yref "container"): top right
         else:
             height = max(net_height, 520) + controls_px
@@ -250,7 +269,8 @@ def epoch_animation_figure(
         height=height,
         # No axis padding (Streamlit's theme adds 8 px, which moved the maps' frames off the
         # maps and the right one onto the figure's edge), and a little room on the right.
-        margin={**FRAME_MARGIN, "l": 6, "r": 12, "t": int(net_layout["margin"]["t"]),
+        margin={**FRAME_MARGIN, "l": 6, "r": 12,
+                "t": projector_top(net_layout) if beside else int(net_layout["margin"]["t"]),
                 "b": 8 if beside else controls_px},
         hovermode="closest",
         showlegend=boundary is not None,

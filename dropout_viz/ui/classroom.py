@@ -35,7 +35,7 @@ PROJECTOR_CSS = """
 html { font-size: 20px; }
 [data-testid="stSlider"] [role="slider"] { width: 1.1rem; height: 1.1rem; }
 [data-testid="stMainBlockContainer"] { padding: 3.6rem 1.5rem 6rem; }
-:root { --one-screen: max(24rem, calc(100vh - 7.4rem - var(--present-bar, 0rem))); }
+:root { --one-screen: max(20rem, calc(100vh - 7.4rem - var(--present-bar, 0rem))); }
 @media (min-height: 900px) {
   :root { --one-screen: calc(100vh - 11.8rem - var(--present-bar, 0rem)); } }
 [data-testid="stLayoutWrapper"]:has(> .st-key-one_screen) {
@@ -46,12 +46,12 @@ html { font-size: 20px; }
 # Present mode: p and the epoch on the page in large type (the sidebar starts collapsed).
 PRESENT_CSS = """
 <style>
-:root { --present-bar: 5.6rem; }
+:root { --present-bar: 5.9rem; }
 .st-key-present_bar [data-testid="stSlider"] { padding-bottom: 0; }
 .st-key-present_bar [data-testid="stWidgetLabel"] p,
-.st-key-action_epoch [data-testid="stWidgetLabel"] p { font-size: 1.5rem; font-weight: 600; }
+.st-key-action_epoch [data-testid="stWidgetLabel"] p { font-size: 1.3rem; font-weight: 600; }
 .st-key-present_bar [data-testid="stSliderThumbValue"],
-.st-key-action_epoch [data-testid="stSliderThumbValue"] { font-size: 1.6rem; font-weight: 700; }
+.st-key-action_epoch [data-testid="stSliderThumbValue"] { font-size: 1.5rem; font-weight: 700; }
 </style>
 """
 # The keyboard for present mode: ← and → anywhere on the page move p one step, unless the key
