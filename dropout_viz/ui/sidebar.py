@@ -31,7 +31,9 @@ PRESET_KEY = "_preset_choice"
 def _apply_chosen_preset() -> None:
     name = st.session_state.get(PRESET_KEY)
     presets = load_presets()
-    if name in presets:
+    if not name:  # "— choose a lesson —": the settings stay, the link no longer names a lesson
+        st.session_state["preset"] = ""
+    elif name in presets:
         preset = presets[name]
         state.load_into_session(apply_preset(preset))
         state.open_tab(preset.tab)
