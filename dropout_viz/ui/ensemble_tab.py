@@ -56,6 +56,7 @@ cache.register(FIGURES.clear)
 PROJECTOR_COLUMNS = 8
 PROJECTOR_GALLERY_HEIGHT = 290
 PROJECTOR_COMPARISON_HEIGHT = 480
+PROJECTOR_TITLE_SIZE = 17
 
 
 def tab_figures(results: EnsembleResults, projector: bool) -> dict:
@@ -63,7 +64,9 @@ def tab_figures(results: EnsembleResults, projector: bool) -> dict:
     if projector:
         gallery = gallery_figure(results.gallery, results.data, projector=True,
                                  ncols=PROJECTOR_COLUMNS)
-        figures["gallery"] = gallery.update_layout(height=PROJECTOR_GALLERY_HEIGHT)
+        # Titles a size smaller, so eight of them fit side by side from 1280 pixels up.
+        figures["gallery"] = gallery.update_layout(height=PROJECTOR_GALLERY_HEIGHT) \
+            .update_annotations(font_size=PROJECTOR_TITLE_SIZE)
         if "comparison" in figures:
             figures["comparison"].update_layout(height=PROJECTOR_COMPARISON_HEIGHT)
     return figures
