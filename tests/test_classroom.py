@@ -4,7 +4,6 @@ teacher's view and the share link."""
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 import pytest
 from helpers import app
@@ -222,14 +221,11 @@ def test_without_present_mode_p_stays_in_the_sidebar():
     assert not [s for s in at.main.slider if s.key == "p_hidden"]
 
 
-@pytest.mark.parametrize(("start", "direction", "expected"), [
-    (0.5, +1, 0.55), (0.5, -1, 0.45), (0.3, +1, 0.35), (0.9, +1, 0.9), (0.0, -1, 0.0)])
-def test_the_keyboard_steps_p_by_one_slider_step_within_its_range(monkeypatch, start, direction,
-                                                                 expected):
-    session = {"p_hidden": start}  # step_p reads and writes session state, nothing else
-    monkeypatch.setattr(classroom, "st", SimpleNamespace(session_state=session))
-    classroom.step_p(direction)
-    assert session["p_hidden"] == expected
+@pytest.mark.parametrize(("asked", "expected"), [
+    (0.55, 0.55), (0.45, 0.45), (0.35000000000000003, 0.35), (0.97, 0.9), (-0.05, 0.0),
+    (0.52, 0.5)])
+def test_the_keyboard_sets_p_on_the_sliders_grid_within_its_range(asked, expected):
+    assert classroom.snap_p(asked) == expected
 
 
 # ---- teacher's view ------------------------------------------------------------------------

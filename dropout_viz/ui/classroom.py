@@ -7,6 +7,7 @@ lesson is about. Students are told that controls are hidden (and which), never l
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 import streamlit as st
@@ -57,26 +58,40 @@ PRESENT_CSS = """
 # The keyboard for present mode: ← and → anywhere on the page move p one step, unless the key
 # belongs to the element that has the focus (a slider, the tabs, a text box...). A
 # components-v2 component runs in the page itself, so it can listen on the whole document.
+# It sends the p it wants, counted from the last one it asked for: a second press that comes
+# before the page has the first one's result must not start again from the old p.
 P_KEYS_JS = """
+const asked = [];  // the values of p this listener sent that the page has not shown yet
+let shown = null;  // p as the page last drew it
 export default function (component) {
-  const { setTriggerValue } = component;
-  const steps = { ArrowLeft: "down", ArrowRight: "up" };
+  const { data, setTriggerValue } = component;
+  const at = asked.indexOf(data.p);
+  if (at >= 0) asked.splice(0, at + 1);  // the page caught up to that press
+  else asked.length = 0;                 // p was set some other way: start from it
+  shown = data.p;
   const ownArrows = 'input:not([type=checkbox]):not([type=button]), textarea, select, ' +
     '[contenteditable=""], [contenteditable=true], [role=slider], [role=tab], [role=radio], ' +
     '[role=radiogroup], [role=listbox], [role=option], [role=combobox], [role=menu], ' +
     '[role=menuitem], [role=spinbutton]';
   const onKey = (event) => {
-    const step = steps[event.key];
-    if (!step || event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey ||
-        event.shiftKey) return;
+    const direction = { ArrowLeft: -1, ArrowRight: 1 }[event.key];
+    if (!direction || event.defaultPrevented || event.altKey || event.ctrlKey ||
+        event.metaKey || event.shiftKey) return;
     if (event.target instanceof Element && event.target.closest(ownArrows)) return;
     event.preventDefault();
-    setTriggerValue(step, true);
+    const from = asked.length ? asked[asked.length - 1] : shown;
+    const to = Math.min(Math.max(Math.round((from + direction * data.step) / data.step) *
+                                 data.step, data.low), data.high);
+    const value = Number(to.toFixed(10));
+    if (value === from) return;
+    asked.push(value);
+    setTriggerValue("p", value);
   };
   document.addEventListener("keydown", onKey);
   return () => document.removeEventListener("keydown", onKey);
 }
 """
+P_KEYS_KEY = "p_keys"
 P_KEYS = st.components.v2.component("dropout_viz.p_keys", js=P_KEYS_JS)
 
 
@@ -84,12 +99,22 @@ def present() -> bool:
     return bool(st.session_state.get(state.PRESENT_WIDGET))
 
 
-def step_p(direction: int) -> None:
-    """Move p one slider step (the keyboard's ← / →), within its range."""
+def p_range() -> tuple[float, float, float]:
+    """The p slider's lowest value, highest value and step."""
     spec = FIELD_SPECS["p_hidden"]
-    low = spec.off if spec.off is not None else spec.min
-    value = st.session_state.get("p_hidden", spec.default) + direction * spec.step
-    st.session_state["p_hidden"] = round(min(max(value, low), spec.max), 10)
+    return (spec.off if spec.off is not None else spec.min), spec.max, spec.step
+
+
+def snap_p(value: Any) -> float:
+    """A p the keyboard asked for, on the slider's grid and within its range."""
+    low, high, step = p_range()
+    return round(min(max(round(float(value) / step) * step, low), high), 10)
+
+
+def _keyboard_moved_p() -> None:
+    asked = (st.session_state.get(P_KEYS_KEY) or {}).get("p")
+    if isinstance(asked, (int, float)):
+        st.session_state["p_hidden"] = snap_p(asked)
 
 
 def present_bar(draw_p) -> None:
@@ -99,8 +124,10 @@ def present_bar(draw_p) -> None:
     with st.container(key="present_bar", horizontal=True, vertical_alignment="center"):
         with st.container(width="stretch"):
             draw_p()
-        P_KEYS(key="p_keys", on_up_change=lambda: step_p(+1), on_down_change=lambda: step_p(-1),
-               width=1, height=0)
+        low, high, step = p_range()
+        P_KEYS(key=P_KEYS_KEY, data={"p": st.session_state["p_hidden"], "low": low,
+                                     "high": high, "step": step},
+               on_p_change=_keyboard_moved_p, width=1, height=0)
         st.caption("Press ← or → anywhere on the page to change p. Every other control is in "
                    "the sidebar: open it with » at the top left.", width=300)
 
