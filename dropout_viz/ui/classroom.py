@@ -38,7 +38,7 @@ html { font-size: 20px; }
 [data-testid="stMainBlockContainer"] { padding: 3.6rem 1.5rem 6rem; }
 :root { --one-screen: max(20rem, calc(100vh - 7.4rem - var(--present-bar, 0rem))); }
 @media (min-height: 900px) {
-  :root { --one-screen: min(60rem, calc(100vh - 11.8rem - var(--present-bar, 0rem))); } }
+  :root { --one-screen: min(60rem, calc(100vh - 12.5rem - var(--present-bar, 0rem))); } }
 [data-testid="stLayoutWrapper"]:has(> .st-key-one_screen) {
   flex: 0 0 var(--one-screen) !important; height: var(--one-screen) !important; }
 .st-key-one_screen { height: 100% !important; overflow: hidden; }
