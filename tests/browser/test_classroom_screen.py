@@ -79,6 +79,12 @@ def test_projector_mode_shows_diagram_maps_and_epoch_controls_on_one_screen(
         assert all(m["height"] >= 0.25 * height for m in maps), maps
         # Play / Pause clear of the maps.
         assert not any(overlaps(b, m) for b in boxes["buttons"] for m in maps)
+        if height >= 900:  # the keyboard's epoch slider fits under the chart too
+            twin = page.evaluate("""() => { const r = document.querySelector(
+                '.st-key-action_epoch').getBoundingClientRect();
+                return {top: r.top, bottom: r.bottom, left: r.left, right: r.right,
+                        width: r.width, height: r.height}; }""")
+            assert inside(twin, width, height), twin
 
 
 def test_projector_mode_shows_eight_sub_networks_and_their_average_on_one_screen(browser, server):
