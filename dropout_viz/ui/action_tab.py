@@ -125,12 +125,13 @@ def animation_view(animation: AnimatedFigure, one_screen: bool = False) -> None:
     labels = list(animation.spec["layout"]["meta"]["epochs"])
     index = shown_frame(labels)
     shown = animation if index == len(labels) - 1 else at_frame(animation, index)
-    chart = dict(key="animation", config=PLOTLY_CONFIG, alt=alt.animation_alt(shown, index))
+    text = alt.animation_alt(shown, index)
     if one_screen:
         with st.container(height=PROJECTOR_HEIGHT, border=False, key=classroom.ONE_SCREEN):
-            st.plotly_chart(shown, height="stretch", **chart)
+            st.plotly_chart(shown, key="animation", config=PLOTLY_CONFIG, alt=text,
+                            height="stretch")
     else:
-        st.plotly_chart(shown, **chart)
+        st.plotly_chart(shown, key="animation", config=PLOTLY_CONFIG, alt=text)
     st.select_slider(
         EPOCH_LABEL, options=labels, key=EPOCH_KEY,
         help="The chart's own epoch slider and ▶ Play work with the mouse; this one works "
