@@ -36,6 +36,17 @@ def slider_keys(at: AppTest) -> set[str]:
     return {s.key for s in at.slider} | {s.key for s in at.select_slider}
 
 
+def blocks(at: AppTest) -> list:
+    """Every layout block (container) of the page, depth first."""
+    found, todo = [], [at._tree]
+    while todo:
+        node = todo.pop()
+        children = list(getattr(node, "children", {}).values())
+        found += [c for c in children if type(c).__name__ == "Block"]
+        todo += children
+    return found
+
+
 def link_text(at: AppTest) -> str:
     codes = [c.value for c in at.code if "?" in c.value]
     assert len(codes) == 1, codes
@@ -150,10 +161,71 @@ def test_projector_mode_enlarges_text_and_chart_fonts():
     at.toggle(key="projector").set_value(True).run()
     assert_clean(at)
     assert url(at)["projector"] == "1"
-    assert [h for h in at.get("html") if "html { font-size: 19px; }" in h.proto.body]
+    assert [h for h in at.get("html") if "html { font-size: 20px; }" in h.proto.body]
     chart = next(c for c in at.get("plotly_chart") if c.proto.id and "history" in c.proto.id)
     layout = json.loads(chart.proto.spec)["layout"]
     assert layout["font"]["size"] == 22  # style.PROJECTOR_FONT_SIZE
+
+
+def test_projector_mode_puts_the_first_tab_in_one_window_sized_box():
+    at = app(epochs="5", projector="1")
+    at.run()
+    assert_clean(at)
+    # The chart sits in the container that the projector style stretches to the window.
+    assert any(block.proto.id.endswith("-" + classroom.ONE_SCREEN) for block in blocks(at))
+    spec = json.loads(at.get_by_key("animation").proto.spec)
+    layout = spec["layout"]
+    # The diagram beside the two maps, not above them.
+    assert layout["xaxis"]["domain"][1] < layout["xaxis2"]["domain"][0]
+    assert layout["xaxis2"]["domain"][1] < layout["xaxis3"]["domain"][0]
+    assert layout["yaxis"]["domain"] == [0, 1]
+    at.toggle(key="projector").set_value(False).run()  # a laptop: the page as it was
+    assert not any(block.proto.id.endswith("-" + classroom.ONE_SCREEN) for block in blocks(at))
+
+
+# ---- present mode --------------------------------------------------------------------------
+
+def test_present_mode_is_in_the_url_and_puts_p_on_the_page():
+    at = app(epochs="5", present="1")
+    at.run()
+    assert_clean(at)
+    assert at.session_state[state.PRESENT_WIDGET] is True
+    assert url(at)["present"] == "1"
+    # p on the page in large type, not in the sidebar; the keyboard's help beside it.
+    assert [s.key for s in at.main.slider if s.key == "p_hidden"] == ["p_hidden"]
+    assert "p_hidden" not in {s.key for s in at.sidebar.slider}
+    assert any("← or →" in c.value for c in at.main.caption)
+    assert [h for h in at.get("html") if "present_bar" in h.proto.body]
+    # Every group of the sidebar open: each control one click (») away.
+    assert all(e.proto.expanded for e in at.sidebar.expander if e.label in
+               ("Data", "Network", "Dropout", "Training"))
+    # Moving p on the page is an ordinary setting: in the URL beside present=1.
+    at.slider(key="p_hidden").set_value(0.3).run()
+    assert_clean(at)
+    assert url(at)["p_hidden"] == "0.3" and url(at)["present"] == "1"
+    # The link to share with the class leaves present mode out.
+    assert "present" not in link_text(at)
+    # Turning it off drops it from the URL and gives p back to the sidebar.
+    at.toggle(key=state.PRESENT_WIDGET).set_value(False).run()
+    assert_clean(at)
+    assert "present" not in url(at)
+    assert "p_hidden" in {s.key for s in at.sidebar.slider}
+
+
+def test_without_present_mode_p_stays_in_the_sidebar():
+    at = app(epochs="5")
+    at.run()
+    assert at.session_state[state.PRESENT_WIDGET] is False
+    assert "present" not in url(at)
+    assert "p_hidden" in {s.key for s in at.sidebar.slider}
+    assert not [s for s in at.main.slider if s.key == "p_hidden"]
+
+
+@pytest.mark.parametrize(("asked", "expected"), [
+    (0.55, 0.55), (0.45, 0.45), (0.35000000000000003, 0.35), (0.97, 0.9), (-0.05, 0.0),
+    (0.52, 0.5)])
+def test_the_keyboard_sets_p_on_the_sliders_grid_within_its_range(asked, expected):
+    assert classroom.snap_p(asked) == expected
 
 
 # ---- teacher's view ------------------------------------------------------------------------

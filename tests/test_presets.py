@@ -13,6 +13,7 @@ from helpers import app, assert_clean
 from dropout_viz import ensemble, pipeline
 from dropout_viz.presets import PRESET_DIR, Preset, apply_preset, fill_text, load_presets
 from dropout_viz.settings import FIELD_SPECS, TABS, Settings, from_query_params, to_query_params
+from dropout_viz.ui import cache
 from dropout_viz.ui.sidebar import PRESET_KEY
 from dropout_viz.ui.state import TAB_LABELS, widget_value
 
@@ -243,6 +244,34 @@ def test_a_preset_link_runs_exactly_that_presets_settings(name):
     assert at.selectbox(key=PRESET_KEY).value == name
     assert "(modified)" not in at.selectbox(key=PRESET_KEY).format_func(name)
     assert load_presets()[name].teaches in [c.value for c in at.caption]
+    # What ran is the preset's training, not the defaults' (the first tab trains it; every
+    # test starts with empty caches).
+    assert cache.RUNS.get(expected.train_key()) is not None
+    assert cache.RUNS.get(Settings().train_key()) is None
+
+
+def test_changing_a_setting_after_a_preset_link_marks_it_modified_and_back_again():
+    name = "over-fitting-rescue"
+    preset = load_presets()[name]
+    at = app(preset=name).run()
+    assert_clean(at)
+    picker = at.selectbox(key=PRESET_KEY)
+    assert not picker.format_func(name).endswith("(modified)")
+    at.slider(key="width").set_value(16).run()  # the preset says 128
+    assert_clean(at)
+    picker = at.selectbox(key=PRESET_KEY)
+    assert picker.value == name and picker.format_func(name).endswith("(modified)")
+    captions = [c.value for c in at.caption]
+    assert preset.teaches not in captions  # its text quotes 128 units, no longer on screen
+    assert any(c.startswith("Modified:") and "units per layer" in c for c in captions)
+    at.slider(key="width").set_value(128).run()  # its own value again: the lesson is in force
+    picker = at.selectbox(key=PRESET_KEY)
+    assert not picker.format_func(name).endswith("(modified)")
+    assert preset.teaches in [c.value for c in at.caption]
+    at.selectbox(key=PRESET_KEY).select("").run()  # no lesson: the link stops naming it
+    assert_clean(at)
+    assert "preset" not in {k for k in at.query_params}
+    assert at.session_state["width"] == 128  # the settings themselves stay
 
 
 def test_a_link_overrides_its_preset_and_a_changed_setting_marks_it_modified():

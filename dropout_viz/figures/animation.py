@@ -20,13 +20,24 @@ from dropout_viz.figures.boundary import (
     _probability_traces,
     percent,
 )
-from dropout_viz.figures.network import network_spec
+from dropout_viz.figures.network import LABEL_LINES, network_spec
 
 FRAME_DURATION_MS = 300  # Play: one kept epoch every 0.3 s
 # Pixels from the plot's bottom to the row of Play / Pause and the epoch shown (normal,
 # projector); the slider's rail runs below that row.
 CONTROL_ROW_PX = {False: 40, True: 48}
 CONTROLS_PX = {False: 150, True: 170}  # the bottom margin that holds both rows
+SLIDER_BODY_PX = 62  # a Plotly slider's rail and step labels (projector font)
+# Projector mode puts everything on one screen: the diagram on the left at full height, the
+# two maps on the right with Play and the epoch slider under them. The page stretches the
+# chart to the window's height (ui/classroom.py), so its parts are placed in fractions of the
+# plot; PROJECTOR_HEIGHT is the height an export (or a page without that rule) gets, and the
+# diagram's units are sized for the 1280×720 projector, the smallest supported.
+PROJECTOR_HEIGHT = 580
+PROJECTOR_NET_HEIGHT = 600  # what network_spec sizes the units for (not the drawn height)
+PROJECTOR_NET_X = [0, 0.42]
+PROJECTOR_LABEL_SIZE = 18  # the diagram's layer labels there (the projector font is 22)
+PROJECTOR_PANELS_X = ([0.47, 0.725], [0.745, 1.0])
 
 
 @dataclass(frozen=True)
@@ -67,12 +78,31 @@ def _panel_titles(epoch: int, boundary: BoundaryFrames, f: int) -> list[dict[str
              "showarrow": False} for i, text in enumerate(titles)]
 
 
-def _network_annotations(net: dict[str, Any]) -> list[dict[str, Any]]:
+def _network_annotations(net: dict[str, Any], beside: bool = False) -> list[dict[str, Any]]:
     # The layer labels sit on top of the diagram's own axis, not of the whole figure.
-    return [{**a, "yref": "y domain"} for a in net["layout"]["annotations"]]
+    notes = [{**a, "yref": "y domain"} for a in net["layout"]["annotations"]]
+    if beside:  # smaller labels, and every other one raised by their own three lines
+        raise_px = int(LABEL_LINES * _label_line() + 4)
+        notes = [{**a, "font": {"size": PROJECTOR_LABEL_SIZE},
+                  "yshift": raise_px if a.get("yshift") else 0} for a in notes]
+    return notes
 
 
-def _slider_controls(labels: Sequence[int], active: int, projector: bool) -> dict[str, Any]:
+def _label_line() -> float:
+    return 1.35 * PROJECTOR_LABEL_SIZE
+
+
+def projector_top(net_layout: dict[str, Any]) -> int:
+    """The one-screen layout's top margin: the title's line and two rows of (smaller) layer
+    labels, as network_spec reserves them (stagger or not)."""
+    line = 1.35 * style.font_size(True)
+    staggered = any(a.get("yshift") for a in net_layout["annotations"])
+    labels = LABEL_LINES * _label_line() * (2 if staggered else 1) + (4 if staggered else 0)
+    return int(labels + 8 + 1.3 * line)
+
+
+def _slider_controls(labels: Sequence[int], active: int, projector: bool,
+                     beside_diagram: bool = False) -> dict[str, Any]:
     instant = {"mode": "immediate", "frame": {"duration": 0, "redraw": True},
                "transition": {"duration": 0}}
     steps = [{"label": str(e), "method": "animate", "args": [[str(e)], instant]}
@@ -89,6 +119,22 @@ def _slider_controls(labels: Sequence[int], active: int, projector: bool) -> dic
     # epoch shown on the right, then the rail across the whole figure (a rail starting beside
     # the buttons ran under them in a narrow window).
     rail_top = CONTROL_ROW_PX[projector]
+    if beside_diagram:
+        # Under the maps, inside the plot: anchored at its bottom, so they stay put whatever
+        # height the page gives the chart. The rail's labels need about 60 px below it.
+        left = PROJECTOR_PANELS_X[0][0]
+        return {
+            "sliders": [{"active": active, "steps": steps, "x": left, "len": 1.0 - left,
+                         "y": 0.0, "yanchor": "bottom",
+                         "pad": {"t": rail_top, "b": 0, "l": 0, "r": 0},
+                         "currentvalue": {"prefix": "Epoch ", "xanchor": "right", "offset": 16,
+                                          "font": {"size": size}},
+                         "font": {"size": max(size - 4, 10)}}],
+            "updatemenus": [{"type": "buttons", "direction": "left", "showactive": False,
+                             "x": left, "xanchor": "left", "y": 0.0, "yanchor": "bottom",
+                             "pad": {"b": SLIDER_BODY_PX}, "buttons": [play, pause],
+                             "font": {"size": size}}],
+        }
     return {
         "sliders": [{"active": active, "steps": steps, "x": 0.0, "len": 1.0, "y": 0.0,
                      "yanchor": "top", "pad": {"t": rail_top, "b": 0, "l": 0, "r": 0},
@@ -127,9 +173,10 @@ def epoch_animation_figure(
     labels = [int(e) for e in epochs]
     active = len(labels) - 1
     # Plain dicts: Plotly validates the figure's own traces once, not 40 copies of them.
+    beside = projector and boundary is not None  # the one-screen layout
     nets = [network_spec(w, m, input_names=input_names, output_names=output_names,
                          title=f"Thinned network of epoch {e}", projector=projector,
-                         fixed_slots=True)
+                         fixed_slots=True, height=PROJECTOR_NET_HEIGHT if beside else None)
             for e, w, m in zip(labels, weights, keep_masks, strict=True)]
     for net in nets:  # labels of the outer units may reach past the diagram's own axes
         for trace in net["data"]:
@@ -160,7 +207,7 @@ def epoch_animation_figure(
     animated = animated_net + [n_net + i for i in range(len(prob_frames[0]) if prob_frames else 0)]
 
     def frame_annotations(f: int) -> list[dict[str, Any]]:
-        notes = _network_annotations(nets[f])
+        notes = _network_annotations(nets[f], beside)
         return notes + (_panel_titles(labels[f], boundary, f) if boundary is not None else [])
 
     frames = []
@@ -186,12 +233,12 @@ def epoch_animation_figure(
     else:
         x_axis, y_axis = _axis_settings(xs, ys)
         panel = {"showticklabels": False, "fixedrange": False}
-        if projector:  # stacked: the fonts need the width
-            height = net_height + 620 + controls_px
-            split = 620 / (height - controls_px)
-            # Between the rows: the legend, and below it the maps' three-line titles.
-            domains = ([0, 1], [split + 0.08, 1.0], [0, 0.49], [0.51, 1.0], [0, split - 0.11])
-            legend_y = split - 0.03
+        if projector:
+            height = PROJECTOR_HEIGHT
+            # The maps hang from the top of the plot (their titles and the legend above them,
+            # in the top margin); Play and the slider sit under them at the plot's bottom.
+            domains = (PROJECTOR_NET_X, [0, 1], *PROJECTOR_PANELS_X, [0.4, 1.0])
+            legend_y = 1.0  # of the whole figure (yref "container"): top right
         else:
             height = max(net_height, 520) + controls_px
             # Room right of the diagram for its output names (they reach past its axis) and
@@ -199,6 +246,8 @@ def epoch_animation_figure(
             domains = ([0, 0.36], [0, 1], [0.43, 0.71], [0.72, 1.0], [0, 0.86])
             legend_y = 1.0  # top right, above the panels: the slider runs along the bottom
         net_x, net_y, x2, x3, boundary_y = domains
+        if projector:  # the maps keep to the top of their space, clear of the controls
+            y_axis = {**y_axis, "constraintoward": "top"}
         layout.update(
             xaxis={**x_net, "domain": net_x}, yaxis={**y_net, "domain": net_y},
             xaxis2={**x_axis, **panel, "domain": x2, "anchor": "y2"},
@@ -208,7 +257,9 @@ def epoch_animation_figure(
             yaxis3={**y_axis, **panel, "domain": boundary_y, "anchor": "x3",
                     "scaleanchor": "x3", "scaleratio": 1, "matches": "y2"},
             legend={"groupclick": "toggleitem", "itemsizing": "constant", "orientation": "h",
-                    "x": 1.0, "xanchor": "right", "y": legend_y, "yanchor": "bottom",
+                    "x": 1.0, "xanchor": "right", "y": legend_y,
+                    **({"yref": "container", "yanchor": "top"} if projector
+                       else {"yanchor": "bottom"}),
                     "font": {"size": size}},
         )
     layout.update(
@@ -218,11 +269,12 @@ def epoch_animation_figure(
         height=height,
         # No axis padding (Streamlit's theme adds 8 px, which moved the maps' frames off the
         # maps and the right one onto the figure's edge), and a little room on the right.
-        margin={**FRAME_MARGIN, "l": 6, "r": 12, "t": int(net_layout["margin"]["t"]),
-                "b": controls_px},
+        margin={**FRAME_MARGIN, "l": 6, "r": 12,
+                "t": projector_top(net_layout) if beside else int(net_layout["margin"]["t"]),
+                "b": 8 if beside else controls_px},
         hovermode="closest",
         showlegend=boundary is not None,
-        **_slider_controls(labels, active, projector),
+        **_slider_controls(labels, active, projector, beside_diagram=beside),
         meta={
             "layer_sizes": net_layout["meta"]["layer_sizes"],
             "epochs": labels,

@@ -9,10 +9,10 @@ import streamlit as st
 from dropout_viz import pipeline
 from dropout_viz.engine import TrainingRun
 from dropout_viz.figures import PLOTLY_CONFIG, alt, history_figure
-from dropout_viz.figures.animation import AnimatedFigure, at_frame
+from dropout_viz.figures.animation import PROJECTOR_HEIGHT, AnimatedFigure, at_frame
 from dropout_viz.settings import Settings, TrainKey
 from dropout_viz.tab_figures import animation_figure
-from dropout_viz.ui import cache, downloads, prefetch, runs
+from dropout_viz.ui import cache, classroom, downloads, prefetch, runs
 
 # The keyboard twin of the animation's Plotly slider (which the keyboard cannot reach): a
 # Streamlit slider over the frames' epochs. Its value lives in session state only, not in the
@@ -64,17 +64,24 @@ def shown_frame(labels: list[int]) -> int:
     return labels.index(st.session_state[EPOCH_KEY])
 
 
-def animation_view(animation: AnimatedFigure) -> None:
+def animation_view(animation: AnimatedFigure, one_screen: bool = False) -> None:
     """The animation at the frame the keyboard twin asks for, and the twin right below it.
 
     A fragment: moving the twin reruns only this, and the figure is the cached one moved to
     that frame (`at_frame`: a shallow copy, nothing recomputed). At the default, the last
-    frame, the page is exactly what a mouse user gets; the Plotly slider and Play still work."""
+    frame, the page is exactly what a mouse user gets; the Plotly slider and Play still work.
+    `one_screen` (projector mode): the chart fills a box that the page's style sizes to the
+    window (ui/classroom.py), so the room sees all of it without scrolling."""
     labels = list(animation.spec["layout"]["meta"]["epochs"])
     index = shown_frame(labels)
     shown = animation if index == len(labels) - 1 else at_frame(animation, index)
-    st.plotly_chart(shown, key="animation", config=PLOTLY_CONFIG,
-                    alt=alt.animation_alt(shown, index))
+    text = alt.animation_alt(shown, index)
+    if one_screen:
+        with st.container(height=PROJECTOR_HEIGHT, border=False, key=classroom.ONE_SCREEN):
+            st.plotly_chart(shown, key="animation", config=PLOTLY_CONFIG, alt=text,
+                            height="stretch")
+    else:
+        st.plotly_chart(shown, key="animation", config=PLOTLY_CONFIG, alt=text)
     st.select_slider(
         EPOCH_LABEL, options=labels, key=EPOCH_KEY,
         help="The chart's own epoch slider and ▶ Play work with the mouse; this one works "
@@ -86,7 +93,8 @@ def animation_view(animation: AnimatedFigure) -> None:
 
 def epoch_view(run: TrainingRun, settings: Settings, key: TrainKey) -> None:
     animation = cached_animation(run, settings, key)
-    st.fragment(animation_view)(animation)
+    one_screen = settings.projector and pipeline.is_planar(run.dataset)
+    st.fragment(animation_view)(animation, one_screen)
     n_frames = len(animation.spec["frames"])
     keyboard = (f" With the keyboard, use the “{EPOCH_LABEL}” slider under the chart.")
     if pipeline.is_planar(run.dataset):

@@ -7,6 +7,7 @@ lesson is about. Students are told that controls are hidden (and which), never l
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 import streamlit as st
@@ -23,14 +24,112 @@ LABELS = {"preset": "Lesson preset picker", "hidden_controls": "Teacher's view (
 # "Everything but p": what the class sees in the issue's example lesson.
 FOCUS_ON_P = tuple(name for name in HIDEABLE if name not in ("p_hidden",))
 
-# Projector mode: bigger text everywhere (Streamlit sizes text in rem), thicker slider tracks.
+PRESENT_LABEL = "Present mode"
+# Projector mode: bigger text everywhere, the sidebar included (Streamlit sizes text in rem),
+# thicker slider tracks, and the page's own margins trimmed so that the first tab fits one
+# screen: its chart (in the ONE_SCREEN container) gets the window's height below the tabs,
+# less the epoch slider's row where the window is tall enough for both (900 px and up).
 # The charts get their larger fonts and lines from settings.projector.
+ONE_SCREEN = "one_screen"
 PROJECTOR_CSS = """
 <style>
-html { font-size: 19px; }
+html { font-size: 20px; }
 [data-testid="stSlider"] [role="slider"] { width: 1.1rem; height: 1.1rem; }
+[data-testid="stMainBlockContainer"] { padding: 3.6rem 1.5rem 6rem; }
+:root { --one-screen: max(20rem, calc(100vh - 7.4rem - var(--present-bar, 0rem))); }
+@media (min-height: 900px) {
+  :root { --one-screen: min(60rem, calc(100vh - 12.5rem - var(--present-bar, 0rem))); } }
+[data-testid="stLayoutWrapper"]:has(> .st-key-one_screen) {
+  flex: 0 0 var(--one-screen) !important; height: var(--one-screen) !important; }
+.st-key-one_screen { height: 100% !important; overflow: hidden; }
 </style>
 """
+# Present mode: p and the epoch on the page in large type (the sidebar starts collapsed).
+PRESENT_CSS = """
+<style>
+:root { --present-bar: 5.9rem; }
+.st-key-present_bar [data-testid="stSlider"] { padding-bottom: 0; }
+.st-key-present_bar [data-testid="stWidgetLabel"] p,
+.st-key-action_epoch [data-testid="stWidgetLabel"] p { font-size: 1.3rem; font-weight: 600; }
+.st-key-present_bar [data-testid="stSliderThumbValue"],
+.st-key-action_epoch [data-testid="stSliderThumbValue"] { font-size: 1.5rem; font-weight: 700; }
+</style>
+"""
+# The keyboard for present mode: ← and → anywhere on the page move p one step, unless the key
+# belongs to the element that has the focus (a slider, the tabs, a text box...). A
+# components-v2 component runs in the page itself, so it can listen on the whole document.
+# It sends the p it wants, counted from the last one it asked for: a second press that comes
+# before the page has the first one's result must not start again from the old p.
+P_KEYS_JS = """
+const asked = [];  // the values of p this listener sent that the page has not shown yet
+let shown = null;  // p as the page last drew it
+export default function (component) {
+  const { data, setTriggerValue } = component;
+  const at = asked.indexOf(data.p);
+  if (at >= 0) asked.splice(0, at + 1);  // the page caught up to that press
+  else asked.length = 0;                 // p was set some other way: start from it
+  shown = data.p;
+  const ownArrows = 'input:not([type=checkbox]):not([type=button]), textarea, select, ' +
+    '[contenteditable=""], [contenteditable=true], [role=slider], [role=tab], [role=radio], ' +
+    '[role=radiogroup], [role=listbox], [role=option], [role=combobox], [role=menu], ' +
+    '[role=menuitem], [role=spinbutton]';
+  const onKey = (event) => {
+    const direction = { ArrowLeft: -1, ArrowRight: 1 }[event.key];
+    if (!direction || event.defaultPrevented || event.altKey || event.ctrlKey ||
+        event.metaKey || event.shiftKey) return;
+    if (event.target instanceof Element && event.target.closest(ownArrows)) return;
+    event.preventDefault();
+    const from = asked.length ? asked[asked.length - 1] : shown;
+    const to = Math.min(Math.max(Math.round((from + direction * data.step) / data.step) *
+                                 data.step, data.low), data.high);
+    const value = Number(to.toFixed(10));
+    if (value === from) return;
+    asked.push(value);
+    setTriggerValue("p", value);
+  };
+  document.addEventListener("keydown", onKey);
+  return () => document.removeEventListener("keydown", onKey);
+}
+"""
+P_KEYS_KEY = "p_keys"
+P_KEYS = st.components.v2.component("dropout_viz.p_keys", js=P_KEYS_JS)
+
+
+def present() -> bool:
+    return bool(st.session_state.get(state.PRESENT_WIDGET))
+
+
+def p_range() -> tuple[float, float, float]:
+    """The p slider's lowest value, highest value and step."""
+    spec = FIELD_SPECS["p_hidden"]
+    return (spec.off if spec.off is not None else spec.min), spec.max, spec.step
+
+
+def snap_p(value: Any) -> float:
+    """A p the keyboard asked for, on the slider's grid and within its range."""
+    low, high, step = p_range()
+    return round(min(max(round(float(value) / step) * step, low), high), 10)
+
+
+def _keyboard_moved_p() -> None:
+    asked = (st.session_state.get(P_KEYS_KEY) or {}).get("p")
+    if isinstance(asked, (int, float)):
+        st.session_state["p_hidden"] = snap_p(asked)
+
+
+def present_bar(draw_p) -> None:
+    """Present mode's row at the top of the page: p in large type (drawn by `draw_p`, the
+    sidebar's own control) and the keyboard listener that moves it."""
+    st.html(PRESENT_CSS)
+    with st.container(key="present_bar", horizontal=True, vertical_alignment="center"):
+        with st.container(width="stretch"):
+            draw_p()
+        low, high, step = p_range()
+        P_KEYS(key=P_KEYS_KEY, data={"p": st.session_state["p_hidden"], "low": low,
+                                     "high": high, "step": step},
+               on_p_change=_keyboard_moved_p, width=1, height=0)
+        st.caption("Press ← or → anywhere on the page to change p. Every other control is in "
+                   "the sidebar: open it with » at the top left.", width=300)
 
 
 def label(name: str) -> str:
@@ -112,6 +211,10 @@ def render(hidden: tuple[str, ...] = ()) -> None:
             st.caption(hidden_notice(hidden))
         if PROJECTOR_KEY not in hidden:
             st.toggle(label(PROJECTOR_KEY), key=PROJECTOR_KEY, help=FIELD_SPECS[PROJECTOR_KEY].help)
+        st.toggle(PRESENT_LABEL, key=state.PRESENT_WIDGET,
+                  help="For the laptop at the front: the sidebar starts closed, p is on the "
+                       "page in large type and ← / → change it. The address keeps "
+                       "present=1 for a bookmark; the link to share leaves it out.")
         if st.session_state.get(PROJECTOR_KEY):
             st.html(PROJECTOR_CSS)
         if HIDDEN_KEY not in hidden:

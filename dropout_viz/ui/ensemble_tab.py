@@ -11,7 +11,7 @@ from dropout_viz.engine import TrainingRun
 from dropout_viz.ensemble import Convergence, EnsembleResults
 from dropout_viz.figures import PLOTLY_CONFIG, alt
 from dropout_viz.figures.ensemble import KIND_NAMES, ensemble_figures, test_time_name
-from dropout_viz.figures.gallery import GALLERY_MAX_NODES
+from dropout_viz.figures.gallery import GALLERY_MAX_NODES, gallery_figure
 from dropout_viz.settings import FIELD_SPECS, Settings, TrainKey
 from dropout_viz.ui import cache, downloads, runs
 
@@ -44,6 +44,27 @@ cache.register(cached_convergence.clear)
 # tab's settings (another tab's control, projector mode elsewhere) rebuilds nothing.
 FIGURES = cache.LRUCache(MAX_CACHED)
 cache.register(FIGURES.clear)
+
+
+# Projector mode fits the gallery and the average on one 1920×1080 screen: the sub-networks in
+# one row of up to eight, the comparison lower, the tab's controls and captions after both.
+PROJECTOR_COLUMNS = 8
+PROJECTOR_GALLERY_HEIGHT = 290
+PROJECTOR_COMPARISON_HEIGHT = 480
+PROJECTOR_TITLE_SIZE = 17
+
+
+def tab_figures(results: EnsembleResults, projector: bool) -> dict:
+    figures = ensemble_figures(results, projector=projector)
+    if projector:
+        gallery = gallery_figure(results.gallery, results.data, projector=True,
+                                 ncols=PROJECTOR_COLUMNS)
+        # Titles a size smaller, so eight of them fit side by side from 1280 pixels up.
+        figures["gallery"] = gallery.update_layout(height=PROJECTOR_GALLERY_HEIGHT) \
+            .update_annotations(font_size=PROJECTOR_TITLE_SIZE)
+        if "comparison" in figures:
+            figures["comparison"].update_layout(height=PROJECTOR_COMPARISON_HEIGHT)
+    return figures
 
 
 def controls(hidden: tuple[str, ...] = ()) -> None:
@@ -235,7 +256,8 @@ def render(settings: Settings, key: TrainKey) -> None:
     st.markdown("Dropout trains many **thinned sub-networks** that share one set of weights. "
                 "Here are some of them, their average, and how it compares with the single "
                 "network used at test time.")
-    controls(settings.hidden_controls)
+    if not settings.projector:  # projector mode: under the pictures, which fill the screen
+        controls(settings.hidden_controls)
     run = runs.get_run(key)
     if run.diverged_at is not None:
         st.error(f"Training diverged in epoch {run.diverged_at + 1}; showing the last finite "
@@ -248,18 +270,23 @@ def render(settings: Settings, key: TrainKey) -> None:
     results = cached_results(*view, run)
     figures = FIGURES.get_or_build(
         (*view, settings.projector, run.epochs_completed),
-        lambda _: ensemble_figures(results, projector=settings.projector))
+        lambda _: tab_figures(results, settings.projector))
 
     st.subheader(f"{results.gallery.k} thinned sub-networks")
     st.plotly_chart(figures["gallery"], key="ensemble_gallery", config=PLOTLY_CONFIG,
                     alt=alt.gallery_alt(figures["gallery"]))
-    st.caption(gallery_caption(results, run, settings, settings.k_subnets))
+    gallery_text = gallery_caption(results, run, settings, settings.k_subnets)
+    if not settings.projector:  # projector mode: after the average, which shares the screen
+        st.caption(gallery_text)
 
     st.subheader("Their average beside the test-time network")
     if "comparison" in figures:
         st.plotly_chart(figures["comparison"], key="ensemble_comparison", config=PLOTLY_CONFIG,
                         alt=alt.comparison_alt(figures["comparison"]))
         st.markdown(agreement_line(results))
+        if settings.projector:
+            controls(settings.hidden_controls)
+            st.caption(gallery_text)
         st.caption("Same colour scale in all three; white is 50/50. Right: how far apart the "
                    "two are at each place (0 = identical). Look for where the difference "
                    "lives: mostly near the boundary, or far from the data? " +
@@ -272,6 +299,9 @@ def render(settings: Settings, key: TrainKey) -> None:
         right.metric(f"{test_time_name(results.convention)}: accuracy",
                      f"{full.accuracy:.1%}", help=f"log-loss {full.log_loss:.3f}")
         st.markdown(agreement_line(results))
+        if settings.projector:
+            controls(settings.hidden_controls)
+            st.caption(gallery_text)
         st.caption("These inputs have more than two features, so there is no plane to draw. "
                    + exactness_note(results, source))
 

@@ -12,6 +12,7 @@ from dropout_viz.settings import TABS
 from dropout_viz.ui import (
     action_tab,
     cache,
+    classroom,
     ensemble_tab,
     experiments_tab,
     learn_tab,
@@ -59,9 +60,11 @@ def render_tab(slug: str, settings, key) -> None:
 
 @cache.SCRIPTS.counted
 def main() -> None:
-    st.set_page_config(page_title="dropout_viz — dropout made visible", page_icon="🎲",
-                       layout="wide")
     state.init_session()
+    # Present mode (a URL flag) starts with the sidebar closed, and keeps it as the user sets it.
+    st.set_page_config(page_title="dropout_viz — dropout made visible", page_icon="🎲",
+                       layout="wide",
+                       initial_sidebar_state="collapsed" if classroom.present() else "auto")
     settings = state.current_settings()
     sidebar.render(settings)
     for warning in state.take_warnings():

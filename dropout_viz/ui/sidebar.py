@@ -34,7 +34,9 @@ PRESET_KEY = "_preset_choice"
 def _apply_chosen_preset() -> None:
     name = st.session_state.get(PRESET_KEY)
     presets = load_presets()
-    if name in presets:
+    if not name:  # "— choose a lesson —": the settings stay, the link no longer names a lesson
+        st.session_state["preset"] = ""
+    elif name in presets:
         preset = presets[name]
         state.load_into_session(apply_preset(preset))
         state.open_tab(preset.tab)
@@ -104,15 +106,20 @@ def render(settings: Settings) -> None:
     """Draw the sidebar; controls the teacher's view hides (settings.hidden_controls) are left
     out."""
     hidden = settings.hidden_controls
+    present = classroom.present()
+    on_page = ("p_hidden",) if present and "p_hidden" not in hidden else ()
+    if on_page:  # present mode: p on the page itself, not in the (closed) sidebar
+        classroom.present_bar(lambda: control("p_hidden"))
     with st.sidebar:
         st.title("dropout_viz")
         if "preset" not in hidden:
             preset_picker(settings)
         for group, title in GROUP_TITLES.items():
-            names = [n for n in GROUP_FIELDS[group] if n not in hidden]
+            names = [n for n in GROUP_FIELDS[group] if n not in hidden and n not in on_page]
             if not names:
                 continue
-            with st.expander(title, expanded=group in ("dropout", "network")):
+            # Present mode opens every group: each control is then one click (») away.
+            with st.expander(title, expanded=present or group in ("dropout", "network")):
                 for name in names:
                     disabled = (st.session_state.get("dataset") in ("digits", upload.UPLOAD)
                                 and name in ("n_samples", "noise"))

@@ -26,6 +26,10 @@ INITIALISED = "_settings_initialised"
 WARNINGS = "_url_warnings"
 TAB_KEY = "tab"  # URL parameter naming the open tab
 TAB_WIDGET = "_tab_label"  # session-state key of the st.tabs widget (holds the label)
+# Present mode (ui/classroom.py) travels in the URL as `present=1`: how this screen shows the
+# page, not a setting (a shared link for the class leaves it out).
+PRESENT_KEY = "present"
+PRESENT_WIDGET = "_present"
 TAB_LABELS = {"action": "Dropout in action", "ensemble": "Thinned sub-networks",
               "experiments": "Experiments", "learn": "Learn"}
 
@@ -76,6 +80,7 @@ def init_session() -> None:
         return
     params = {key: st.query_params.get_all(key) for key in st.query_params}
     tab = params.pop(TAB_KEY, [None])[-1]
+    st.session_state[PRESENT_WIDGET] = params.pop(PRESENT_KEY, ["0"])[-1] in ("1", "true")
     settings, warnings = settings_from_link(params)
     if tab is not None and tab not in TABS:
         warnings.append(f"Ignored 'tab={str(tab)[:40]}': must be one of {', '.join(TABS)}.")
@@ -122,6 +127,8 @@ def sync_url(settings: Settings, tab: str) -> None:
     params = to_query_params(settings)
     if tab != TABS[0]:
         params[TAB_KEY] = tab
+    if st.session_state.get(PRESENT_WIDGET):
+        params[PRESENT_KEY] = "1"
     if params != st.query_params.to_dict():
         st.query_params.from_dict(params)
 

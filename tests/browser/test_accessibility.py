@@ -51,3 +51,23 @@ def test_tab_has_no_wcag_21_aa_violations(server, tall_page, tab):
     assert len(texts) > 5  # the charts' text was found and measured
     faint = [t for t in texts if t["ratio"] < AA_TEXT]
     assert faint == [], faint[:10]
+
+
+# Projector mode (its larger text, the one-screen layouts) and present mode (p on the page,
+# the keyboard listener) on the tabs they change.
+CLASSROOM_MODES = [("action", "projector=1"), ("ensemble", "projector=1"),
+                   ("action", "present=1&projector=1")]
+
+
+@pytest.mark.parametrize(("tab", "flags"), CLASSROOM_MODES,
+                         ids=[f"{tab}-{flags}" for tab, flags in CLASSROOM_MODES])
+def test_classroom_modes_have_no_wcag_21_aa_violations(server, tall_page, tab, flags):
+    label, charts = TABS[tab]
+    page = tall_page
+    page.goto(f"{server.url}?tab={tab}&{flags}")
+    wait_until_loaded(page, charts, timeout_ms=180_000)
+    assert page.locator(EXCEPTION).count() == 0
+    violations = axe_violations(page)
+    assert violations == [], describe(violations)
+    faint = [t for t in chart_text_contrast(page) if t["ratio"] < AA_TEXT]
+    assert faint == [], faint[:10]
