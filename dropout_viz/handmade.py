@@ -31,7 +31,7 @@ Unit = tuple[int, int]  # (layer, unit): layer 0 = inputs, hidden layers from 1;
 
 DROP_PARAM = "drop"  # the URL parameter
 MAX_DROP_TEXT = 4000  # longer link values are cut here (a 4 × 256 network needs ~6 chars a unit)
-ITEM = re.compile(r"(\d{1,4})\.(\d{1,4})")
+ITEM = re.compile(r"([0-9]{1,4})\.([0-9]{1,4})")
 PAIR_UNITS = 16  # pairs are measured among this many units of each network (all pairs of 16)
 MEASURES = ("accuracy", "loss")
 
