@@ -27,9 +27,10 @@ from harness import (  # noqa: E402
 )
 
 TABS = {"action": ("animation",), "ensemble": ("ensemble_gallery",),
-        "experiments": ("twin_boundaries",), "learn": ()}
+        "experiments": ("twin_boundaries",), "learn": (),
+        "handmade": ("handmade_network", "handmade_boundary")}
 README_NAMES = {"action": "action", "ensemble": "ensemble", "experiments": "experiments",
-                "learn": "learn"}
+                "learn": "learn", "handmade": "handmade"}
 
 
 def main(argv: list[str] | None = None) -> int:
