@@ -255,3 +255,14 @@ def test_digits_show_accuracy_only():
     expected = accuracy(hm.hand_made_proba(net, data.X_test, [(0, 40), (1, 16)]), data.y_test)
     (metric,) = [m for m in at.metric if "your sub-network" in m.label]
     assert metric.value == f"{expected:.1%}"
+
+
+def test_without_dropout_one_set_of_bars_and_a_shorter_run_keeps_the_epoch_in_range():
+    at = app(**SMALL_URL).run()
+    at.number_input(key=handmade_tab.EPOCH_KEY).set_value(20).run()
+    at.slider(key="epochs").set_value(10).run()
+    assert_clean(at)
+    assert at.number_input(key=handmade_tab.EPOCH_KEY).value == 10
+    at.slider(key="p_hidden").set_value(0.0).run()
+    assert_clean(at)
+    assert len(traces(charts_by_key(at)["handmade_knockouts"], role="knockout")) == 1

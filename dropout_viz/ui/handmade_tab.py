@@ -41,7 +41,7 @@ def units_key(layer: int) -> str:
 def unit_label(layer: int, unit: int, input_names) -> str:
     """As the diagram names a unit: x1 (or the input's name) and h1.3."""
     if layer == 0:
-        return f"{input_names[unit - 1]} (0.{unit})" if input_names else f"input 0.{unit}"
+        return f"{input_names[unit - 1] if input_names else f'x{unit}'} (0.{unit})"
     return f"h{layer}.{unit}"
 
 
@@ -87,7 +87,7 @@ def epoch_mask(run: TrainingRun) -> None:
 
 
 def controls(run: TrainingRun, net: MLP, settings: Settings) -> None:
-    buttons = st.columns([1, 1, 1, 1, 1])
+    buttons = st.columns([0.8, 1, 1.4, 1, 1.4], vertical_alignment="bottom")
     buttons[0].button("Keep all", key="handmade_keep_all", on_click=keep_all,
                       help="Bring every unit back.")
     buttons[1].number_input("Mask seed", 0, 9999, key=SEED_KEY, step=1,
@@ -97,7 +97,8 @@ def controls(run: TrainingRun, net: MLP, settings: Settings) -> None:
                       on_click=random_mask, args=(net,),
                       help="Each hidden unit dropped with probability p (inputs with the "
                            "input rate), from the seed on the left; the seed then moves on.")
-    st.session_state.setdefault(EPOCH_KEY, run.epochs_completed)
+    if not 1 <= st.session_state.get(EPOCH_KEY, 0) <= run.epochs_completed:
+        st.session_state[EPOCH_KEY] = run.epochs_completed  # first visit, or a shorter run
     buttons[3].number_input("Epoch", 1, run.epochs_completed, key=EPOCH_KEY, step=1)
     buttons[4].button("Mask of that epoch", key="handmade_epoch_mask", on_click=epoch_mask,
                       args=(run,),
@@ -139,7 +140,8 @@ def boundary_view(run: TrainingRun, net: MLP, dropped, settings: Settings,
     fig = boundary_panels(
         [{"grid_probs": hm.hand_made_proba(net, grid.points, dropped),
           "title": "Your sub-network", "accuracy": hand_acc},
-         {"grid_probs": net.predict_proba(grid.points), "title": net_title(settings),
+         {"grid_probs": net.predict_proba(grid.points),
+          "title": "Full network" if settings.projector else net_title(settings),
           "accuracy": full_acc}],
         grid.xs, grid.ys, dataset.X_train, dataset.y_train, dataset.X_test, dataset.y_test,
         n_classes=dataset.n_classes, ncols=2, projector=settings.projector,
@@ -172,11 +174,13 @@ def hand_made_view(run: TrainingRun, net: MLP, settings: Settings) -> None:
     hand_acc = accuracy(hm.hand_made_proba(net, dataset.X_test, dropped), dataset.y_test)
     full_acc = accuracy(net.predict_proba(dataset.X_test), dataset.y_test)
     controls(run, net, settings)
-    left, right = st.columns([2, 3])
+    left, right = st.columns([1, 1] if settings.projector else [2, 3])
     with left:
         fig = fh.clickable(network_figure(
             net.weights, hm.keep_masks(net.site_sizes, dropped), input_names=input_names,
-            output_names=output_names(dataset), title="Click a unit to drop it or bring it back",
+            output_names=output_names(dataset),
+            title="Click a unit to drop it" if settings.projector
+            else "Click a unit to drop it or bring it back",
             projector=settings.projector))
         st.session_state[SITES_KEY] = net.site_sizes
         st.plotly_chart(fig, key=NETWORK_KEY, on_select=toggle_clicked,
@@ -189,8 +193,8 @@ def hand_made_view(run: TrainingRun, net: MLP, settings: Settings) -> None:
         f"{len(dropped)} unit{'s' if len(dropped) != 1 else ''} dropped, on the final weights "
         f"of the run. {scaling_note(net, settings)} "
         + (f"The diagram draws the first {MAX_NODES - 1} units of layers wider than "
-           f"{MAX_NODES}; the lists below reach every unit. " if wide else "")
-        + "The lists below are the keyboard twin of the diagram.")
+           f"{MAX_NODES}. " if wide else "")
+        + "The lists below are the diagram's keyboard twin, and reach every unit.")
     keyboard_twin(net, input_names)
 
 
