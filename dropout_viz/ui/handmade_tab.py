@@ -144,8 +144,9 @@ def boundary_view(run: TrainingRun, net: MLP, dropped, settings: Settings,
           "title": "Full network" if settings.projector else net_title(settings),
           "accuracy": full_acc}],
         grid.xs, grid.ys, dataset.X_train, dataset.y_train, dataset.X_test, dataset.y_test,
-        n_classes=dataset.n_classes, ncols=2, projector=settings.projector,
-        panel_height=380 if settings.projector else 300)
+        # Projector text is large: one panel above the other, so their titles never collide.
+        n_classes=dataset.n_classes, ncols=1 if settings.projector else 2,
+        projector=settings.projector, panel_height=340 if settings.projector else 300)
     st.plotly_chart(fig, key="handmade_boundary", config=PLOTLY_CONFIG,
                     alt=alt.twin_boundaries_alt(fig, {"your sub-network": hand_acc,
                                                       "the full network": full_acc}))
