@@ -207,6 +207,14 @@ def pair_candidates(single_loss: np.ndarray, limit: int = PAIR_UNITS) -> np.ndar
     return np.sort(np.lexsort((np.arange(len(single_loss)), -single_loss))[:limit])
 
 
+def knockout_work(net: MLP, n_points: int, pair_units: int = PAIR_UNITS) -> int:
+    """Multiply-adds `knockouts` costs: one pass over the points per removal."""
+    n_units = sum(net.site_sizes[1:])
+    candidates = min(n_units, pair_units)
+    removals = 1 + n_units + candidates * (candidates - 1) // 2
+    return removals * n_points * sum(W.size for W in net.weights)
+
+
 def knockouts(net: MLP, X: np.ndarray, y: np.ndarray, pair_units: int = PAIR_UNITS) -> Knockouts:
     """Remove every hidden unit alone, then every pair of `pair_units` candidates."""
     units = hidden_units(net)

@@ -266,3 +266,15 @@ def test_without_dropout_one_set_of_bars_and_a_shorter_run_keeps_the_epoch_in_ra
     at.slider(key="p_hidden").set_value(0.0).run()
     assert_clean(at)
     assert len(traces(charts_by_key(at)["handmade_knockouts"], role="knockout")) == 1
+
+
+def test_large_knockouts_wait_for_the_button(monkeypatch):
+    monkeypatch.setattr(handmade_tab, "MAX_AUTOMATIC_WORK", 0)
+    at = app(**SMALL_URL).run()
+    assert_clean(at)
+    assert "handmade_knockouts" not in charts_by_key(at)
+    at.button(key="handmade_run_knockouts").click().run()
+    assert_clean(at)
+    assert "handmade_knockouts" in charts_by_key(at)
+    click(at, (1, 0))  # asked once for this run: later reruns keep the bars
+    assert "handmade_knockouts" in charts_by_key(at)

@@ -28,10 +28,18 @@ EPOCH_KEY = "handmade_epoch"
 MEASURE_KEY = "handmade_measure"
 MEASURE_LABELS = {"accuracy": "test accuracy lost", "loss": "test loss gained"}
 SHOWN_PAIRS = 8
+# Knock-outs above this many multiply-adds (a few seconds here: 4 × 256 units on 800 test
+# points) wait for a button instead of running on every first visit.
+MAX_AUTOMATIC_WORK = 2e10
+RUN_KNOCKOUTS_KEY = "_handmade_run_knockouts"  # the run keys whose knock-outs were asked for
 
 # Knock-outs of a run and of its twin without dropout, shared by every session.
 KNOCKOUTS = cache.LRUCache(cache.MAX_RUNS)
 cache.register(KNOCKOUTS.clear)
+# What a click does not change: the full network's grid probabilities and test accuracy, and
+# the knock-out bars (per measure and projector mode).
+VIEWS = cache.LRUCache(4 * cache.MAX_RUNS)
+cache.register(VIEWS.clear)
 
 
 def units_key(layer: int) -> str:
@@ -125,7 +133,7 @@ def keyboard_twin(net: MLP, input_names) -> None:
             placeholder="none")
 
 
-def boundary_view(run: TrainingRun, net: MLP, dropped, settings: Settings,
+def boundary_view(run: TrainingRun, run_key: tuple, net: MLP, dropped, settings: Settings,
                   hand_acc: float, full_acc: float) -> None:
     dataset = run.dataset
     if not pipeline.is_planar(dataset):
@@ -137,10 +145,11 @@ def boundary_view(run: TrainingRun, net: MLP, dropped, settings: Settings,
                    "plane to draw a decision boundary on: test accuracy only.")
         return
     grid = pipeline.grid_for(dataset)
+    full_probs = VIEWS.get_or_build(("grid", run_key), lambda _: net.predict_proba(grid.points))
     fig = boundary_panels(
         [{"grid_probs": hm.hand_made_proba(net, grid.points, dropped),
           "title": "Your sub-network", "accuracy": hand_acc},
-         {"grid_probs": net.predict_proba(grid.points),
+         {"grid_probs": full_probs,
           "title": "Full network" if settings.projector else net_title(settings),
           "accuracy": full_acc}],
         grid.xs, grid.ys, dataset.X_train, dataset.y_train, dataset.X_test, dataset.y_test,
@@ -167,13 +176,14 @@ def scaling_note(net: MLP, settings: Settings) -> str:
             "panels differ.")
 
 
-def hand_made_view(run: TrainingRun, net: MLP, settings: Settings) -> None:
+def hand_made_view(run: TrainingRun, run_key: tuple, net: MLP, settings: Settings) -> None:
     dataset = run.dataset
     planar = pipeline.is_planar(dataset)
     input_names = list(dataset.feature_names) if planar else None
     dropped = state.dropped()
     hand_acc = accuracy(hm.hand_made_proba(net, dataset.X_test, dropped), dataset.y_test)
-    full_acc = accuracy(net.predict_proba(dataset.X_test), dataset.y_test)
+    full_acc = VIEWS.get_or_build(("accuracy", run_key), lambda _: accuracy(
+        net.predict_proba(dataset.X_test), dataset.y_test))
     controls(run, net, settings)
     left, right = st.columns([1, 1] if settings.projector else [2, 3])
     with left:
@@ -188,7 +198,7 @@ def hand_made_view(run: TrainingRun, net: MLP, settings: Settings) -> None:
                         selection_mode="points", config=PLOTLY_CONFIG,
                         alt=alt.network_alt(fig, hand_acc))
     with right:
-        boundary_view(run, net, dropped, settings, hand_acc, full_acc)
+        boundary_view(run, run_key, net, dropped, settings, hand_acc, full_acc)
     wide = [layer for layer, n in enumerate(net.site_sizes) if n > MAX_NODES]
     st.caption(
         f"{len(dropped)} unit{'s' if len(dropped) != 1 else ''} dropped, on the final weights "
@@ -259,6 +269,17 @@ def knockout_section(run: TrainingRun, settings: Settings, key: TrainKey) -> Non
     if twin.epochs_completed == 0:
         st.info("The twin without dropout did not finish an epoch with finite weights.")
         return
+    work = 2 * hm.knockout_work(run.network(), len(run.dataset.y_test))
+    asked = st.session_state.setdefault(RUN_KNOCKOUTS_KEY, set())
+    if work > MAX_AUTOMATIC_WORK and key not in asked and KNOCKOUTS.peek(
+            (key, run.epochs_completed, twin.epochs_completed)) is None:
+        st.caption(f"Removing every hidden unit of both networks, and pairs of units, takes "
+                   f"{work:.1e} multiply-adds for this network on its "
+                   f"{len(run.dataset.y_test)} test points.")
+        if not st.button("Measure which units matter", key="handmade_run_knockouts",
+                         type="primary"):
+            return
+        asked.add(key)
     results = get_knockouts(run, twin, key)
     if settings.p_hidden == 0 and settings.p_input == 0:
         results = dict(list(results.items())[:1])
@@ -272,7 +293,10 @@ def knockout_section(run: TrainingRun, settings: Settings, key: TrainKey) -> Non
         order = result.order(measure)
         costs[label] = ([hm.unit_name(result.units[i]) for i in order],
                         result.cost(measure)[order])
-    fig = fh.knockout_figure(costs, MEASURE_LABELS[measure], settings.projector)
+    fig = VIEWS.get_or_build(
+        ("bars", key, run.epochs_completed, twin.epochs_completed, len(results), measure,
+         settings.projector),
+        lambda _: fh.knockout_figure(costs, MEASURE_LABELS[measure], settings.projector))
     st.plotly_chart(fig, key="handmade_knockouts", config=PLOTLY_CONFIG,
                     alt="Bars, costliest first: " + "; ".join(
                         f"{label}: {count_text(c)}" for label, (_, c) in costs.items()) + ".")
@@ -300,5 +324,5 @@ def render(settings: Settings, key: TrainKey) -> None:
         st.warning(warning)
     if warnings:
         state.set_dropped(units)
-    hand_made_view(run, net, settings)
+    hand_made_view(run, (key, run.epochs_completed), net, settings)
     knockout_section(run, settings, key)
