@@ -16,8 +16,8 @@ from dropout_viz.figures import PLOTLY_CONFIG, alt, boundary_panels, network_fig
 from dropout_viz.figures import handmade as fh
 from dropout_viz.figures.network import MAX_NODES
 from dropout_viz.settings import Settings, TrainKey
+from dropout_viz.tab_figures import net_title, output_names
 from dropout_viz.ui import cache, state
-from dropout_viz.ui.action_tab import net_title, output_names
 from dropout_viz.ui.experiments_tab import twin_key
 
 NETWORK_KEY = "handmade_network"
