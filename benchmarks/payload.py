@@ -20,7 +20,7 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from helpers import app  # noqa: E402
 
-TABS = ("action", "ensemble", "experiments", "learn")
+TABS = ("action", "ensemble", "experiments", "learn", "handmade")
 MODES = {"normal": {}, "projector": {"projector": "1"}}
 
 # Bytes per chart, the same in both modes (projector specs are ~0.1% larger, well inside).
@@ -40,6 +40,9 @@ BUDGETS = {
     ("experiments", "unit_maps_1"): 250_000,  # (181,245)
     ("experiments", "unit_maps_2"): 250_000,  # (175,889)
     ("learn", "learn_unit_input"): 20_000,  # (14,749)
+    ("handmade", "handmade_network"): 30_000,  # (22,127)
+    ("handmade", "handmade_boundary"): 55_000,  # (43,648)
+    ("handmade", "handmade_knockouts"): 15_000,  # (8,083)
 }
 
 

@@ -31,7 +31,7 @@ __all__ = [
     "format_value", "from_query_params", "to_query_params", "validate",
 ]
 
-TABS = ("action", "ensemble", "experiments", "learn")
+TABS = ("action", "ensemble", "experiments", "learn", "handmade")
 
 # Longest raw URL value we try to parse; anything longer is junk by construction.
 _MAX_RAW_LENGTH = 200

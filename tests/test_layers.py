@@ -26,7 +26,7 @@ LAYERS = (
               "dropout_viz.presets")),
     ("compute", ("dropout_viz.pipeline", "dropout_viz.ensemble",
                  "dropout_viz.ensemble_measures", "dropout_viz.experiments",
-                 "dropout_viz.neurons", "dropout_viz.lesson")),
+                 "dropout_viz.neurons", "dropout_viz.lesson", "dropout_viz.handmade")),
     ("figures", ("dropout_viz.figures",)),
     ("output", ("dropout_viz.tab_figures", "dropout_viz.export", "dropout_viz.cli",
                 "dropout_viz.__main__")),

@@ -15,6 +15,7 @@ from dropout_viz.ui import (
     classroom,
     ensemble_tab,
     experiments_tab,
+    handmade_tab,
     learn_tab,
     runs,
     sidebar,
@@ -24,7 +25,8 @@ from dropout_viz.ui import (
 # Each tab is a module with render(settings, key); only the open one runs. `key` is the
 # settings' resolved identity (cache.resolve), from which every cached result derives its key.
 TAB_RENDERERS = {"action": action_tab.render, "ensemble": ensemble_tab.render,
-                 "experiments": experiments_tab.render, "learn": learn_tab.render}
+                 "experiments": experiments_tab.render, "learn": learn_tab.render,
+                 "handmade": handmade_tab.render}
 LOG = logging.getLogger(__name__)
 
 

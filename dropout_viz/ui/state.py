@@ -4,6 +4,13 @@ Each Settings field has a widget whose session-state key is the field's name. On
 first run the URL seeds those keys (bad values fall back to defaults with a warning); on every
 run the settings are rebuilt from the keys and written back to the URL, so a copied link
 reopens the same page. The open tab travels in the URL as `tab`.
+
+The hand-made sub-network of the "Build a sub-network" tab travels as `drop=1.3,1.7` (layer.unit
+items, handmade.py). It is not a field of the settings table: which items are valid depends on
+the network (its layers and widths, and the data set's inputs), which a table entry cannot
+check on its own, and it never changes what is trained. So it is read here, beside the table,
+with the same kind of warning: junk syntax when the link is read, unknown units when the tab
+meets the network.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from typing import Any
 
 import streamlit as st
 
+from dropout_viz.handmade import DROP_PARAM, format_drop, parse_drop
 from dropout_viz.presets import settings_from_link
 from dropout_viz.settings import (
     DEFAULTS,
@@ -31,7 +39,10 @@ TAB_WIDGET = "_tab_label"  # session-state key of the st.tabs widget (holds the 
 PRESENT_KEY = "present"
 PRESENT_WIDGET = "_present"
 TAB_LABELS = {"action": "Dropout in action", "ensemble": "Thinned sub-networks",
-              "experiments": "Experiments", "learn": "Learn"}
+              "experiments": "Experiments", "learn": "Learn",
+              "handmade": "Build a sub-network"}
+DROPPED = "_handmade_dropped"  # the hand-made sub-network's dropped units, (layer, unit) pairs
+DROP_TAB = "handmade"  # the tab a drop= link opens (unless it names another)
 
 
 def open_tab(tab: str) -> None:
@@ -41,6 +52,14 @@ def open_tab(tab: str) -> None:
 def current_tab() -> str:
     label = st.session_state.get(TAB_WIDGET)
     return next((slug for slug, text in TAB_LABELS.items() if text == label), TABS[0])
+
+
+def dropped() -> tuple[tuple[int, int], ...]:
+    return st.session_state.get(DROPPED, ())
+
+
+def set_dropped(units) -> None:
+    st.session_state[DROPPED] = tuple(sorted(set(units)))
 
 
 def widget_value(name: str, value: Any) -> Any:
@@ -81,7 +100,13 @@ def init_session() -> None:
     params = {key: st.query_params.get_all(key) for key in st.query_params}
     tab = params.pop(TAB_KEY, [None])[-1]
     st.session_state[PRESENT_WIDGET] = params.pop(PRESENT_KEY, ["0"])[-1] in ("1", "true")
+    drop = params.pop(DROP_PARAM, None)
     settings, warnings = settings_from_link(params)
+    if drop:
+        units, drop_warnings = parse_drop(drop[-1])
+        set_dropped(units)
+        warnings.extend(drop_warnings)
+        tab = tab or DROP_TAB
     if tab is not None and tab not in TABS:
         warnings.append(f"Ignored 'tab={str(tab)[:40]}': must be one of {', '.join(TABS)}.")
         tab = None
@@ -129,6 +154,8 @@ def sync_url(settings: Settings, tab: str) -> None:
         params[TAB_KEY] = tab
     if st.session_state.get(PRESENT_WIDGET):
         params[PRESENT_KEY] = "1"
+    if dropped():
+        params[DROP_PARAM] = format_drop(dropped())
     if params != st.query_params.to_dict():
         st.query_params.from_dict(params)
 

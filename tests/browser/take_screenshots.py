@@ -29,11 +29,12 @@ from harness import (  # noqa: E402
 )
 
 TABS = {"action": ("animation",), "ensemble": ("ensemble_gallery",),
-        "experiments": ("twin_boundaries",), "learn": ()}
+        "experiments": ("twin_boundaries",), "learn": (),
+        "handmade": ("handmade_network", "handmade_boundary")}
 MODES = {"": "", "-projector": "&projector=1", "-present": "&present=1",
          "-present-projector": "&present=1&projector=1"}  # file suffix: URL flags
 README_NAMES = {"action": "action", "ensemble": "ensemble", "experiments": "experiments",
-                "learn": "learn"}
+                "learn": "learn", "handmade": "handmade"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,6 +20,8 @@ TABS = {  # tab: its label and the charts to wait for
                                           "ensemble_convergence", "ensemble_uncertainty")),
     "experiments": ("Experiments", ("twin_boundaries", "twin_curves", "activations")),
     "learn": ("Learn", ("learn_unit_input",)),
+    "handmade": ("Build a sub-network", ("handmade_network", "handmade_boundary",
+                                         "handmade_knockouts")),
 }
 AA_TEXT = 4.5  # WCAG 2.1 AA, 1.4.3: contrast of normal-size text
 
