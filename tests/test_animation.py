@@ -8,8 +8,9 @@ import pytest
 from helpers import decode
 
 from dropout_viz import pipeline
-from dropout_viz.figures.animation import BoundaryFrames, at_frame, epoch_animation_figure
+from dropout_viz.figures.animation import BoundaryFrames, epoch_animation_figure
 from dropout_viz.figures.network import N_WIDTH_BUCKETS, network_figure, network_spec
+from dropout_viz.figures.spec import at_frame
 from dropout_viz.settings import DEFAULTS
 from dropout_viz.tab_figures import MAX_FRAMES, animation_figure
 

@@ -117,6 +117,7 @@ def test_the_page_asks_for_the_grid_after_showing_a_run(monkeypatch):
 
 def test_the_background_thread_waits_for_idle_and_prepares_the_grid(monkeypatch):
     monkeypatch.setattr(prefetch.st.runtime, "exists", lambda: True)
+    monkeypatch.setattr(prefetch, "IDLE_GRACE_S", 0.3)
     key = SMALL.train_key()
     dataset = pipeline.dataset_for(key.data)
     worker = prefetch.Prefetcher()

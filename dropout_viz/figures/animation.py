@@ -21,6 +21,7 @@ from dropout_viz.figures.boundary import (
     percent,
 )
 from dropout_viz.figures.network import LABEL_LINES, network_spec
+from dropout_viz.figures.spec import AnimatedFigure, typed, typed_arrays
 
 FRAME_DURATION_MS = 300  # Play: one kept epoch every 0.3 s
 # Pixels from the plot's bottom to the row of Play / Pause and the epoch shown (normal,
@@ -172,39 +173,21 @@ def epoch_animation_figure(
                          f"epochs, {len(weights)} weights, {len(keep_masks)} keep masks")
     labels = [int(e) for e in epochs]
     active = len(labels) - 1
-    # Plain dicts: Plotly validates the figure's own traces once, not 40 copies of them.
     beside = projector and boundary is not None  # the one-screen layout
-    nets = [network_spec(w, m, input_names=input_names, output_names=output_names,
-                         title=f"Thinned network of epoch {e}", projector=projector,
-                         fixed_slots=True, height=PROJECTOR_NET_HEIGHT if beside else None)
-            for e, w, m in zip(labels, weights, keep_masks, strict=True)]
-    for net in nets:  # labels of the outer units may reach past the diagram's own axes
-        for trace in net["data"]:
-            trace["cliponaxis"] = False
+    nets = _frame_networks(labels, weights, keep_masks, input_names, output_names, projector,
+                           beside)
     n_net = len(nets[0]["data"])
     # The ellipsis and the unit names (and the node layout) never change; links and units do.
     animated_net = [i for i, t in enumerate(nets[0]["data"])
                     if t["meta"]["role"] not in ("ellipsis", "labels")]
-
     traces = list(nets[active]["data"])
-    prob_frames: list[list[np.ndarray]] = []
-    prob_types: list[str] = []
+    map_types: list[str] = []
+    map_frames: list[list[np.ndarray]] = []
     if boundary is not None:
-        xs, ys = np.asarray(boundary.xs, float), np.asarray(boundary.ys, float)
-        for panel, probs in enumerate((boundary.thinned[active], boundary.full[active])):
-            traces += _panel_traces(xs, ys, probs, boundary.n_classes, projector, panel)
-        prob_types = [t["type"] for t in traces[n_net:]]
-        shape = (len(ys), len(xs))
-        prob_frames = [[z for probs in (boundary.thinned[f], boundary.full[f])
-                        for z in _probability_z(np.asarray(probs), boundary.n_classes, shape)]
-                       for f in range(len(labels))]
-        for panel in range(2):
-            for trace in (_point_traces(boundary.X_train, boundary.y_train, "train",
-                                        boundary.n_classes, projector, panel == 0)
-                          + _point_traces(boundary.X_test, boundary.y_test, "test",
-                                          boundary.n_classes, projector, panel == 0)):
-                traces.append(_on_panel(trace, panel))
-    animated = animated_net + [n_net + i for i in range(len(prob_frames[0]) if prob_frames else 0)]
+        map_traces, point_traces, map_frames = _boundary_traces(boundary, active, projector)
+        map_types = [t["type"] for t in map_traces]
+        traces += map_traces + point_traces
+    animated = animated_net + [n_net + i for i in range(len(map_types))]
 
     def frame_annotations(f: int) -> list[dict[str, Any]]:
         notes = _network_annotations(nets[f], beside)
@@ -215,55 +198,62 @@ def epoch_animation_figure(
         data = [_frame_trace(nets[f]["data"][i]) for i in animated_net]
         # The maps keep their x, y and colours: a frame carries only the new z.
         data += [{"type": kind, "z": style.typed_array(z)}
-                 for kind, z in zip(prob_types, prob_frames[f] if prob_frames else [])]
+                 for kind, z in zip(map_types, map_frames[f] if map_frames else [])]
         frames.append({"name": str(e), "data": data, "traces": animated,
                        "layout": {"title": {"text": f"Thinned network of epoch {e}"},
                                   "annotations": frame_annotations(f)}})
+    layout = _animation_layout(nets, labels, boundary, projector, frame_annotations(active))
+    return AnimatedFigure({"data": [typed_arrays(t) for t in traces], "layout": layout,
+                           "frames": frames})
 
+
+def _frame_networks(labels, weights, keep_masks, input_names, output_names,
+                    projector: bool, beside: bool) -> list[dict]:
+    """Each frame's network diagram as a plain spec (Plotly validates the figure's own traces
+    once, not 40 copies of them)."""
+    nets = [network_spec(w, m, input_names=input_names, output_names=output_names,
+                         title=f"Thinned network of epoch {e}", projector=projector,
+                         fixed_slots=True, height=PROJECTOR_NET_HEIGHT if beside else None)
+            for e, w, m in zip(labels, weights, keep_masks, strict=True)]
+    for net in nets:  # labels of the outer units may reach past the diagram's own axes
+        for trace in net["data"]:
+            trace["cliponaxis"] = False
+    return nets
+
+
+def _boundary_traces(boundary: BoundaryFrames, active: int, projector: bool):
+    """The two maps at the shown frame, the points on both panels, and every frame's map z."""
+    xs, ys = np.asarray(boundary.xs, float), np.asarray(boundary.ys, float)
+    map_traces = []
+    for panel, probs in enumerate((boundary.thinned[active], boundary.full[active])):
+        map_traces += _panel_traces(xs, ys, probs, boundary.n_classes, projector, panel)
+    shape = (len(ys), len(xs))
+    map_frames = [[z for probs in (boundary.thinned[f], boundary.full[f])
+                   for z in _probability_z(np.asarray(probs), boundary.n_classes, shape)]
+                  for f in range(len(boundary.thinned))]
+    point_traces = []
+    for panel in range(2):
+        for trace in (_point_traces(boundary.X_train, boundary.y_train, "train",
+                                    boundary.n_classes, projector, panel == 0)
+                      + _point_traces(boundary.X_test, boundary.y_test, "test",
+                                      boundary.n_classes, projector, panel == 0)):
+            point_traces.append(_on_panel(trace, panel))
+    return map_traces, point_traces, map_frames
+
+
+def _animation_layout(nets: list[dict], labels: list[int], boundary: BoundaryFrames | None,
+                      projector: bool, annotations: list[dict]) -> dict[str, Any]:
+    """The figure's layout at the shown (last) frame: the diagram's axes, the two maps beside
+    it, the legend, Play and the epoch slider, and the per-frame facts in meta."""
+    active = len(labels) - 1
+    beside = projector and boundary is not None
     net_layout = nets[active]["layout"]
-    net_height = int(net_layout["height"])
-    size = style.font_size(projector)
     base = style.base_layout(f"Thinned network of epoch {labels[active]}", projector)
     layout = {**base, "template": base["template"].to_plotly_json()}
-    x_net, y_net = net_layout["xaxis"], net_layout["yaxis"]
+    height = _place_panels(layout, net_layout, boundary, projector)
     controls_px = CONTROLS_PX[projector]
-    if boundary is None:
-        height = net_height + controls_px
-        layout.update(xaxis=x_net, yaxis=y_net)
-    else:
-        x_axis, y_axis = _axis_settings(xs, ys)
-        panel = {"showticklabels": False, "fixedrange": False}
-        if projector:
-            height = PROJECTOR_HEIGHT
-            # The maps hang from the top of the plot (their titles and the legend above them,
-            # in the top margin); Play and the slider sit under them at the plot's bottom.
-            domains = (PROJECTOR_NET_X, [0, 1], *PROJECTOR_PANELS_X, [0.4, 1.0])
-            legend_y = 1.0  # of the whole figure (yref "container"): top right
-        else:
-            height = max(net_height, 520) + controls_px
-            # Room right of the diagram for its output names (they reach past its axis) and
-            # above the maps for their three-line titles; the 1024-pixel window is the test.
-            domains = ([0, 0.36], [0, 1], [0.43, 0.71], [0.72, 1.0], [0, 0.86])
-            legend_y = 1.0  # top right, above the panels: the slider runs along the bottom
-        net_x, net_y, x2, x3, boundary_y = domains
-        if projector:  # the maps keep to the top of their space, clear of the controls
-            y_axis = {**y_axis, "constraintoward": "top"}
-        layout.update(
-            xaxis={**x_net, "domain": net_x}, yaxis={**y_net, "domain": net_y},
-            xaxis2={**x_axis, **panel, "domain": x2, "anchor": "y2"},
-            yaxis2={**y_axis, **panel, "domain": boundary_y, "anchor": "x2",
-                    "scaleanchor": "x2", "scaleratio": 1},
-            xaxis3={**x_axis, **panel, "domain": x3, "anchor": "y3", "matches": "x2"},
-            yaxis3={**y_axis, **panel, "domain": boundary_y, "anchor": "x3",
-                    "scaleanchor": "x3", "scaleratio": 1, "matches": "y2"},
-            legend={"groupclick": "toggleitem", "itemsizing": "constant", "orientation": "h",
-                    "x": 1.0, "xanchor": "right", "y": legend_y,
-                    **({"yref": "container", "yanchor": "top"} if projector
-                       else {"yanchor": "bottom"}),
-                    "font": {"size": size}},
-        )
     layout.update(
-        annotations=frame_annotations(active),
+        annotations=annotations,
         title={**base["title"], "yref": "container", "y": 1.0, "yanchor": "top",
                "pad": {"t": 8}},
         height=height,
@@ -286,8 +276,51 @@ def epoch_animation_figure(
                        for f, (e, net) in enumerate(zip(labels, nets, strict=True))],
         },
     )
-    return AnimatedFigure({"data": [_typed_arrays(t) for t in traces], "layout": layout,
-                           "frames": frames})
+    return layout
+
+
+def _place_panels(layout: dict, net_layout: dict, boundary: BoundaryFrames | None,
+                  projector: bool) -> int:
+    """Put the diagram's axes (and the maps' beside it) into `layout`; returns its height."""
+    net_height = int(net_layout["height"])
+    x_net, y_net = net_layout["xaxis"], net_layout["yaxis"]
+    controls_px = CONTROLS_PX[projector]
+    if boundary is None:
+        layout.update(xaxis=x_net, yaxis=y_net)
+        return net_height + controls_px
+    x_axis, y_axis = _axis_settings(np.asarray(boundary.xs, float),
+                                    np.asarray(boundary.ys, float))
+    panel = {"showticklabels": False, "fixedrange": False}
+    if projector:
+        height = PROJECTOR_HEIGHT
+        # The maps hang from the top of the plot (their titles and the legend above them,
+        # in the top margin); Play and the slider sit under them at the plot's bottom.
+        domains = (PROJECTOR_NET_X, [0, 1], *PROJECTOR_PANELS_X, [0.4, 1.0])
+        # The maps keep to the top of their space, clear of the controls.
+        y_axis = {**y_axis, "constraintoward": "top"}
+    else:
+        height = max(net_height, 520) + controls_px
+        # Room right of the diagram for its output names (they reach past its axis) and
+        # above the maps for their three-line titles; the 1024-pixel window is the test.
+        domains = ([0, 0.36], [0, 1], [0.43, 0.71], [0.72, 1.0], [0, 0.86])
+    net_x, net_y, x2, x3, boundary_y = domains
+    layout.update(
+        xaxis={**x_net, "domain": net_x}, yaxis={**y_net, "domain": net_y},
+        xaxis2={**x_axis, **panel, "domain": x2, "anchor": "y2"},
+        yaxis2={**y_axis, **panel, "domain": boundary_y, "anchor": "x2",
+                "scaleanchor": "x2", "scaleratio": 1},
+        xaxis3={**x_axis, **panel, "domain": x3, "anchor": "y3", "matches": "x2"},
+        yaxis3={**y_axis, **panel, "domain": boundary_y, "anchor": "x3",
+                "scaleanchor": "x3", "scaleratio": 1, "matches": "y2"},
+        # Top right: above the panels (the slider runs along the bottom), or of the whole
+        # figure in projector mode.
+        legend={"groupclick": "toggleitem", "itemsizing": "constant", "orientation": "h",
+                "x": 1.0, "xanchor": "right", "y": 1.0,
+                **({"yref": "container", "yanchor": "top"} if projector
+                   else {"yanchor": "bottom"}),
+                "font": {"size": style.font_size(projector)}},
+    )
+    return height
 
 
 def _panel_traces(xs, ys, probs, n_classes: int, projector: bool, panel: int) -> list[dict]:
@@ -319,69 +352,7 @@ _FRAME_KEYS = ("type", "x", "y", "text", "textposition", "hovertext")
 
 
 def _frame_trace(trace: dict[str, Any]) -> dict[str, Any]:
-    slim = {key: _typed(trace[key]) for key in _FRAME_KEYS if key in trace}
+    slim = {key: typed(trace[key]) for key in _FRAME_KEYS if key in trace}
     if isinstance(trace.get("marker", {}).get("color"), list):  # per-unit fills
         slim["marker"] = {"color": trace["marker"]["color"]}
     return slim
-
-
-def at_frame(fig: AnimatedFigure, index: int) -> AnimatedFigure:
-    """The animated figure showing frame `index` (negative counts from the end) before any
-    scrubbing, as Plotly would draw it after animating there: a shallow copy of the spec whose
-    traces are the figure's own merged with the frame's (`frame["traces"]` names which ones;
-    dict keys merged one level deep, so a frame's marker colours keep the trace's sizes), whose
-    layout takes the frame's title and annotations, and whose slider starts at that step.
-    Nothing is recomputed or deep-copied; at the last frame it equals the figure itself. The
-    frames, Play and the slider stay as they are, so the browser can still scrub from there."""
-    spec = fig.spec
-    frames = spec["frames"]
-    index = range(len(frames))[index]  # IndexError outside the frames
-    frame = frames[index]
-    data = list(spec["data"])
-    for slot, update in zip(frame["traces"], frame["data"], strict=True):
-        data[slot] = _merged(data[slot], update)
-    layout = _merged(spec["layout"], frame.get("layout", {}))
-    sliders = layout.get("sliders")
-    if sliders:
-        layout["sliders"] = [{**sliders[0], "active": index}, *sliders[1:]]
-    return AnimatedFigure({**spec, "data": data, "layout": layout})
-
-
-def _merged(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    """`base` updated with `update`; a dict value in both is merged, anything else replaced."""
-    merged = dict(base)
-    for key, value in update.items():
-        old = merged.get(key)
-        merged[key] = {**old, **value} if isinstance(old, dict) and isinstance(value, dict) \
-            else value
-    return merged
-
-
-def _typed(value: Any) -> Any:
-    return style.typed_array(value) if isinstance(value, np.ndarray) else value
-
-
-def _typed_arrays(trace: dict[str, Any]) -> dict[str, Any]:
-    """A trace dict with its NumPy arrays (top level and in marker / line) in typed-array
-    form, as Plotly would encode them."""
-    return {key: ({k: _typed(v) for k, v in value.items()} if isinstance(value, dict)
-                  else _typed(value)) for key, value in trace.items()}
-
-
-class AnimatedFigure(go.Figure):
-    """A ready figure spec (data, layout and animation frames as plain dicts, arrays already
-    in Plotly's typed-array form) behind the go.Figure interface: `to_dict()` returns it, so
-    the page, the HTML export and the tests all see it. Plotly would validate the 24 frames
-    and their slider steps and copy them on every send, which costs more than building them;
-    a test checks that Plotly accepts the whole spec."""
-
-    def __init__(self, spec: dict[str, Any]):
-        super().__init__()
-        self._spec = spec
-
-    @property
-    def spec(self) -> dict[str, Any]:
-        return self._spec
-
-    def to_dict(self) -> dict[str, Any]:
-        return self._spec

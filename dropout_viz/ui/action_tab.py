@@ -9,7 +9,8 @@ import streamlit as st
 from dropout_viz import pipeline
 from dropout_viz.engine import TrainingRun
 from dropout_viz.figures import PLOTLY_CONFIG, alt, history_figure
-from dropout_viz.figures.animation import PROJECTOR_HEIGHT, AnimatedFigure, at_frame
+from dropout_viz.figures.animation import PROJECTOR_HEIGHT
+from dropout_viz.figures.spec import AnimatedFigure, at_frame
 from dropout_viz.settings import Settings, TrainKey
 from dropout_viz.tab_figures import animation_figure
 from dropout_viz.ui import cache, classroom, downloads, prefetch, runs

@@ -37,8 +37,14 @@ P_VALUES = tuple(round(_P.min + i * _P.step, 10)
 CHUNK = 4  # runs per train_many call: most of its gain, and a short wait if it must stop
 MAX_RUN_S = 1.0  # prepare only grids of quick runs (pipeline.estimated_training_s)
 MAX_RUN_BYTES = 8 * 2**20  # ... whose stored weights are small (19 of them are kept)
-IDLE_GRACE_S = 0.3  # start only after no script has run for this long (not in a class's gaps)
+# Start only after no script has run for this long: past a class's gaps between reruns, and
+# past the sending of the last run's messages, which the server's event loop does after the
+# script ends.
+IDLE_GRACE_S = 5.0
 IDLE_POLL_S = 0.05
+# A pause after every epoch and every drawing: the work holds Python's GIL, and the server's
+# event loop (which receives a new rerun and sends its messages) gets it back only at these.
+YIELD_S = 0.002
 LOG = logging.getLogger(__name__)
 
 # Draws a run's views and stores them as prepared entries (action_tab.prepare_views).
@@ -80,6 +86,7 @@ def prepare_grid(settings: Settings, key: TrainKey, dataset: Dataset,
             run = cache.RUNS.peek(key_p)
             if run is not None:  # else dropped meanwhile for runs sessions asked for
                 prepare_views(run, settings_p, key_p)
+            time.sleep(YIELD_S)
         return True
 
 
@@ -88,6 +95,7 @@ def _train_chunk(keys: list[TrainKey], dataset: Dataset, should_stop: Callable[[
 
     def on_progress(_fraction: float) -> bool | None:
         nonlocal stopped
+        time.sleep(YIELD_S)
         stopped = stopped or should_stop()
         return False if stopped else None
 
