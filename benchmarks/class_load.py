@@ -52,6 +52,7 @@ from harness import APP, StreamlitServer  # noqa: E402
 from page_latency import TRIVIAL_PAGE  # noqa: E402
 
 from dropout_viz.settings import DEFAULTS  # noqa: E402
+from dropout_viz.ui.prefetch import IDLE_GRACE_S  # noqa: E402
 
 P_KEY = "p_hidden"
 GRID = [round(0.05 * k, 2) for k in range(19) if k != 10]  # the slider's values except 0.5
@@ -213,8 +214,10 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def until_idle(pid: int, quiet_s: float = 0.5, timeout_s: float = 300.0) -> float:
-    """Seconds until the server's CPU time stops growing (its background work is done)."""
+    """Seconds until the server's CPU time stops growing (its background work is done),
+    counted after the pause before background work starts (prefetch.IDLE_GRACE_S)."""
     started = time.perf_counter()
+    await asyncio.sleep(IDLE_GRACE_S + quiet_s)
     last = cpu_seconds(pid)
     while time.perf_counter() - started < timeout_s:
         await asyncio.sleep(quiet_s)
