@@ -17,8 +17,14 @@ reference). Times run from sending a rerun to its `script_finished`: on loopback
    the slider. The app's times and bytes are also given as ratios to it.
 2. One session under a new seed: p moved to values not trained yet, then back to values trained
    before (medians of --moves), with the bytes received per move.
+2b. One session under another new seed, left idle until the server has prepared the p grid
+   (ui/prefetch.py; "idle": the server's CPU time stops growing), then p moved to values no
+   session asked for.
 3. N sessions opening one link (a new seed, shared) at once.
-4. N sessions, each opened under a new seed of its own, moving p at once to a grid value.
+4. N sessions, each opened under a new seed of its own, moving p at once to a grid value
+   right away (nothing prepared).
+5. N sessions opening one link (a new seed), the grid prepared while idle, then all moving p
+   at once, each to another value.
 
 A move is verified when the URL then shows the new p and otherwise what the link held.
 Exception elements are counted; the server's RSS is read from /proc. Targets are printed, never
