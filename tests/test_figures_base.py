@@ -511,3 +511,20 @@ def test_axis_text_is_dark_enough_for_wcag_aa_in_every_chart_with_ticks():
         for axis in axes:
             assert axis.tickfont.color == style.AXIS_TEXT_COLOR
             assert axis.title.font.color == style.AXIS_TEXT_COLOR
+
+
+def test_the_difference_bar_and_the_probability_bar_do_not_overlap():
+    rng = np.random.default_rng(0)
+    xs = ys = np.linspace(-1, 1, 10)
+    probs = [rng.dirichlet([1, 1], 100) for _ in range(2)]
+    X, y = rng.normal(size=(20, 2)), rng.integers(0, 2, 20)
+    fig = boundary_panels(
+        [{"grid_probs": probs[0], "title": "a"}, {"grid_probs": probs[1], "title": "b"},
+         {"kind": "diff", "a": probs[0], "b": probs[1], "title": "|difference|"}],
+        xs, ys, X, y, n_classes=2, ncols=3, show_colorbar=True)
+    bars = [t for t in fig.data if getattr(t, "showscale", None)]
+    diff = [t for t in bars if t.meta["role"] == "diff"]
+    probability = [t for t in bars if t.meta["role"] != "diff"]
+    assert len(diff) == 1 and len(probability) == 1
+    # The |Δ| bar and its title sit right of the last panel; the probability bar after them.
+    assert probability[0].colorbar.x >= diff[0].colorbar.x + 0.08

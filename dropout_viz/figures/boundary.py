@@ -341,7 +341,10 @@ def _panel_title(panel: dict[str, Any]) -> str:
 
 
 def _place_diff_colorbars(fig: go.Figure, panels: Sequence[dict[str, Any]], ncols: int) -> None:
-    """Put each difference panel's colour bar right next to its own subplot."""
+    """Put each difference panel's colour bar right next to its own subplot, and the
+    probability bar (Plotly's default place: the figure's right edge) to the right of any
+    difference bar there, so the two never overlap."""
+    right_edge = 0.0
     for trace in fig.data:
         meta = trace.meta if isinstance(trace.meta, dict) else {}
         if meta.get("role") != "diff":
@@ -350,6 +353,13 @@ def _place_diff_colorbars(fig: go.Figure, panels: Sequence[dict[str, Any]], ncol
         suffix = "" if i == 0 else str(i + 1)
         xdom = fig.layout[f"xaxis{suffix}"].domain
         ydom = fig.layout[f"yaxis{suffix}"].domain
-        trace.colorbar = {"x": min(xdom[1] + 0.005, 1.02), "xanchor": "left",
+        x = min(xdom[1] + 0.005, 1.02)
+        trace.colorbar = {"x": x, "xanchor": "left",
                           "y": (ydom[0] + ydom[1]) / 2, "len": ydom[1] - ydom[0],
                           "thickness": 12, "title": {"text": "|Δ|", "side": "right"}}
+        right_edge = max(right_edge, x)
+    if right_edge > 0.95:  # a difference bar in the last column: the probability bar after it
+        for trace in fig.data:
+            if getattr(trace, "showscale", None) and (trace.meta or {}).get("role") != "diff":
+                trace.colorbar.x = right_edge + 0.09
+                trace.colorbar.xanchor = "left"
