@@ -62,10 +62,9 @@ def grid_keys(settings: Settings, key: TrainKey) -> list[tuple[Settings, TrainKe
 def worth_preparing(key: TrainKey, dataset: Dataset) -> bool:
     seconds = pipeline.estimated_training_s(key, len(dataset.y_train), len(dataset.y_test),
                                             dataset.n_features, dataset.n_classes)
-    sizes = (dataset.n_features,) + key.hidden + (dataset.n_classes,)
-    n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    per_epoch = runs.weight_bytes_per_epoch(key, dataset.n_features, dataset.n_classes)
     stride = runs.snapshot_stride(key, dataset.n_features, dataset.n_classes)
-    return seconds <= MAX_RUN_S and 8 * n_params * -(-key.epochs // stride) <= MAX_RUN_BYTES
+    return seconds <= MAX_RUN_S and per_epoch * -(-key.epochs // stride) <= MAX_RUN_BYTES
 
 
 def prepare_grid(settings: Settings, key: TrainKey, dataset: Dataset,

@@ -45,11 +45,15 @@ class LongRun(Exception):
         self.key, self.seconds = key, seconds
 
 
+def weight_bytes_per_epoch(key: TrainKey, n_features: int, n_classes: int) -> int:
+    """Bytes of one stored epoch of weights and biases (float64)."""
+    sizes = (n_features,) + key.hidden + (n_classes,)
+    return 8 * sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
 def snapshot_stride(key: TrainKey, n_features: int, n_classes: int) -> int:
     """Keep every k-th epoch's weights so one run stays within SNAPSHOT_BUDGET_BYTES."""
-    sizes = (n_features,) + key.hidden + (n_classes,)
-    n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
-    per_epoch = 8 * n_params
+    per_epoch = weight_bytes_per_epoch(key, n_features, n_classes)
     return max(1, -(-key.epochs * per_epoch // SNAPSHOT_BUDGET_BYTES))
 
 
