@@ -260,13 +260,7 @@ def _load_preset(path: Path) -> Preset:
         raise ValueError(f"{path.name}: not a readable JSON file ({error})") from error
     if not isinstance(raw, Mapping):
         raise ValueError(f"{path.name}: must hold a JSON object with keys {', '.join(PRESET_KEYS)}")
-    unknown = sorted(set(raw) - set(PRESET_KEYS))
-    if unknown:
-        raise ValueError(f"{path.name}: unknown field {unknown[0]!r}; "
-                         f"allowed: {', '.join(PRESET_KEYS)}")
-    missing = [key for key in REQUIRED_KEYS if key not in raw]
-    if missing:
-        raise ValueError(f"{path.name}: missing field {missing[0]!r}")
+    _check_fields(path.name, raw, PRESET_KEYS, REQUIRED_KEYS)
 
     name, title, teaches, tab = raw["name"], raw["title"], raw["teaches"], raw["tab"]
     if not isinstance(name, str) or not SLUG_PATTERN.fullmatch(name):
@@ -298,16 +292,20 @@ def _load_preset(path: Path) -> Preset:
         _load_step(path, preset, f"step {i + 1}", raw_step) for i, raw_step in enumerate(steps)))
 
 
+def _check_fields(where: str, raw: Mapping, allowed: tuple, required: tuple) -> None:
+    unknown = sorted(set(raw) - set(allowed))
+    if unknown:
+        raise ValueError(f"{where}: unknown field {unknown[0]!r}; allowed: {', '.join(allowed)}")
+    missing = [key for key in required if key not in raw]
+    if missing:
+        raise ValueError(f"{where}: missing field {missing[0]!r}")
+
+
 def _load_step(path: Path, preset: Preset, where: str, raw: Any) -> Step:
     where = f"{path.name}: {where}"
     if not isinstance(raw, Mapping):
         raise ValueError(f"{where} must be a JSON object with keys {', '.join(STEP_KEYS)}")
-    unknown = sorted(set(raw) - set(STEP_KEYS))
-    if unknown:
-        raise ValueError(f"{where}: unknown field {unknown[0]!r}; allowed: {', '.join(STEP_KEYS)}")
-    missing = [key for key in ("tab",) + STEP_TEXTS if key not in raw]
-    if missing:
-        raise ValueError(f"{where}: missing field {missing[0]!r}")
+    _check_fields(where, raw, STEP_KEYS, ("tab",) + STEP_TEXTS)
     if raw["tab"] not in TABS:
         raise ValueError(f"{where}: tab {raw['tab']!r} must be one of {', '.join(TABS)}")
     changes = _check_settings(path, raw.get("settings", {}), f"{where}: settings")
