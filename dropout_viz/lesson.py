@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dropout_viz.engine import MLP, ensemble_mean, mc_predict, sample_keep_masks
+from dropout_viz.engine import MLP, TrainingRun, ensemble_mean, mc_predict, sample_keep_masks
 from dropout_viz.engine.dropout import training_multipliers, training_scale
 from dropout_viz.engine.masks import mask_rows
 from dropout_viz.engine.network import forward
@@ -59,6 +59,20 @@ class UnitInput:
         if self.convention == "standard":
             return "full weights at test time (forgetting × q)"
         return "weights × q at test time as well (scaling twice)"
+
+
+N_MASKS = 1000  # sampled masks behind the Learn tab's "mean training-time input"
+
+
+def default_probe(run: TrainingRun) -> tuple[int, int, int] | None:
+    """(site, unit, point) the Learn tab shows before the reader picks: the last dropout site."""
+    sites = dropout_sites(run.network())
+    return (sites[-1], 0, 0) if sites else None
+
+
+def probe_result(run: TrainingRun, site: int, unit: int, point: int) -> UnitInput:
+    return unit_input(run.network(), run.dataset.X_test[point], site, unit,
+                      n_masks=N_MASKS, seed=run.config.seed)
 
 
 def dropout_sites(net: MLP) -> list[int]:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import numpy as np
 import plotly.graph_objects as go
 
-from dropout_viz import ensemble, experiments, lesson, pipeline
+from dropout_viz import ensemble, experiments, pipeline
 from dropout_viz.data import Dataset
 from dropout_viz.engine import MLP, TrainingRun, accuracy
 from dropout_viz.figures import boundary_panels, history_figure, network_figure
@@ -18,11 +18,11 @@ from dropout_viz.figures.animation import BoundaryFrames, epoch_animation_figure
 from dropout_viz.figures.ensemble import ensemble_figures
 from dropout_viz.figures.experiments import experiments_figures
 from dropout_viz.figures.lesson import unit_input_figure
+from dropout_viz.lesson import default_probe, probe_result
 from dropout_viz.settings import Settings
 
 MAX_FRAMES = 24  # animation frames: kept epochs, subsampled evenly
 FRAME_GRID = 40  # boundary grid of the frames (the single-epoch export keeps 100×100)
-N_MASKS = 1000  # sampled masks behind the Learn tab's "mean training-time input"
 
 
 # ----------------------------------------------------------------------------- Dropout in action
@@ -110,17 +110,6 @@ def action_figures(run: TrainingRun, settings: Settings, epoch: int) -> dict[str
 
 
 # ----------------------------------------------------------------------------- Learn
-
-
-def default_probe(run: TrainingRun) -> tuple[int, int, int] | None:
-    """(site, unit, point) shown before the reader picks: the last dropout site."""
-    sites = lesson.dropout_sites(run.network())
-    return (sites[-1], 0, 0) if sites else None
-
-
-def probe_result(run: TrainingRun, site: int, unit: int, point: int) -> lesson.UnitInput:
-    return lesson.unit_input(run.network(), run.dataset.X_test[point], site, unit,
-                             n_masks=N_MASKS, seed=run.config.seed)
 
 
 def learn_figures(run: TrainingRun, settings: Settings) -> dict[str, go.Figure]:

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
+from dropout_viz.presets import STEP_PARAM
 from dropout_viz.settings import FIELD_SPECS, TABS, Settings, to_query_params
 from dropout_viz.ui import state
 
@@ -36,9 +37,10 @@ PROJECTOR_CSS = """
 html { font-size: 20px; }
 [data-testid="stSlider"] [role="slider"] { width: 1.1rem; height: 1.1rem; }
 [data-testid="stMainBlockContainer"] { padding: 3.6rem 1.5rem 6rem; }
-:root { --one-screen: max(20rem, calc(100vh - 7.4rem - var(--present-bar, 0rem))); }
+:root { --bars: calc(var(--present-bar, 0rem) + var(--lesson-panel, 0rem));
+        --one-screen: max(20rem, calc(100vh - 7.4rem - var(--bars))); }
 @media (min-height: 900px) {
-  :root { --one-screen: min(60rem, calc(100vh - 12.5rem - var(--present-bar, 0rem))); } }
+  :root { --one-screen: min(60rem, calc(100vh - 12.5rem - var(--bars))); } }
 [data-testid="stLayoutWrapper"]:has(> .st-key-one_screen) {
   flex: 0 0 var(--one-screen) !important; height: var(--one-screen) !important; }
 .st-key-one_screen { height: 100% !important; overflow: hidden; }
@@ -55,37 +57,50 @@ PRESENT_CSS = """
 .st-key-action_epoch [data-testid="stSliderThumbValue"] { font-size: 1.5rem; font-weight: 700; }
 </style>
 """
-# The keyboard for present mode: ← and → anywhere on the page move p one step, unless the key
-# belongs to the element that has the focus (a slider, the tabs, a text box...). A
-# components-v2 component runs in the page itself, so it can listen on the whole document.
-# It sends the p it wants, counted from the last one it asked for: a second press that comes
-# before the page has the first one's result must not start again from the old p.
+# The page's one keyboard listener. ← and → anywhere on the page move p one step in present
+# mode; Page Down / Page Up (what a presenter's clicker sends) move a guided lesson forward /
+# back, and so do → / ← when present mode is off. Forward shows the step's answer, then the
+# next step; back goes to the step before. A key that belongs to the element with the focus (a
+# slider, the tabs, a text box...) stays with it. A components-v2 component runs in the page
+# itself, so it can listen on the whole document. It sends the value it wants (p, or the
+# lesson's position: state.lesson_position), counted from the last one it asked for: a second
+# press that comes before the page has the first one's result must not start from the old one.
 P_KEYS_JS = """
-const asked = [];  // the values of p this listener sent that the page has not shown yet
-let shown = null;  // p as the page last drew it
+const asked = { p: [], lesson: [] };  // values sent that the page has not shown yet
+const shown = { p: null, lesson: null };  // the values as the page last drew them
+const next = {
+  p: (from, direction, p) => Number(Math.min(Math.max(
+       Math.round((from + direction * p.step) / p.step) * p.step, p.low), p.high).toFixed(10)),
+  lesson: (from, direction, lesson) => direction > 0 ? Math.min(from + 1, lesson.last)
+                                                     : Math.max(2 * (Math.floor(from / 2) - 1), 0),
+};
 export default function (component) {
   const { data, setTriggerValue } = component;
-  const at = asked.indexOf(data.p);
-  if (at >= 0) asked.splice(0, at + 1);  // the page caught up to that press
-  else asked.length = 0;                 // p was set some other way: start from it
-  shown = data.p;
+  for (const name of ["p", "lesson"]) {
+    const value = data[name] ? data[name].value : null;
+    const at = asked[name].indexOf(value);
+    if (at >= 0) asked[name].splice(0, at + 1);  // the page caught up to that press
+    else asked[name].length = 0;                 // set some other way: start from it
+    shown[name] = value;
+  }
   const ownArrows = 'input:not([type=checkbox]):not([type=button]), textarea, select, ' +
     '[contenteditable=""], [contenteditable=true], [role=slider], [role=tab], [role=radio], ' +
     '[role=radiogroup], [role=listbox], [role=option], [role=combobox], [role=menu], ' +
     '[role=menuitem], [role=spinbutton]';
   const onKey = (event) => {
-    const direction = { ArrowLeft: -1, ArrowRight: 1 }[event.key];
+    const arrow = { ArrowLeft: -1, ArrowRight: 1 }[event.key];
+    const direction = arrow || { PageUp: -1, PageDown: 1 }[event.key];
     if (!direction || event.defaultPrevented || event.altKey || event.ctrlKey ||
         event.metaKey || event.shiftKey) return;
     if (event.target instanceof Element && event.target.closest(ownArrows)) return;
+    const name = arrow && data.p ? "p" : data.lesson ? "lesson" : null;
+    if (!name) return;
     event.preventDefault();
-    const from = asked.length ? asked[asked.length - 1] : shown;
-    const to = Math.min(Math.max(Math.round((from + direction * data.step) / data.step) *
-                                 data.step, data.low), data.high);
-    const value = Number(to.toFixed(10));
+    const from = asked[name].length ? asked[name][asked[name].length - 1] : shown[name];
+    const value = next[name](from, direction, data[name]);
     if (value === from) return;
-    asked.push(value);
-    setTriggerValue("p", value);
+    asked[name].push(value);
+    setTriggerValue(name, value);
   };
   document.addEventListener("keydown", onKey);
   return () => document.removeEventListener("keydown", onKey);
@@ -117,6 +132,32 @@ def _keyboard_moved_p() -> None:
         st.session_state["p_hidden"] = snap_p(asked)
 
 
+def _keyboard_moved_lesson() -> None:
+    asked = (st.session_state.get(P_KEYS_KEY) or {}).get("lesson")
+    if isinstance(asked, (int, float)):
+        state.go_to_position(int(asked))
+
+
+def p_on_page(hidden: tuple[str, ...]) -> bool:
+    """Present mode draws p on the page (and listens for its keys there) unless it is hidden."""
+    return present() and "p_hidden" not in hidden
+
+
+def page_keys(with_p: bool) -> None:
+    """The keyboard listener (P_KEYS_JS), for p (`with_p`) and the running lesson, if any.
+    Drawn once per run: in present mode's bar when p is there, else in the lesson's panel."""
+    data: dict = {"p": None, "lesson": None}
+    if with_p:
+        low, high, step = p_range()
+        data["p"] = {"value": st.session_state["p_hidden"], "low": low, "high": high,
+                     "step": step}
+    position = state.lesson_position()
+    if position is not None:
+        data["lesson"] = {"value": position[0], "last": position[1]}
+    P_KEYS(key=P_KEYS_KEY, data=data, on_p_change=_keyboard_moved_p,
+           on_lesson_change=_keyboard_moved_lesson, width=1, height=0)
+
+
 def present_bar(draw_p) -> None:
     """Present mode's row at the top of the page: p in large type (drawn by `draw_p`, the
     sidebar's own control) and the keyboard listener that moves it."""
@@ -124,29 +165,33 @@ def present_bar(draw_p) -> None:
     with st.container(key="present_bar", horizontal=True, vertical_alignment="center"):
         with st.container(width="stretch"):
             draw_p()
-        low, high, step = p_range()
-        P_KEYS(key=P_KEYS_KEY, data={"p": st.session_state["p_hidden"], "low": low,
-                                     "high": high, "step": step},
-               on_p_change=_keyboard_moved_p, width=1, height=0)
-        st.caption("Press ← or → anywhere on the page to change p. Every other control is in "
-                   "the sidebar: open it with » at the top left.", width=300)
+        page_keys(with_p=True)
+        lesson_keys = (" Page Down / Page Up: the lesson's answer and next step / the step "
+                       "before." if state.lesson() is not None else "")
+        st.caption("Press ← or → anywhere on the page to change p." + lesson_keys +
+                   " Every other control is in the sidebar: open it with » at the top left.",
+                   width=300)
 
 
 def label(name: str) -> str:
     return LABELS.get(name, FIELD_SPECS[name].label)
 
 
-def link_query(settings: Settings, tab: str) -> str:
-    """The query string that reopens this page: changed settings plus the open tab."""
+def link_query(settings: Settings, tab: str, step: int | None = None) -> str:
+    """The query string that reopens this page: changed settings, the open tab and the
+    lesson's step (1-based), if one is running."""
     params = to_query_params(settings)
     if tab != TABS[0]:
         params[state.TAB_KEY] = tab
+    if step is not None:
+        params[STEP_PARAM] = str(step)
     return urlencode(params, safe=",")
 
 
-def share_link(settings: Settings, tab: str, page_url: str | None) -> str:
+def share_link(settings: Settings, tab: str, page_url: str | None,
+               step: int | None = None) -> str:
     """The full link when the page's address is known, else just '?query'."""
-    query = link_query(settings, tab)
+    query = link_query(settings, tab, step)
     base = (page_url or "").split("?")[0]
     return f"{base}?{query}" if query else (base or "?")
 
@@ -183,9 +228,12 @@ def teachers_view() -> None:
 
 def link_box(settings: Settings, tab: str) -> None:
     page_url = getattr(st.context, "url", None)
+    current = state.lesson()
+    step = None if current is None else current[1] + 1
     with st.popover("Copy this link", icon=":material/link:", width="stretch",
-                    help="A link that reopens this page with these settings and this tab."):
-        st.code(share_link(settings, tab, page_url), language=None, wrap_lines=True)
+                    help="A link that reopens this page with these settings and this tab "
+                         "(and the lesson's step, when a guided lesson runs)."):
+        st.code(share_link(settings, tab, page_url, step), language=None, wrap_lines=True)
         if page_url:
             st.caption("Copy it with the button in the box's corner.")
         else:

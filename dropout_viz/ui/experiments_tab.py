@@ -86,6 +86,7 @@ def get_sweep(settings: Settings, key: TrainKey,
 
 def _apply_keras_preset() -> None:
     preset = load_presets()[KERAS_PRESET]
+    state.end_lesson()
     state.load_into_session(apply_preset(preset))
     st.session_state[sidebar.PRESET_KEY] = KERAS_PRESET
     state.open_tab(preset.tab)

@@ -13,8 +13,8 @@ from dropout_viz import lesson
 from dropout_viz.engine import TrainingRun
 from dropout_viz.figures import PLOTLY_CONFIG
 from dropout_viz.figures.lesson import site_name, unit_input_figure
+from dropout_viz.lesson import N_MASKS, probe_result
 from dropout_viz.settings import Settings, TrainKey
-from dropout_viz.tab_figures import N_MASKS, probe_result
 from dropout_viz.ui import cache, downloads, runs
 
 SITE_KEY, UNIT_KEY, POINT_KEY = "learn_site", "learn_unit", "learn_point"

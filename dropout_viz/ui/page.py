@@ -17,6 +17,7 @@ from dropout_viz.ui import (
     experiments_tab,
     handmade_tab,
     learn_tab,
+    lesson_panel,
     runs,
     sidebar,
     state,
@@ -72,6 +73,7 @@ def main() -> None:
     for warning in state.take_warnings():
         st.warning(warning)
     limit_blas_threads()  # before anything computes
+    lesson_panel.render(settings)
     key = cache.resolve(settings)
     try:
         notes = data_notes(settings, key)

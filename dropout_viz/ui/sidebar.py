@@ -34,6 +34,7 @@ PRESET_KEY = "_preset_choice"
 def _apply_chosen_preset() -> None:
     name = st.session_state.get(PRESET_KEY)
     presets = load_presets()
+    state.end_lesson()  # a lesson picked (again) starts from its own settings
     if not name:  # "— choose a lesson —": the settings stay, the link no longer names a lesson
         st.session_state["preset"] = ""
     elif name in presets:
@@ -43,13 +44,16 @@ def _apply_chosen_preset() -> None:
 
 
 def preset_picker(settings: Settings) -> None:
-    """The picker shows a lesson as itself only while its settings are in force."""
+    """The picker shows a lesson as itself only while its settings (or those of the guided
+    lesson's step) are in force."""
     presets = load_presets()
     names = [""] + list(presets)
     current = st.session_state.get("preset", "")
     st.session_state.setdefault(PRESET_KEY, current if current in presets else "")
     chosen = presets.get(st.session_state.get(PRESET_KEY, ""))
-    changed = differences(chosen, settings) if chosen is not None else []
+    lesson = state.lesson()
+    step = lesson[1] if lesson is not None and lesson[0] == chosen else None
+    changed = differences(chosen, settings, step) if chosen is not None else []
     st.selectbox(
         "Lesson preset", names, key=PRESET_KEY, on_change=_apply_chosen_preset,
         format_func=lambda n: (presets[n].title + (" (modified)" if changed and chosen.name == n
@@ -62,6 +66,11 @@ def preset_picker(settings: Settings) -> None:
         st.caption(chosen.teaches)
         return
     labels = ", ".join(FIELD_SPECS[name].label.lower() for name in changed)
+    if step is not None:
+        st.caption(f"Modified: {labels} differ from step {step + 1} of this lesson, so its "
+                   "question and answer are about other settings than the page's.")
+        st.button("Back to the step's settings", key="_reapply_preset", on_click=state.reenter_step)
+        return
     # The lesson's text quotes its own settings, which are no longer all on screen.
     st.caption(f"Modified: {labels} differ from this lesson, so its description no longer "
                "matches the page.")
@@ -107,7 +116,7 @@ def render(settings: Settings) -> None:
     out."""
     hidden = settings.hidden_controls
     present = classroom.present()
-    on_page = ("p_hidden",) if present and "p_hidden" not in hidden else ()
+    on_page = ("p_hidden",) if classroom.p_on_page(hidden) else ()
     if on_page:  # present mode: p on the page itself, not in the (closed) sidebar
         classroom.present_bar(lambda: control("p_hidden"))
     with st.sidebar:

@@ -11,6 +11,11 @@ the network (its layers and widths, and the data set's inputs), which a table en
 check on its own, and it never changes what is trained. So it is read here, beside the table,
 with the same kind of warning: junk syntax when the link is read, unknown units when the tab
 meets the network.
+
+A guided lesson (a preset's steps, presets.py) travels as `step=N` (1-based) beside
+`preset=NAME`. Entering a step sets its settings and opens its tab once; after that the controls
+are the user's, as always. Its place in the session is a position: 2 × step, plus 1 while its
+answer shows, so "forward" (a Next key) is always one more.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Any
 import streamlit as st
 
 from dropout_viz.handmade import DROP_PARAM, format_drop, parse_drop
-from dropout_viz.presets import settings_from_link
+from dropout_viz.presets import STEP_PARAM, Preset, lesson_from_link, load_presets, step_settings
 from dropout_viz.settings import (
     DEFAULTS,
     FIELD_SPECS,
@@ -43,6 +48,8 @@ TAB_LABELS = {"action": "Dropout in action", "ensemble": "Thinned sub-networks",
               "handmade": "Build a sub-network"}
 DROPPED = "_handmade_dropped"  # the hand-made sub-network's dropped units, (layer, unit) pairs
 DROP_TAB = "handmade"  # the tab a drop= link opens (unless it names another)
+LESSON_STEP = "_lesson_step"  # 0-based step of the running guided lesson, or None
+LESSON_REVEALED = "_lesson_revealed"  # whether that step's answer shows
 
 
 def open_tab(tab: str) -> None:
@@ -92,6 +99,59 @@ def keep_undrawn_tab_controls() -> None:
                 st.session_state[name] = st.session_state[name]
 
 
+def lesson() -> tuple[Preset, int] | None:
+    """The running guided lesson and its step (0-based): the applied preset's, if it has one."""
+    index = st.session_state.get(LESSON_STEP)
+    preset = load_presets().get(st.session_state.get("preset", ""))
+    if index is None or preset is None or not 0 <= index < len(preset.steps):
+        return None
+    return preset, index
+
+
+def enter_step(preset: Preset, index: int) -> None:
+    """Set step `index`'s settings (keeping this screen's projector mode and hidden controls),
+    open its tab, and hide its answer."""
+    load_into_session(step_settings(preset, index, base=current_settings()))
+    open_tab(preset.steps[index].tab)
+    st.session_state[LESSON_STEP] = index
+    st.session_state[LESSON_REVEALED] = False
+
+
+def reenter_step() -> None:
+    """Back to the running step's settings (and tab); its answer stays as it was."""
+    current, revealed = lesson(), st.session_state.get(LESSON_REVEALED)
+    if current is not None:
+        enter_step(*current)
+        st.session_state[LESSON_REVEALED] = revealed
+
+
+def end_lesson() -> None:
+    st.session_state[LESSON_STEP] = None
+    st.session_state[LESSON_REVEALED] = False
+
+
+def lesson_position() -> tuple[int, int] | None:
+    """(position, last position) of the running lesson: 2 × step + 1 while the answer shows."""
+    current = lesson()
+    if current is None:
+        return None
+    preset, index = current
+    return 2 * index + bool(st.session_state.get(LESSON_REVEALED)), 2 * len(preset.steps) - 1
+
+
+def go_to_position(position: int) -> None:
+    """Move the lesson to `position` (clamped): a new step is entered, the same step only shows
+    or hides its answer (the controls stay as the user set them)."""
+    current = lesson()
+    if current is None:
+        return
+    preset, index = current
+    position = min(max(int(position), 0), 2 * len(preset.steps) - 1)
+    if position // 2 != index:
+        enter_step(preset, position // 2)
+    st.session_state[LESSON_REVEALED] = bool(position % 2)
+
+
 def init_session() -> None:
     """On a session's first run, read the settings from the URL (never raises)."""
     if st.session_state.get(INITIALISED):
@@ -101,7 +161,10 @@ def init_session() -> None:
     tab = params.pop(TAB_KEY, [None])[-1]
     st.session_state[PRESENT_WIDGET] = params.pop(PRESENT_KEY, ["0"])[-1] in ("1", "true")
     drop = params.pop(DROP_PARAM, None)
-    settings, warnings = settings_from_link(params)
+    settings, step, warnings = lesson_from_link(params)
+    st.session_state[LESSON_STEP], st.session_state[LESSON_REVEALED] = step, False
+    if step is not None:
+        tab = tab or load_presets()[settings.preset].steps[step].tab
     if drop:
         units, drop_warnings = parse_drop(drop[-1])
         set_dropped(units)
@@ -156,6 +219,8 @@ def sync_url(settings: Settings, tab: str) -> None:
         params[PRESENT_KEY] = "1"
     if dropped():
         params[DROP_PARAM] = format_drop(dropped())
+    if lesson() is not None:
+        params[STEP_PARAM] = str(lesson()[1] + 1)
     if params != st.query_params.to_dict():
         st.query_params.from_dict(params)
 

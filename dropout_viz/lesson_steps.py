@@ -1,0 +1,244 @@
+"""The guided lessons' claims, measured: what a step's answer states, checked on its real run.
+
+A step of a preset (presets.Step) may carry claims such as "the test loss is lower than with
+p = 0" ({"check": "lower", "metric": "test_loss", "than": {"p_hidden": 0.0}}). Each metric of
+presets.CLAIM_METRICS is computed here, once, from the step's run (and, for the ensemble's
+metrics, the same sub-networks the "Thinned sub-networks" tab draws); the page shows these
+numbers under the answer, and the tests run every claim of every step and assert it holds.
+
+Pure NumPy (no Streamlit): runs come from `get_run(settings)`, by default trained here; the
+page passes its shared cache instead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dropout_viz import ensemble, experiments, lesson, pipeline
+from dropout_viz.engine import TrainingRun
+from dropout_viz.presets import CLAIM_METRICS, Claim, Preset, step_settings
+from dropout_viz.schema import FIELD_SPECS
+from dropout_viz.settings import Settings, format_value
+
+BOUNDARY_RESOLUTION = pipeline.GRID_RESOLUTION  # the grid the full-size boundary panels use
+RunSource = Callable[[Settings], TrainingRun]
+
+
+def train_run(settings: Settings) -> TrainingRun:
+    return pipeline.train_for(settings.train_key())
+
+
+class StepRuns:
+    """The runs (and ensembles) one step's claims need, each computed once."""
+
+    def __init__(self, get_run: RunSource | None = None):
+        self.get_run = get_run or train_run
+        self._runs: dict[Settings, TrainingRun] = {}
+        self._ensembles: dict[Settings, ensemble.EnsembleResults] = {}
+
+    def run(self, settings: Settings) -> TrainingRun:
+        if settings not in self._runs:
+            self._runs[settings] = self.get_run(settings)
+        return self._runs[settings]
+
+    def ensemble(self, settings: Settings) -> ensemble.EnsembleResults:
+        """What the ensemble tab shows for these settings (K, gallery, average, measure, seed)."""
+        if settings not in self._ensembles:
+            self._ensembles[settings] = ensemble.compute_ensemble(
+                self.run(settings), settings.k_subnets, settings.gallery_source,
+                settings.ensemble_kind, settings.uncertainty, seed=settings.seed)
+        return self._ensembles[settings]
+
+
+# ----------------------------------------------------------------------------- the metrics
+
+
+def final(key: str) -> Callable[[TrainingRun], float]:
+    return lambda run: float(run.history[key][-1]) if run.epochs_completed else math.nan
+
+
+def test_loss_rise(run: TrainingRun) -> float:
+    """The last epoch's test loss divided by the lowest it reached."""
+    loss = np.asarray(run.history["test_loss"], dtype=float)
+    return float(loss[-1] / loss.min()) if len(loss) else math.nan
+
+
+def boundary_length(run: TrainingRun) -> float:
+    """How long the test-time network's decision boundary is, in widths of the plot: class
+    changes between neighbouring cells of the boundary grid, over its resolution. A boundary
+    that bends around single points is longer than a smooth one."""
+    if not pipeline.is_planar(run.dataset):
+        return math.nan
+    grid = pipeline.grid_for(run.dataset, BOUNDARY_RESOLUTION)
+    classes = run.network().predict_proba(grid.points).argmax(axis=1)
+    classes = classes.reshape(len(grid.ys), len(grid.xs))
+    changes = (classes[1:] != classes[:-1]).sum() + (classes[:, 1:] != classes[:, :-1]).sum()
+    return float(changes / BOUNDARY_RESOLUTION)
+
+
+def loss_jitter(run: TrainingRun) -> float:
+    """Mean change from one epoch to the next of the two solid loss curves (training and test
+    split, test-time network) over the run's second half: how jagged the curves are."""
+    half = run.epochs_completed // 2
+    return float(np.mean([np.abs(np.diff(np.asarray(run.history[key])[half:])).mean()
+                          for key in ("train_loss", "test_loss")]))
+
+
+def sub_networks_trained(run: TrainingRun) -> float:
+    """How many different masks (sub-networks) training used, regenerated from the seed."""
+    rows = []
+    for epoch in range(run.epochs_completed):
+        for batch in range(run.n_batches):
+            rows.append(np.hstack([np.atleast_2d(m) for m in run.keep_masks(epoch, batch)]))
+    return float(len(np.unique(np.vstack(rows) > 0, axis=0)))
+
+
+def _probe(run: TrainingRun) -> lesson.UnitInput | None:
+    """The Learn tab's default probe (its first numbers before the reader picks)."""
+    probe = lesson.default_probe(run)
+    return None if probe is None else lesson.probe_result(run, *probe)
+
+
+def input_mean_error(run: TrainingRun) -> float:
+    result = _probe(run)
+    return math.nan if result is None else abs(result.expected - result.test_time)
+
+
+def input_sample_error(run: TrainingRun) -> float:
+    result = _probe(run)
+    return math.nan if result is None else \
+        abs(result.sampled_mean - result.test_time) / result.standard_error
+
+
+@dataclass(frozen=True)
+class Metric:
+    label: str
+    measure: Callable[[Any], float]  # from a run, or from an EnsembleResults (on_ensemble)
+    unit: str = "loss"  # how the value reads: "percent", "loss", "count", "small", "ratio"
+    on_ensemble: bool = False
+
+
+def _ens(measure) -> Callable[[ensemble.EnsembleResults], float]:
+    return lambda results: float(measure(results))
+
+
+METRICS: dict[str, Metric] = {
+    "train_acc": Metric("training accuracy", final("train_acc"), "percent"),
+    "test_acc": Metric("test accuracy of the test-time network", final("test_acc"), "percent"),
+    "train_loss": Metric("training loss", final("train_loss")),
+    "test_loss": Metric("test loss", final("test_loss")),
+    "gap": Metric("gap (test − training loss)", experiments.generalisation_gap),
+    "test_loss_rise": Metric("last test loss ÷ lowest test loss", test_loss_rise, "ratio"),
+    "boundary_length": Metric("boundary length (plot widths)", boundary_length, "ratio"),
+    "loss_jitter": Metric("mean change of the loss curves per epoch (second half)",
+                          loss_jitter, "small"),
+    "sub_networks_trained": Metric("different sub-networks trained", sub_networks_trained,
+                                   "count"),
+    "sub_network_acc_spread": Metric(
+        "highest − lowest test accuracy of the gallery's sub-networks", _ens(
+            lambda r: r.gallery.test_accuracy.max() - r.gallery.test_accuracy.min()),
+        "percent", True),
+    "one_sub_network_acc": Metric("test accuracy of one sub-network (average over draws)",
+                                  _ens(lambda r: r.convergence.single.accuracy), "percent", True),
+    "average_test_loss": Metric("test loss of the gallery's average",
+                                _ens(lambda r: r.comparison.average_scores.log_loss), "loss",
+                                True),
+    "average_agreement": Metric("test points where the average and the test-time network agree",
+                                _ens(lambda r: r.comparison.agreement), "percent", True),
+    "mc_gap": Metric("mean |difference| from the test-time network, many sub-networks pooled",
+                     _ens(lambda r: r.convergence.pooled_gap), "small", True),
+    "mc_gap_one": Metric("mean |difference| from the test-time network, one sub-network",
+                         _ens(lambda r: r.convergence.gap.mean(axis=0)[0]), "small", True),
+    "disagreement_max": Metric("highest disagreement on the plane",
+                               _ens(lambda r: r.uncertainty.values.max()), "small", True),
+    "input_mean_error": Metric("|exact mean training-time input − test-time input|",
+                               input_mean_error, "small"),
+    "input_sample_error": Metric("|sampled mean − test-time input| in standard errors",
+                                 input_sample_error, "ratio"),
+}
+assert tuple(METRICS) == CLAIM_METRICS, "presets.CLAIM_METRICS and METRICS must match"
+
+
+def format_metric(value: float, unit: str) -> str:
+    if math.isnan(value):
+        return "not measurable here"
+    if unit == "percent":
+        return f"{value:.1%}"
+    if unit == "count":
+        return f"{value:,.0f}"
+    if unit == "small":
+        return f"{value:.2g}" if abs(value) < 1e-3 else f"{value:.4f}"
+    return f"{value:.2f}" if unit == "ratio" else f"{value:.3f}"
+
+
+# ----------------------------------------------------------------------------- the checks
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    claim: Claim
+    holds: bool
+    text: str  # the numbers behind it, in words ("test loss 0.539; with p = 0: 0.947")
+
+
+def measure(name: str, settings: Settings, runs: StepRuns) -> float:
+    metric = METRICS[name]
+    source = runs.ensemble(settings) if metric.on_ensemble else runs.run(settings)
+    return float(metric.measure(source))
+
+
+def describe_changes(changes: dict[str, Any]) -> str:
+    """Settings changes in words: "with p = 0", "with the mask scope “epoch”"."""
+    parts = []
+    for name, value in changes.items():
+        spec, text = FIELD_SPECS[name], format_value(value)
+        if name == "p_hidden":
+            parts.append(f"p = {text}")
+        elif spec.kind == "choice":
+            parts.append(f"{spec.what} “{text}”")
+        else:
+            parts.append(f"{spec.label.lower()} = {text}")
+    return "with " + ", ".join(parts)
+
+
+def check_claim(claim: Claim, settings: Settings, runs: StepRuns) -> ClaimResult:
+    """Measure `claim` on the run of `settings` (and the run it compares with)."""
+    metric = METRICS[claim.metric]
+    value = measure(claim.metric, settings, runs)
+    text = f"{metric.label}: {format_metric(value, metric.unit)}"
+    if claim.check in ("at_least", "at_most"):
+        limit = float(getattr(settings, claim.value) if isinstance(claim.value, str)
+                      else claim.value)
+        holds = value >= limit if claim.check == "at_least" else value <= limit
+        bound = format_metric(limit, metric.unit)
+        return ClaimResult(claim, bool(holds), text + f" ({claim.check.replace('_', ' ')} "
+                                                      f"{bound})")
+    if isinstance(claim.than, str):
+        other_metric = METRICS[claim.than]
+        other = measure(claim.than, settings, runs)
+        text += f"; {other_metric.label}: {format_metric(other, other_metric.unit)}"
+    else:
+        other = measure(claim.metric, settings.replace(**claim.than), runs)
+        text += f"; {describe_changes(claim.than)}: {format_metric(other, metric.unit)}"
+    if claim.check == "lower":
+        holds = value * claim.by < other
+    elif claim.check == "higher":
+        holds = value > other * claim.by
+    elif claim.check == "close":
+        holds = abs(value - other) <= claim.within
+    else:  # differs
+        holds = abs(value - other) > claim.within
+    return ClaimResult(claim, bool(holds), text)
+
+
+def check_step(preset: Preset, index: int, get_run: RunSource | None = None,
+               runs: StepRuns | None = None) -> list[ClaimResult]:
+    """Every claim of step `index` of `preset`, measured on the step's own settings."""
+    runs = runs or StepRuns(get_run)
+    settings = step_settings(preset, index)
+    return [check_claim(claim, settings, runs) for claim in preset.steps[index].claims]
