@@ -126,8 +126,8 @@ def curve_axes(xs: np.ndarray, y_range: Sequence[float],
 
 
 def curves_title(curves: Sequence[Curve]) -> str:
-    """"Test-time network: test MSE 0.120 · Hand-made sub-network: test MSE 0.231"."""
-    return " · ".join(f"{c.name}: {mse_text(c.mse)}" for c in curves if c.mse is not None)
+    """Each curve's "name: test MSE 0.123", a line each (two side by side overflow a projector)."""
+    return "<br>".join(f"{c.name}: {mse_text(c.mse)}" for c in curves if c.mse is not None)
 
 
 def curves_figure(xs: np.ndarray, curves: Sequence[Curve], X_train, y_train, X_test=None,
@@ -141,10 +141,13 @@ def curves_figure(xs: np.ndarray, curves: Sequence[Curve], X_train, y_train, X_t
               *(curve_trace(xs, c, projector) for c in curves)]
     shown = [c.y for c in curves] + [t["y"] for t in under]
     xaxis, yaxis = curve_axes(xs, value_range([y_train, y_test], shown))
+    title = curves_title(curves) if title is None else title
     fig = go.Figure(data=traces)
-    fig.update_layout(**style.base_layout(curves_title(curves) if title is None else title,
-                                          projector))
+    fig.update_layout(**style.base_layout(title, projector))
+    # Room for every line of the title (the base layout has room for one).
+    title_line = 1.35 * round(style.font_size(projector) * 1.2)
     fig.update_layout(
+        margin={"t": int(24 + title_line * (title.count("<br>") + 1))},
         xaxis=xaxis, yaxis=yaxis, height=520 if projector else 420, hovermode="closest",
         legend={"orientation": "h", "x": 0.0, "y": -0.2, "yanchor": "top",
                 "itemsizing": "constant"},
