@@ -149,8 +149,8 @@ def curves_figure(xs: np.ndarray, curves: Sequence[Curve], X_train, y_train, X_t
     fig.update_layout(
         margin={"t": int(24 + title_line * (title.count("<br>") + 1))},
         xaxis=xaxis, yaxis=yaxis, height=520 if projector else 420, hovermode="closest",
-        legend={"orientation": "h", "x": 0.0, "y": -0.2, "yanchor": "top",
-                "itemsizing": "constant"},
+        legend={"orientation": "h", "x": 0.0, "y": 0.0, "yref": "container",
+                "yanchor": "bottom", "itemsizing": "constant"},
         meta={"curves": [{"name": c.name, "role": c.role,
                           "mse": None if c.mse is None else float(c.mse)} for c in curves],
               "n_train": 0 if X_train is None else len(X_train),
