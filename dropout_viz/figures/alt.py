@@ -160,22 +160,21 @@ def comparison_alt(fig: go.Figure) -> str:
 def convergence_alt(fig: go.Figure) -> str:
     m = _meta(fig)
     ks, gap = m["ks"], m["gap"]
-    kind = KIND_WORDS[m["kind"]]
-    if "mse" in m:
+    head = (f"Monte-Carlo {KIND_WORDS[m['kind']]} of K sub-networks against K from {ks[0]} to "
+            f"{ks[-1]}: test ")
+    tail = (f"mean |difference| to the test-time network {gap[0]:.3f} at K = {ks[0]} and "
+            f"{gap[-1]:.4f} at K = {ks[-1]}, {m['pooled_gap']:.4f} with all {m['pooled_k']:,} "
+            "pooled.")
+    if "mse" in m:  # regression
         mse = m["mse"]
-        return (f"Monte-Carlo {kind} of K sub-networks against K from {ks[0]} to {ks[-1]}: test "
-                f"MSE ({MSE_UNITS}) {mse[0]:.3f} at K = {ks[0]} and {mse[-1]:.3f} at K = "
-                f"{ks[-1]} (test-time network {m['test_time_mse']:.3f}, one sub-network "
-                f"{m['single_mse']:.3f} on average); mean |difference| to the test-time "
-                f"network's prediction {gap[0]:.3f} at K = {ks[0]} and {gap[-1]:.4f} at K = "
-                f"{ks[-1]}, {m['pooled_gap']:.4f} with all {m['pooled_k']:,} pooled.")
+        return head + (f"MSE ({MSE_UNITS}) {mse[0]:.3f} at K = {ks[0]} and {mse[-1]:.3f} at K = "
+                       f"{ks[-1]} (test-time network {m['test_time_mse']:.3f}, one sub-network "
+                       f"{m['single_mse']:.3f} on average); ") + tail
     acc, loss = m["accuracy"], m["log_loss"]
-    return (f"Monte-Carlo {kind} of K sub-networks against K from {ks[0]} to {ks[-1]}: test "
-            f"accuracy {acc[0]:.1%} at K = {ks[0]} and {acc[-1]:.1%} at K = {ks[-1]} (test-time "
-            f"network {m['test_time_accuracy']:.1%}, one sub-network {m['single_accuracy']:.1%} "
-            f"on average); log-loss {loss[0]:.3f} and {loss[-1]:.3f}; mean |difference| to the "
-            f"test-time network {gap[0]:.3f} at K = {ks[0]} and {gap[-1]:.4f} at K = {ks[-1]}, "
-            f"{m['pooled_gap']:.4f} with all {m['pooled_k']:,} pooled.")
+    return head + (f"accuracy {acc[0]:.1%} at K = {ks[0]} and {acc[-1]:.1%} at K = {ks[-1]} "
+                   f"(test-time network {m['test_time_accuracy']:.1%}, one sub-network "
+                   f"{m['single_accuracy']:.1%} on average); log-loss {loss[0]:.3f} and "
+                   f"{loss[-1]:.3f}; ") + tail
 
 
 def uncertainty_alt(fig: go.Figure) -> str:

@@ -66,6 +66,9 @@ class BoundaryFrames:
     full_title: str = "Full network"
 
 
+PanelFrames = BoundaryFrames | CurveFrames  # what the panel beside the diagram draws
+
+
 def panel_title(name: str, accuracy: float) -> str:
     """A boundary panel's title in short lines ("Thinned network<br>epoch 150<br>acc 85%"): a
     panel is about 150 px wide in a 1024-pixel window, and its neighbour's title sits beside it.
@@ -74,8 +77,7 @@ def panel_title(name: str, accuracy: float) -> str:
     return "<br>".join(part for part in (head, detail, f"acc {float(accuracy):.0%}") if part)
 
 
-def _panel_titles(epoch: int, boundary: BoundaryFrames | CurveFrames,
-                  f: int) -> list[dict[str, Any]]:
+def _panel_titles(epoch: int, boundary: PanelFrames, f: int) -> list[dict[str, Any]]:
     if isinstance(boundary, CurveFrames):  # one panel: both curves, both MSEs
         titles: tuple[str, ...] = (frame_title(boundary, f, epoch),)
     else:
@@ -162,7 +164,7 @@ def epoch_animation_figure(
     keep_masks: Sequence[Sequence[np.ndarray]],
     input_names: Sequence[str] | None = None,
     output_names: Sequence[str] | None = None,
-    boundary: BoundaryFrames | CurveFrames | None = None,
+    boundary: PanelFrames | None = None,
     projector: bool = False,
 ) -> go.Figure:
     """The thinned network of each epoch in `epochs` (1-based labels), one animation frame each.
@@ -189,11 +191,8 @@ def epoch_animation_figure(
     # The ellipsis and the unit names (and the node layout) never change; links and units do.
     animated_net = [i for i, t in enumerate(nets[0]["data"])
                     if t["meta"]["role"] not in ("ellipsis", "labels")]
-    traces = list(nets[active]["data"])
-    # The panel's traces that change per frame (maps or curves) follow the diagram's, then
-    # its static points; updates[f] is what frame f changes of the former.
     panel_traces, updates = _panel_content(boundary, labels, active, projector)
-    traces += panel_traces
+    traces = list(nets[active]["data"]) + panel_traces  # the diagram's, then the panel's
     animated = animated_net + [n_net + i for i in range(len(updates[0]))]
 
     def frame_annotations(f: int) -> list[dict[str, Any]]:
@@ -226,10 +225,10 @@ def _frame_networks(labels, weights, keep_masks, input_names, output_names,
     return nets
 
 
-def _panel_content(boundary: BoundaryFrames | CurveFrames | None, labels: list[int],
-                   active: int, projector: bool) -> tuple[list[dict], list[list[dict]]]:
-    """The panel's traces (changing ones first, then the static points) and each frame's
-    updates of the changing ones."""
+def _panel_content(boundary: PanelFrames | None, labels: list[int], active: int,
+                   projector: bool) -> tuple[list[dict], list[list[dict]]]:
+    """The panel's traces (those that change per frame first, then the static points) and
+    each frame's updates of the changing ones: only their new z (maps) or y (curves)."""
     if boundary is None:
         return [], [[] for _ in labels]
     changing, points, updates = (
@@ -261,8 +260,7 @@ def _boundary_traces(boundary: BoundaryFrames, active: int, projector: bool):
     return map_traces, point_traces, updates
 
 
-def _animation_layout(nets: list[dict], labels: list[int],
-                      boundary: BoundaryFrames | CurveFrames | None,
+def _animation_layout(nets: list[dict], labels: list[int], boundary: PanelFrames | None,
                       projector: bool, annotations: list[dict]) -> dict[str, Any]:
     """The figure's layout at the shown (last) frame: the diagram's axes, the two maps beside
     it, the legend, Play and the epoch slider, and the per-frame facts in meta."""
@@ -298,7 +296,7 @@ def _animation_layout(nets: list[dict], labels: list[int],
     return layout
 
 
-def _frame_scores(boundary: BoundaryFrames | CurveFrames | None, f: int) -> dict[str, Any]:
+def _frame_scores(boundary: PanelFrames | None, f: int) -> dict[str, Any]:
     """Frame f's test scores for layout.meta: accuracies (None without), and MSEs."""
     if isinstance(boundary, BoundaryFrames):
         return {"thinned_acc": float(boundary.thinned_acc[f]),
@@ -307,7 +305,7 @@ def _frame_scores(boundary: BoundaryFrames | CurveFrames | None, f: int) -> dict
         "thinned_mse": float(boundary.thinned_mse[f]), "full_mse": float(boundary.full_mse[f])})}
 
 
-def _place_panels(layout: dict, net_layout: dict, boundary: BoundaryFrames | CurveFrames | None,
+def _place_panels(layout: dict, net_layout: dict, boundary: PanelFrames | None,
                   projector: bool) -> int:
     """Put the diagram's axes (and the maps' beside it) into `layout`; returns its height."""
     net_height = int(net_layout["height"])
@@ -341,7 +339,7 @@ def _place_panels(layout: dict, net_layout: dict, boundary: BoundaryFrames | Cur
     return height
 
 
-def _panel_axes(boundary: BoundaryFrames | CurveFrames, x2: list, x3: list, panel_y: list,
+def _panel_axes(boundary: PanelFrames, x2: list, x3: list, panel_y: list,
                 projector: bool) -> dict[str, dict]:
     """The panels' axes: two equal-aspect maps, or one curve panel across both maps' width.
     One panel for regression: the gap between the thinned and the full network is the lesson,
