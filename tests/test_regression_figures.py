@@ -19,7 +19,12 @@ from dropout_viz.figures.curves import history_figure, overlay_history_figure
 from dropout_viz.figures.ensemble import convergence_figure
 from dropout_viz.figures.experiments import sweep_figure, twin_curve_figure, twin_curves_figure
 from dropout_viz.figures.handmade import handmade_curve_figure
-from dropout_viz.figures.regression import CurveFrames, subnetworks_figure, value_range
+from dropout_viz.figures.regression import (
+    BAND_CAPTION,
+    CurveFrames,
+    subnetworks_figure,
+    value_range,
+)
 from dropout_viz.figures.spec import at_frame
 
 R = 30  # grid points
@@ -181,6 +186,8 @@ def test_subnetworks_draw_each_curve_their_mean_the_band_and_the_test_time_netwo
         "Mean of 8 sub-networks: test MSE 0.081<br>"
         "Test-time network (weights × q): test MSE 0.074")
     assert fig.layout.meta["widest_sd"] == pytest.approx(sd.max())
+    # The caption under it says what the band is: the band drawn above.
+    assert "mean ± 2 standard deviations of the sub-networks' predictions" in BAND_CAPTION
 
 
 def test_subnetworks_alt_holds_the_chart_numbers():
