@@ -25,19 +25,25 @@ CONVERGENCE_BUDGET = 4e8
 
 @dataclass(frozen=True)
 class Scores:
-    accuracy: float
-    log_loss: float
+    accuracy: float | None  # None for regression
+    log_loss: float | None
+    mse: float | None = None  # regression: mean over test points of (ŷ − y)², y standardised
 
 
 @dataclass(frozen=True)
 class Convergence:
-    """Test metrics of the Monte-Carlo average of K sampled sub-networks, K = 1, 2, 4, ..."""
+    """Test metrics of the Monte-Carlo average of K sampled sub-networks, K = 1, 2, 4, ...
+
+    Classification fills accuracy, log_loss and agreement. Regression (the arithmetic mean of
+    K sub-networks' predictions) fills mse instead and leaves those three None; its gap is the
+    mean over test points of |ŷ_K − ŷ_test-time| (y standardised), and its Scores carry mse.
+    """
 
     kind: str
     ks: np.ndarray  # (L,)
-    accuracy: np.ndarray  # (repeats, L): each row one independent draw of sub-networks
-    log_loss: np.ndarray  # (repeats, L)
-    agreement: np.ndarray  # (repeats, L): share of test points agreeing with the test-time net
+    accuracy: np.ndarray | None  # (repeats, L): each row one independent draw of sub-networks
+    log_loss: np.ndarray | None  # (repeats, L)
+    agreement: np.ndarray | None  # (repeats, L): share of test points agreeing with test-time
     single: Scores  # the mean single sub-network
     test_time: Scores
     # (repeats, L): mean over the test points of the total variation distance between the
@@ -47,10 +53,11 @@ class Convergence:
     gap: np.ndarray
     pooled_k: int  # all repeats' sub-networks averaged together: repeats × max(ks)
     pooled_gap: float  # the same mean distance for that largest average
+    mse: np.ndarray | None = None  # (repeats, L): regression's test MSE of the average
 
     @property
     def repeats(self) -> int:
-        return self.accuracy.shape[0]
+        return self.gap.shape[0]
 
 
 def shared_predict(net: MLP, keep_masks: list[np.ndarray], X: np.ndarray) -> np.ndarray:

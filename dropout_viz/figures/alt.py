@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 MEASURE_WORDS = {"entropy": "mutual information (in nats)",
                  "std": "standard deviation of the probability of the predicted class"}
 KIND_WORDS = {"arithmetic": "mean", "geometric": "normalised geometric mean"}
+MSE_UNITS = "y standardised"
 CURVE_WORDS = {"train": "training data", "test": "test data",
                "thinned": "training data through the thinned networks"}
 
@@ -75,6 +76,10 @@ def animation_alt(fig: go.Figure, index: int = -1) -> str:
         text += (f"; thinned network test accuracy {frame['thinned_acc']:.0%}, full network "
                  f"{frame['full_acc']:.0%}. Beside the diagram, both networks' decision "
                  "boundaries over the input plane")
+    if frame.get("thinned_mse") is not None:
+        text += (f"; thinned network test MSE {frame['thinned_mse']:.3f}, full network "
+                 f"{frame['full_mse']:.3f} ({MSE_UNITS}). Beside the diagram, both networks' "
+                 "curves over the data points")
     position = range(len(epochs))[index] + 1
     return (text + f". Frame {position} of {len(epochs)}, epochs {epochs[0]} to {epochs[-1]}: "
             "step through them with the chart's slider or the Epoch shown slider below it.")
@@ -91,9 +96,13 @@ def _curve_words(values: Mapping[str, float], metric: str, fmt: str) -> str:
 
 
 def history_alt(fig: go.Figure) -> str:
-    """Loss and accuracy over the epochs: the values after the last one."""
+    """Loss and accuracy over the epochs: the values after the last one (regression: MSE)."""
     meta = _meta(fig)
     values = _final_values(_traces(fig, role="curve"))
+    if meta.get("loss") == "mse":
+        return (f"Training curves over {meta['n_epochs']} epochs, mean squared error "
+                f"({MSE_UNITS}). After the last epoch, MSE on the "
+                f"{_curve_words(values, 'loss', '.3f')}.")
     return (f"Training curves over {meta['n_epochs']} epochs, loss (left) and accuracy (right). "
             f"After the last epoch, loss on the {_curve_words(values, 'loss', '.3f')}; "
             f"accuracy on the {_curve_words(values, 'acc', '.1%')}.")
@@ -102,12 +111,17 @@ def history_alt(fig: go.Figure) -> str:
 def curves_alt(fig: go.Figure) -> str:
     """Several runs' curves (with and without dropout): each run's last values."""
     meta = _meta(fig)
+    mse = meta.get("loss") == "mse"
     parts = []
     for run in meta["runs"]:
         v = _final_values(_traces(fig, role="curve", run=run))
-        parts.append(f"{run}: test loss {v['test_loss']:.3f} (training {v['train_loss']:.3f}), "
-                     f"test accuracy {v['test_acc']:.1%} (training {v['train_acc']:.1%})")
-    return (f"Training curves over {meta['n_epochs']} epochs, loss (left) and accuracy (right), "
+        loss = "MSE" if mse else "loss"
+        part = f"{run}: test {loss} {v['test_loss']:.3f} (training {v['train_loss']:.3f})"
+        if not mse:
+            part += f", test accuracy {v['test_acc']:.1%} (training {v['train_acc']:.1%})"
+        parts.append(part)
+    shown = f"mean squared error ({MSE_UNITS})" if mse else "loss (left) and accuracy (right)"
+    return (f"Training curves over {meta['n_epochs']} epochs, {shown}, "
             f"one colour per run. After the last epoch, {'; '.join(parts)}.")
 
 
@@ -145,14 +159,22 @@ def comparison_alt(fig: go.Figure) -> str:
 
 def convergence_alt(fig: go.Figure) -> str:
     m = _meta(fig)
-    ks, acc, loss, gap = m["ks"], m["accuracy"], m["log_loss"], m["gap"]
-    kind = KIND_WORDS[m["kind"]]
-    return (f"Monte-Carlo {kind} of K sub-networks against K from {ks[0]} to {ks[-1]}: test "
-            f"accuracy {acc[0]:.1%} at K = {ks[0]} and {acc[-1]:.1%} at K = {ks[-1]} (test-time "
-            f"network {m['test_time_accuracy']:.1%}, one sub-network {m['single_accuracy']:.1%} "
-            f"on average); log-loss {loss[0]:.3f} and {loss[-1]:.3f}; mean |difference| to the "
-            f"test-time network {gap[0]:.3f} at K = {ks[0]} and {gap[-1]:.4f} at K = {ks[-1]}, "
-            f"{m['pooled_gap']:.4f} with all {m['pooled_k']:,} pooled.")
+    ks, gap = m["ks"], m["gap"]
+    head = (f"Monte-Carlo {KIND_WORDS[m['kind']]} of K sub-networks against K from {ks[0]} to "
+            f"{ks[-1]}: test ")
+    tail = (f"mean |difference| to the test-time network {gap[0]:.3f} at K = {ks[0]} and "
+            f"{gap[-1]:.4f} at K = {ks[-1]}, {m['pooled_gap']:.4f} with all {m['pooled_k']:,} "
+            "pooled.")
+    if "mse" in m:  # regression
+        mse = m["mse"]
+        return head + (f"MSE ({MSE_UNITS}) {mse[0]:.3f} at K = {ks[0]} and {mse[-1]:.3f} at K = "
+                       f"{ks[-1]} (test-time network {m['test_time_mse']:.3f}, one sub-network "
+                       f"{m['single_mse']:.3f} on average); ") + tail
+    acc, loss = m["accuracy"], m["log_loss"]
+    return head + (f"accuracy {acc[0]:.1%} at K = {ks[0]} and {acc[-1]:.1%} at K = {ks[-1]} "
+                   f"(test-time network {m['test_time_accuracy']:.1%}, one sub-network "
+                   f"{m['single_accuracy']:.1%} on average); log-loss {loss[0]:.3f} and "
+                   f"{loss[-1]:.3f}; ") + tail
 
 
 def uncertainty_alt(fig: go.Figure) -> str:
@@ -163,7 +185,31 @@ def uncertainty_alt(fig: go.Figure) -> str:
             f"{m['upper']:.3f}.")
 
 
+def subnetworks_alt(fig: go.Figure) -> str:
+    """Regression's sub-networks over the points: the curves, the band and both MSEs."""
+    m = _meta(fig)
+    mean, test_time = m["curves"]
+    return (f"Curves of {m['k']} thinned sub-networks over x (thin lines), their mean (test MSE "
+            f"{mean['mse']:.3f}) inside the band mean ± 2 standard deviations, and the "
+            f"{test_time['name'][0].lower() + test_time['name'][1:]} (dashed, test MSE "
+            f"{test_time['mse']:.3f}; {MSE_UNITS}), over {_points_words(m)}. The band's 2 sd is "
+            f"{2 * m['mean_sd']:.3f} on average and widest at x = {m['widest_x']:.2f} "
+            f"({2 * m['widest_sd']:.3f}).")
+
+
 # --------------------------------------------------------------------------- Experiments
+
+
+def curves_over_points_alt(fig: go.Figure) -> str:
+    """Any regression "curves over points" chart: each curve with its test MSE."""
+    m = _meta(fig)
+    curves = "; ".join(f"{c['name']}" + ("" if c["mse"] is None else f", test MSE {c['mse']:.3f}")
+                       for c in m["curves"])
+    return f"Curves over x (x and y standardised): {curves}; over {_points_words(m)}."
+
+
+def _points_words(meta: Mapping[str, Any]) -> str:
+    return f"{meta['n_train']} training points (filled) and {meta['n_test']} test points (hollow)"
 
 
 def twin_boundaries_alt(fig: go.Figure, accuracies: Mapping[str, float]) -> str:
@@ -202,16 +248,19 @@ def sweep_alt(fig: go.Figure) -> str:
     m = _meta(fig)
     ps = [float(p) for p in m["ps"]]
     [loss] = _traces(fig, role="sweep_mean", key="test_loss")
-    [acc] = _traces(fig, role="sweep_mean", key="test_acc")
+    acc = _traces(fig, role="sweep_mean", key="test_acc")  # none for regression
     [seeds] = _traces(fig, role="seed_points", key="test_loss")
     n_seeds = len(seeds.x) // max(len(ps), 1)
     mode = "fixed width n" if m["mode"] == "width" else "fixed expected active units (1 − p)·n"
     losses = np.asarray(loss.y, dtype=float)
     best = int(np.nanargmin(losses))
     text = (f"Sweep over the dropout rate p, {mode}, mean of {n_seeds} training seeds. Test "
-            "loss: " + _join(f"{l:.3f} at p = {p:g}" for p, l in zip(ps, losses, strict=True))
-            + f" (lowest at p = {ps[best]:g}). Test accuracy: "
-            + _join(f"{a:.0%} at p = {p:g}" for p, a in zip(ps, acc.y, strict=True)) + ".")
+            + ("loss: " if acc else f"MSE ({MSE_UNITS}): ")
+            + _join(f"{l:.3f} at p = {p:g}" for p, l in zip(ps, losses, strict=True))
+            + f" (lowest at p = {ps[best]:g}).")
+    if acc:
+        text += " Test accuracy: " + _join(f"{a:.0%} at p = {p:g}"
+                                           for p, a in zip(ps, acc[0].y, strict=True)) + "."
     if m.get("current_p") is not None:
         text += f" Your p = {m['current_p']:g} is marked."
     return text

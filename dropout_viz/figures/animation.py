@@ -1,6 +1,8 @@
 """One figure that steps through training in the browser: the thinned network of each kept epoch
-beside the thinned and full networks' decision boundaries, as Plotly animation frames with a
-slider and a Play button. Scrubbing needs no server round trip.
+beside the thinned and full networks' decision boundaries (classification) or curves over the
+points (regression), as Plotly animation frames with a slider and a Play button. Scrubbing
+needs no server round trip. The layout, the controls and the projector placement are shared;
+only the panel's content differs (BoundaryFrames or CurveFrames).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dropout_viz.figures.boundary import (
     percent,
 )
 from dropout_viz.figures.network import LABEL_LINES, network_spec
+from dropout_viz.figures.regression import CurveFrames, frame_axes, frame_curve_traces, frame_title
 from dropout_viz.figures.spec import AnimatedFigure, typed, typed_arrays
 
 FRAME_DURATION_MS = 300  # Play: one kept epoch every 0.3 s
@@ -63,6 +66,9 @@ class BoundaryFrames:
     full_title: str = "Full network"
 
 
+PanelFrames = BoundaryFrames | CurveFrames  # what the panel beside the diagram draws
+
+
 def panel_title(name: str, accuracy: float) -> str:
     """A boundary panel's title in short lines ("Thinned network<br>epoch 150<br>acc 85%"): a
     panel is about 150 px wide in a 1024-pixel window, and its neighbour's title sits beside it.
@@ -71,9 +77,12 @@ def panel_title(name: str, accuracy: float) -> str:
     return "<br>".join(part for part in (head, detail, f"acc {float(accuracy):.0%}") if part)
 
 
-def _panel_titles(epoch: int, boundary: BoundaryFrames, f: int) -> list[dict[str, Any]]:
-    titles = (panel_title(f"Thinned network, epoch {epoch}", boundary.thinned_acc[f]),
-              panel_title(boundary.full_title, boundary.full_acc[f]))
+def _panel_titles(epoch: int, boundary: PanelFrames, f: int) -> list[dict[str, Any]]:
+    if isinstance(boundary, CurveFrames):  # one panel: both curves, both MSEs
+        titles: tuple[str, ...] = (frame_title(boundary, f, epoch),)
+    else:
+        titles = (panel_title(f"Thinned network, epoch {epoch}", boundary.thinned_acc[f]),
+                  panel_title(boundary.full_title, boundary.full_acc[f]))
     return [{"text": text, "x": 0.5, "y": 1.0, "xref": f"x{i + 2} domain",
              "yref": f"y{i + 2} domain", "xanchor": "center", "yanchor": "bottom",
              "showarrow": False} for i, text in enumerate(titles)]
@@ -155,18 +164,20 @@ def epoch_animation_figure(
     keep_masks: Sequence[Sequence[np.ndarray]],
     input_names: Sequence[str] | None = None,
     output_names: Sequence[str] | None = None,
-    boundary: BoundaryFrames | None = None,
+    boundary: PanelFrames | None = None,
     projector: bool = False,
 ) -> go.Figure:
     """The thinned network of each epoch in `epochs` (1-based labels), one animation frame each.
 
     weights[f] / keep_masks[f] are frame f's weight matrices and one (units,) keep mask per
-    dropout site. With `boundary`, two heatmap panels (thinned, full) with 0.5 contours sit
-    beside the diagram; training points filled, test points hollow (static traces).
+    dropout site. With BoundaryFrames, two heatmap panels (thinned, full) with 0.5 contours sit
+    beside the diagram; with CurveFrames, one panel with both networks' curves over the points.
+    Training points filled, test points hollow (static traces).
     The figure itself shows the last frame; frame names are the epoch labels.
 
     layout.meta: layer_sizes, epochs, and per frame {"epoch", "dropped", "n_dropped",
-    "thinned_acc", "full_acc"} (accuracies None without a boundary).
+    "thinned_acc", "full_acc"} (accuracies None without a boundary; with curves they are None
+    and the frame also has "thinned_mse", "full_mse").
     """
     if not epochs or not len(weights) == len(keep_masks) == len(epochs):
         raise ValueError(f"need one weights and keep_masks entry per epoch: {len(epochs)} "
@@ -180,14 +191,9 @@ def epoch_animation_figure(
     # The ellipsis and the unit names (and the node layout) never change; links and units do.
     animated_net = [i for i, t in enumerate(nets[0]["data"])
                     if t["meta"]["role"] not in ("ellipsis", "labels")]
-    traces = list(nets[active]["data"])
-    map_types: list[str] = []
-    map_frames: list[list[np.ndarray]] = []
-    if boundary is not None:
-        map_traces, point_traces, map_frames = _boundary_traces(boundary, active, projector)
-        map_types = [t["type"] for t in map_traces]
-        traces += map_traces + point_traces
-    animated = animated_net + [n_net + i for i in range(len(map_types))]
+    panel_traces, updates = _panel_content(boundary, labels, active, projector)
+    traces = list(nets[active]["data"]) + panel_traces  # the diagram's, then the panel's
+    animated = animated_net + [n_net + i for i in range(len(updates[0]))]
 
     def frame_annotations(f: int) -> list[dict[str, Any]]:
         notes = _network_annotations(nets[f], beside)
@@ -196,9 +202,7 @@ def epoch_animation_figure(
     frames = []
     for f, e in enumerate(labels):
         data = [_frame_trace(nets[f]["data"][i]) for i in animated_net]
-        # The maps keep their x, y and colours: a frame carries only the new z.
-        data += [{"type": kind, "z": style.typed_array(z)}
-                 for kind, z in zip(map_types, map_frames[f] if map_frames else [])]
+        data += [typed_arrays(update) for update in updates[f]]  # only the new z (or y)
         frames.append({"name": str(e), "data": data, "traces": animated,
                        "layout": {"title": {"text": f"Thinned network of epoch {e}"},
                                   "annotations": frame_annotations(f)}})
@@ -221,16 +225,31 @@ def _frame_networks(labels, weights, keep_masks, input_names, output_names,
     return nets
 
 
+def _panel_content(boundary: PanelFrames | None, labels: list[int], active: int,
+                   projector: bool) -> tuple[list[dict], list[list[dict]]]:
+    """The panel's traces (those that change per frame first, then the static points) and
+    each frame's updates of the changing ones: only their new z (maps) or y (curves)."""
+    if boundary is None:
+        return [], [[] for _ in labels]
+    changing, points, updates = (
+        frame_curve_traces(boundary, labels, active, projector)
+        if isinstance(boundary, CurveFrames) else _boundary_traces(boundary, active, projector))
+    return changing + points, updates
+
+
 def _boundary_traces(boundary: BoundaryFrames, active: int, projector: bool):
-    """The two maps at the shown frame, the points on both panels, and every frame's map z."""
+    """The two maps at the shown frame, the points on both panels, and every frame's maps'
+    new z (their x, y and colours stay)."""
     xs, ys = np.asarray(boundary.xs, float), np.asarray(boundary.ys, float)
     map_traces = []
     for panel, probs in enumerate((boundary.thinned[active], boundary.full[active])):
         map_traces += _panel_traces(xs, ys, probs, boundary.n_classes, projector, panel)
-    shape = (len(ys), len(xs))
-    map_frames = [[z for probs in (boundary.thinned[f], boundary.full[f])
-                   for z in _probability_z(np.asarray(probs), boundary.n_classes, shape)]
-                  for f in range(len(boundary.thinned))]
+    shape, kinds = (len(ys), len(xs)), [t["type"] for t in map_traces]
+    zs = [[z for probs in (boundary.thinned[f], boundary.full[f])
+           for z in _probability_z(np.asarray(probs), boundary.n_classes, shape)]
+          for f in range(len(boundary.thinned))]
+    updates = [[{"type": kind, "z": z} for kind, z in zip(kinds, frame, strict=True)]
+               for frame in zs]
     point_traces = []
     for panel in range(2):
         for trace in (_point_traces(boundary.X_train, boundary.y_train, "train",
@@ -238,10 +257,10 @@ def _boundary_traces(boundary: BoundaryFrames, active: int, projector: bool):
                       + _point_traces(boundary.X_test, boundary.y_test, "test",
                                       boundary.n_classes, projector, panel == 0)):
             point_traces.append(_on_panel(trace, panel))
-    return map_traces, point_traces, map_frames
+    return map_traces, point_traces, updates
 
 
-def _animation_layout(nets: list[dict], labels: list[int], boundary: BoundaryFrames | None,
+def _animation_layout(nets: list[dict], labels: list[int], boundary: PanelFrames | None,
                       projector: bool, annotations: list[dict]) -> dict[str, Any]:
     """The figure's layout at the shown (last) frame: the diagram's axes, the two maps beside
     it, the legend, Play and the epoch slider, and the per-frame facts in meta."""
@@ -270,16 +289,23 @@ def _animation_layout(nets: list[dict], labels: list[int], boundary: BoundaryFra
             "epochs": labels,
             "frames": [{"epoch": e, "dropped": net["layout"]["meta"]["dropped"],
                         "n_dropped": net["layout"]["meta"]["n_dropped"],
-                        "thinned_acc": None if boundary is None
-                        else float(boundary.thinned_acc[f]),
-                        "full_acc": None if boundary is None else float(boundary.full_acc[f])}
+                        **_frame_scores(boundary, f)}
                        for f, (e, net) in enumerate(zip(labels, nets, strict=True))],
         },
     )
     return layout
 
 
-def _place_panels(layout: dict, net_layout: dict, boundary: BoundaryFrames | None,
+def _frame_scores(boundary: PanelFrames | None, f: int) -> dict[str, Any]:
+    """Frame f's test scores for layout.meta: accuracies (None without), and MSEs."""
+    if isinstance(boundary, BoundaryFrames):
+        return {"thinned_acc": float(boundary.thinned_acc[f]),
+                "full_acc": float(boundary.full_acc[f])}
+    return {"thinned_acc": None, "full_acc": None, **({} if boundary is None else {
+        "thinned_mse": float(boundary.thinned_mse[f]), "full_mse": float(boundary.full_mse[f])})}
+
+
+def _place_panels(layout: dict, net_layout: dict, boundary: PanelFrames | None,
                   projector: bool) -> int:
     """Put the diagram's axes (and the maps' beside it) into `layout`; returns its height."""
     net_height = int(net_layout["height"])
@@ -288,16 +314,11 @@ def _place_panels(layout: dict, net_layout: dict, boundary: BoundaryFrames | Non
     if boundary is None:
         layout.update(xaxis=x_net, yaxis=y_net)
         return net_height + controls_px
-    x_axis, y_axis = _axis_settings(np.asarray(boundary.xs, float),
-                                    np.asarray(boundary.ys, float))
-    panel = {"showticklabels": False, "fixedrange": False}
     if projector:
         height = PROJECTOR_HEIGHT
         # The maps hang from the top of the plot (their titles and the legend above them,
         # in the top margin); Play and the slider sit under them at the plot's bottom.
         domains = (PROJECTOR_NET_X, [0, 1], *PROJECTOR_PANELS_X, [0.4, 1.0])
-        # The maps keep to the top of their space, clear of the controls.
-        y_axis = {**y_axis, "constraintoward": "top"}
     else:
         height = max(net_height, 520) + controls_px
         # Room right of the diagram for its output names (they reach past its axis) and
@@ -306,12 +327,7 @@ def _place_panels(layout: dict, net_layout: dict, boundary: BoundaryFrames | Non
     net_x, net_y, x2, x3, boundary_y = domains
     layout.update(
         xaxis={**x_net, "domain": net_x}, yaxis={**y_net, "domain": net_y},
-        xaxis2={**x_axis, **panel, "domain": x2, "anchor": "y2"},
-        yaxis2={**y_axis, **panel, "domain": boundary_y, "anchor": "x2",
-                "scaleanchor": "x2", "scaleratio": 1},
-        xaxis3={**x_axis, **panel, "domain": x3, "anchor": "y3", "matches": "x2"},
-        yaxis3={**y_axis, **panel, "domain": boundary_y, "anchor": "x3",
-                "scaleanchor": "x3", "scaleratio": 1, "matches": "y2"},
+        **_panel_axes(boundary, x2, x3, boundary_y, projector),
         # Top right: above the panels (the slider runs along the bottom), or of the whole
         # figure in projector mode.
         legend={"groupclick": "toggleitem", "itemsizing": "constant", "orientation": "h",
@@ -321,6 +337,30 @@ def _place_panels(layout: dict, net_layout: dict, boundary: BoundaryFrames | Non
                 "font": {"size": style.font_size(projector)}},
     )
     return height
+
+
+def _panel_axes(boundary: PanelFrames, x2: list, x3: list, panel_y: list,
+                projector: bool) -> dict[str, dict]:
+    """The panels' axes: two equal-aspect maps, or one curve panel across both maps' width.
+    One panel for regression: the gap between the thinned and the full network is the lesson,
+    read directly where they share axes; a 1-D curve wants width; the points are drawn once."""
+    panel = {"showticklabels": False, "fixedrange": False}
+    if isinstance(boundary, CurveFrames):
+        x_axis, y_axis = frame_axes(boundary)
+        return {"xaxis2": {**x_axis, **panel, "domain": [x2[0], x3[1]], "anchor": "y2"},
+                "yaxis2": {**y_axis, **panel, "domain": panel_y, "anchor": "x2"}}
+    x_axis, y_axis = _axis_settings(np.asarray(boundary.xs, float),
+                                    np.asarray(boundary.ys, float))
+    if projector:  # the maps keep to the top of their space, clear of the controls
+        y_axis = {**y_axis, "constraintoward": "top"}
+    return {
+        "xaxis2": {**x_axis, **panel, "domain": x2, "anchor": "y2"},
+        "yaxis2": {**y_axis, **panel, "domain": panel_y, "anchor": "x2",
+                   "scaleanchor": "x2", "scaleratio": 1},
+        "xaxis3": {**x_axis, **panel, "domain": x3, "anchor": "y3", "matches": "x2"},
+        "yaxis3": {**y_axis, **panel, "domain": panel_y, "anchor": "x3",
+                   "scaleanchor": "x3", "scaleratio": 1, "matches": "y2"},
+    }
 
 
 def _panel_traces(xs, ys, probs, n_classes: int, projector: bool, panel: int) -> list[dict]:

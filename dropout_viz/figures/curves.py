@@ -1,9 +1,11 @@
-"""Training curves: loss and accuracy per epoch, with a marker at the epoch being inspected."""
+"""Training curves: loss and accuracy per epoch, with a marker at the epoch being inspected.
+
+A regression history (no accuracy keys) gets the loss panel alone, its loss the MSE."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -23,22 +25,31 @@ CURVES: tuple[tuple[str, int, str, str, str], ...] = (
 )
 
 
-def _two_panels(title: str, projector: bool) -> go.Figure:
+def has_accuracy(histories: Sequence[Mapping[str, np.ndarray]]) -> bool:
+    """Classification histories have accuracies; a regression history has none (its loss is
+    the MSE)."""
+    return any(key.endswith("_acc") for history in histories for key in history)
+
+
+def _two_panels(title: str, projector: bool, accuracy: bool = True) -> go.Figure:
     """A fresh copy of the empty loss and accuracy panels (copying is ~30× cheaper than
-    make_subplots and its axis updates, and every new run draws its curves on them)."""
-    return go.Figure(_empty_panels(title, projector))
+    make_subplots and its axis updates, and every new run draws its curves on them); the loss
+    panel alone without accuracies."""
+    return go.Figure(_empty_panels(title, projector, accuracy))
 
 
 @functools.lru_cache(maxsize=8)
-def _empty_panels(title: str, projector: bool) -> go.Figure:
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"),
+def _empty_panels(title: str, projector: bool, accuracy: bool) -> go.Figure:
+    fig = make_subplots(rows=1, cols=2 if accuracy else 1,
+                        subplot_titles=("loss", "accuracy") if accuracy else ("loss",),
                         horizontal_spacing=0.1)
     fig.update_layout(**style.base_layout(title, projector))
     fig.update_annotations(font={"size": style.font_size(projector)})
     fig.update_xaxes(title_text="epoch", showgrid=True, gridcolor="#EEEEEE", zeroline=False)
     fig.update_yaxes(showgrid=True, gridcolor="#EEEEEE", zeroline=False)
-    fig.update_yaxes(title_text="cross-entropy", row=1, col=1)
-    fig.update_yaxes(tickformat=".0%", row=1, col=2)
+    fig.update_yaxes(title_text="cross-entropy" if accuracy else style.MSE_LABEL, row=1, col=1)
+    if accuracy:
+        fig.update_yaxes(tickformat=".0%", row=1, col=2)
     fig.update_layout(
         height=440 if projector else 360,
         hovermode="x unified",
@@ -51,7 +62,8 @@ def _epochs(values: np.ndarray) -> np.ndarray:
     return np.arange(1, len(values) + 1)
 
 
-def _add_marker(fig: go.Figure, epoch_marker: int | None, n_epochs: int, projector: bool) -> None:
+def _add_marker(fig: go.Figure, epoch_marker: int | None, n_epochs: int, projector: bool,
+                accuracy: bool = True) -> None:
     if epoch_marker is None:
         return
     if not 1 <= epoch_marker <= max(n_epochs, 1):
@@ -61,7 +73,7 @@ def _add_marker(fig: go.Figure, epoch_marker: int | None, n_epochs: int, project
     # slider redraws this marker on every step.
     shapes = [{"type": "line", "x0": epoch_marker, "x1": epoch_marker, "xref": xref,
                "y0": 0, "y1": 1, "yref": f"{yref} domain", "line": line}
-              for xref, yref in (("x", "y"), ("x2", "y2"))]
+              for xref, yref in (("x", "y"), ("x2", "y2"))[:2 if accuracy else 1]]
     # Inside the plot, just right of the line, so it never collides with the panel title.
     note = {"x": epoch_marker, "y": 1.0, "xref": "x", "yref": "y domain", "xanchor": "left",
             "yanchor": "top", "text": f" epoch {epoch_marker}", "showarrow": False,
@@ -78,6 +90,13 @@ def _accuracy_range(fig: go.Figure) -> None:
     fig.update_yaxes(range=[min(0.0, low), 1.02], row=1, col=2)
 
 
+def _finish(fig: go.Figure, accuracy: bool, epoch_marker: int | None, n_epochs: int,
+            projector: bool) -> None:
+    if accuracy:
+        _accuracy_range(fig)
+    _add_marker(fig, epoch_marker, n_epochs, projector, accuracy)
+
+
 def history_figure(
     history: Mapping[str, np.ndarray],
     epoch_marker: int | None = None,
@@ -88,8 +107,10 @@ def history_figure(
 
     history maps names to per-epoch arrays: train_loss, test_loss, thinned_loss (dashed),
     train_acc, test_acc, thinned_acc (dashed); missing keys are skipped, others ignored.
+    Without accuracies (regression) only the loss panel, in MSE.
     """
-    fig = _two_panels(title, projector)
+    accuracy = has_accuracy([history])
+    fig = _two_panels(title, projector, accuracy)
     width = 2.5 * style.line_scale(projector)
     n_epochs = 0
     labelled: set[str] = set()  # each label once in the legend, for loss and accuracy alike
@@ -109,9 +130,9 @@ def history_figure(
             row=1, col=col,
         )
         labelled.add(label)
-    _accuracy_range(fig)
-    _add_marker(fig, epoch_marker, n_epochs, projector)
-    fig.update_layout(meta={"n_epochs": n_epochs, "epoch_marker": epoch_marker})
+    _finish(fig, accuracy, epoch_marker, n_epochs, projector)
+    fig.update_layout(meta={"n_epochs": n_epochs, "epoch_marker": epoch_marker,
+                            **({} if accuracy else {"loss": "mse"})})
     return style.legible_axes(fig)
 
 
@@ -121,8 +142,10 @@ def overlay_history_figure(
     projector: bool = False,
     title: str = "",
 ) -> go.Figure:
-    """Compare runs (e.g. "p = 0.5" vs "p = 0"): one colour per run, train dashed, test solid."""
-    fig = _two_panels(title, projector)
+    """Compare runs (e.g. "p = 0.5" vs "p = 0"): one colour per run, train dashed, test solid
+    (the loss panel alone, in MSE, for regression histories)."""
+    accuracy = has_accuracy(list(histories.values()))
+    fig = _two_panels(title, projector, accuracy)
     width = 2.5 * style.line_scale(projector)
     n_epochs = 0
     labelled: set[str] = set()
@@ -147,8 +170,7 @@ def overlay_history_figure(
                     row=1, col=col,
                 )
                 labelled.add(f"{run}, {split}")
-    _accuracy_range(fig)
-    _add_marker(fig, epoch_marker, n_epochs, projector)
+    _finish(fig, accuracy, epoch_marker, n_epochs, projector)
     fig.update_layout(meta={"n_epochs": n_epochs, "epoch_marker": epoch_marker,
-                            "runs": list(histories)})
+                            "runs": list(histories), **({} if accuracy else {"loss": "mse"})})
     return style.legible_axes(fig)

@@ -85,36 +85,58 @@ def comparison_figure(comparison: Comparison, data: PlotData, k: int, convention
 
 
 def convergence_figure(convergence: Convergence, projector: bool = False) -> go.Figure:
-    """Test accuracy and log-loss of the MC average of K sub-networks against K (log scale),
-    with the test-time network and the mean single sub-network as horizontal lines; third,
-    the mean |difference| between that average and the test-time network (the comparison
-    panel's measure), with the value for all draws pooled as a dotted line."""
-    fig = make_subplots(rows=1, cols=3, subplot_titles=(
-        "test accuracy", "test log-loss", "mean |difference| to test-time"),
+    """Test accuracy and log-loss (regression: the test MSE) of the MC average of K
+    sub-networks against K (log scale), with the test-time network and the mean single
+    sub-network as horizontal lines; last, the mean |difference| between that average and the
+    test-time network (the comparison panel's measure), with the value for all draws pooled
+    as a dotted line."""
+    panels = _metric_panels(convergence)
+    gap_col = len(panels) + 1
+    fig = make_subplots(rows=1, cols=gap_col, subplot_titles=(
+        *(title for _, title, *_ in panels), "mean |difference| to test-time"),
         horizontal_spacing=0.08)
     fig.update_layout(**style.base_layout("", projector))
     fig.update_annotations(font={"size": style.font_size(projector)})
-    _metric_traces(fig, convergence, projector)
-    _gap_traces(fig, convergence, projector)
+    _metric_traces(fig, convergence, panels, projector)
+    _gap_traces(fig, convergence, gap_col, projector)
     ks = convergence.ks.astype(float)
     fig.update_xaxes(type="log", title_text="K sub-networks averaged", tickvals=ks,
                      ticktext=[str(int(k)) for k in ks], showgrid=True, gridcolor="#EEEEEE")
     fig.update_yaxes(showgrid=True, gridcolor="#EEEEEE", zeroline=False)
-    fig.update_yaxes(tickformat=".1%", row=1, col=1)
-    fig.update_yaxes(rangemode="tozero", row=1, col=3)
+    for col, (*_, fmt) in enumerate(panels, start=1):
+        if fmt.endswith("%"):
+            fig.update_yaxes(tickformat=fmt, row=1, col=col)
+    fig.update_yaxes(rangemode="tozero", row=1, col=gap_col)
     fig.update_layout(
         height=460 if projector else 380, hovermode="x unified",
         legend={"orientation": "h", "x": 0.0, "y": -0.25, "yanchor": "top"},
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        meta={"kind": convergence.kind, "ks": convergence.ks.tolist(),
-              "repeats": convergence.repeats,
-              "accuracy": convergence.accuracy.mean(axis=0).tolist(),
-              "log_loss": convergence.log_loss.mean(axis=0).tolist(),
-              "test_time_accuracy": convergence.test_time.accuracy,
-              "single_accuracy": convergence.single.accuracy,
-              "gap": convergence.gap.mean(axis=0).tolist(),
-              "pooled_k": convergence.pooled_k, "pooled_gap": convergence.pooled_gap})
+        margin={"l": 10, "r": 10, "t": 40, "b": 10}, meta=_convergence_meta(convergence))
     return style.legible_axes(fig)
+
+
+def _metric_panels(c: Convergence) -> tuple[tuple, ...]:
+    """(name, title, values (repeats, L), one sub-network's, test-time's, format) per panel."""
+    if c.mse is not None:
+        return (("MSE", "test MSE (y standardised)", c.mse, c.single.mse, c.test_time.mse,
+                 ".3f"),)
+    return (("accuracy", "test accuracy", c.accuracy, c.single.accuracy,
+             c.test_time.accuracy, ".1%"),
+            ("log-loss", "test log-loss", c.log_loss, c.single.log_loss, c.test_time.log_loss,
+             ".3f"))
+
+
+def _convergence_meta(c: Convergence) -> dict:
+    if c.mse is not None:
+        scores = {"mse": c.mse.mean(axis=0).tolist(), "test_time_mse": c.test_time.mse,
+                  "single_mse": c.single.mse}
+    else:
+        scores = {"accuracy": c.accuracy.mean(axis=0).tolist(),
+                  "log_loss": c.log_loss.mean(axis=0).tolist(),
+                  "test_time_accuracy": c.test_time.accuracy,
+                  "single_accuracy": c.single.accuracy}
+    return {"kind": c.kind, "ks": c.ks.tolist(), "repeats": c.repeats, **scores,
+            "gap": c.gap.mean(axis=0).tolist(), "pooled_k": c.pooled_k,
+            "pooled_gap": c.pooled_gap}
 
 
 def _kind_name(convergence: Convergence) -> str:
@@ -130,16 +152,13 @@ def _band(fig: go.Figure, ks: np.ndarray, values: np.ndarray, col: int, **trace)
         line={"width": 0}, hoverinfo="skip", legendgroup="band", **trace), row=1, col=col)
 
 
-def _metric_traces(fig: go.Figure, convergence: Convergence, projector: bool) -> None:
-    """Panels 1 and 2: accuracy and log-loss of the average against K, with the test-time
-    network and one sub-network as lines."""
+def _metric_traces(fig: go.Figure, convergence: Convergence, panels: tuple[tuple, ...],
+                   projector: bool) -> None:
+    """The metric panels (accuracy and log-loss, or MSE) of the average against K, with the
+    test-time network and one sub-network as lines."""
     width = 2.5 * style.line_scale(projector)
     ks = convergence.ks.astype(float)
-    for col, (name, values, single, test_time, fmt) in enumerate((
-            ("accuracy", convergence.accuracy, convergence.single.accuracy,
-             convergence.test_time.accuracy, ".1%"),
-            ("log-loss", convergence.log_loss, convergence.single.log_loss,
-             convergence.test_time.log_loss, ".3f")), start=1):
+    for col, (name, _, values, single, test_time, fmt) in enumerate(panels, start=1):
         first = col == 1
         if convergence.repeats > 1:
             _band(fig, ks, values, col, name=f"range over {convergence.repeats} draws",
@@ -162,26 +181,26 @@ def _metric_traces(fig: go.Figure, convergence: Convergence, projector: bool) ->
                 meta={"role": role, "metric": name, "value": float(value)}), row=1, col=col)
 
 
-def _gap_traces(fig: go.Figure, convergence: Convergence, projector: bool) -> None:
-    """Panel 3: the mean |difference| to the test-time network against K, and pooled."""
+def _gap_traces(fig: go.Figure, convergence: Convergence, col: int, projector: bool) -> None:
+    """The last panel: the mean |difference| to the test-time network against K, and pooled."""
     width = 2.5 * style.line_scale(projector)
     ks, gap = convergence.ks.astype(float), convergence.gap
     if convergence.repeats > 1:
-        _band(fig, ks, gap, 3, showlegend=False, meta={"role": "band", "metric": "gap"})
+        _band(fig, ks, gap, col, showlegend=False, meta={"role": "band", "metric": "gap"})
     fig.add_trace(go.Scatter(
         x=ks, y=gap.mean(axis=0), mode="lines+markers", legendgroup="mc", showlegend=False,
         name=f"MC {_kind_name(convergence)} of K sub-networks",
         line={"color": style.CLASS_COLORS[0], "width": width},
         marker={"size": 7 * style.line_scale(projector)},
         hovertemplate="K = %{x:.0f}: %{y:.4f}<extra></extra>",
-        meta={"role": "mc", "metric": "gap"}), row=1, col=3)
+        meta={"role": "mc", "metric": "gap"}), row=1, col=col)
     pooled = f"all {convergence.pooled_k:,} pooled"
     fig.add_trace(go.Scatter(
         x=[ks[0], ks[-1]], y=[convergence.pooled_gap] * 2, mode="lines", name=pooled,
         legendgroup="pooled", line={"color": style.MARKER_LINE, "dash": "dot", "width": width},
         hovertemplate=f"{pooled}: %{{y:.4f}}<extra></extra>",
         meta={"role": "pooled", "metric": "gap", "value": convergence.pooled_gap,
-              "k": convergence.pooled_k}), row=1, col=3)
+              "k": convergence.pooled_k}), row=1, col=col)
 
 
 def uncertainty_figure(uncertainty: Uncertainty, data: PlotData,

@@ -18,6 +18,7 @@ from plotly.subplots import make_subplots
 from dropout_viz.figures import style
 from dropout_viz.figures.boundary import boundary_panels
 from dropout_viz.figures.curves import overlay_history_figure
+from dropout_viz.figures.regression import Curve, curves_figure
 
 if TYPE_CHECKING:  # only for annotations: figures do not import the engine
     from dropout_viz.experiments import ExperimentResults
@@ -52,6 +53,17 @@ def twin_boundary_figure(xs, ys, grid_probs: Mapping[str, np.ndarray],
                            panel_height=460 if projector else 380)
 
 
+def twin_curve_figure(xs, curves: Mapping[str, np.ndarray], mses: Mapping[str, float],
+                      X_train, y_train, X_test, y_test, projector: bool = False) -> go.Figure:
+    """Regression's twin of twin_boundary_figure: each network's curve (R,) over the grid xs,
+    both on one panel over the points, in the runs' colours of the training curves; the title
+    gives each one's test MSE (mses, y standardised)."""
+    colors = _run_colors(list(curves))
+    return curves_figure(xs, [Curve(label, y, colors[label], role="run", mse=mses.get(label))
+                              for label, y in curves.items()],
+                         X_train, y_train, X_test, y_test, projector=projector)
+
+
 def twin_curves_figure(histories: Mapping[str, Mapping[str, np.ndarray]],
                        projector: bool = False) -> go.Figure:
     return overlay_history_figure(histories, projector=projector,
@@ -62,6 +74,9 @@ def twin_curves_figure(histories: Mapping[str, Mapping[str, np.ndarray]],
 
 SWEEP_PANELS = (("test_acc", "test accuracy", ".0%"), ("test_loss", "test loss", ".2f"),
                 ("gap", "gap: test − train loss", ".2f"))
+# Regression sweeps have no accuracy; their loss is the MSE (y standardised).
+REGRESSION_SWEEP_PANELS = (("test_loss", "test MSE", ".3f"), ("gap", "gap: test − train MSE",
+                                                               ".3f"))
 
 
 def sweep_figure(ps: np.ndarray, metrics: Mapping[str, np.ndarray], current_p: float | None = None,
@@ -70,14 +85,17 @@ def sweep_figure(ps: np.ndarray, metrics: Mapping[str, np.ndarray], current_p: f
     """Test accuracy, test loss and the train–test gap against p (mean over seeds, ±1 s.d.).
 
     metrics maps history keys ("test_acc", "test_loss", "train_loss", ...) to (P, seeds) arrays;
-    the gap is test_loss − train_loss. A dotted line marks `current_p`.
+    the gap is test_loss − train_loss. A dotted line marks `current_p`. Without "test_acc"
+    (regression) the panels are the test MSE and the gap in MSE.
     """
     ps = np.asarray(ps, dtype=float)
-    values = {key: np.asarray(metrics[key], dtype=float) for key in ("test_acc", "test_loss")}
+    panels = SWEEP_PANELS if "test_acc" in metrics else REGRESSION_SWEEP_PANELS
+    values = {key: np.asarray(metrics[key], dtype=float)
+              for key, _, _ in panels if key != "gap"}
     values["gap"] = np.asarray(metrics["test_loss"], float) - np.asarray(metrics["train_loss"],
                                                                          float)
-    n_seeds = values["test_acc"].shape[1]
-    fig = make_subplots(rows=1, cols=3, subplot_titles=[title for _, title, _ in SWEEP_PANELS],
+    n_seeds = values["test_loss"].shape[1]
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[t for _, t, _ in panels],
                         horizontal_spacing=0.08)
     title = ("Sweep over p, fixed width n" if mode == "width"
              else "Sweep over p, fixed expected active units (1 − p)·n")
@@ -86,7 +104,7 @@ def sweep_figure(ps: np.ndarray, metrics: Mapping[str, np.ndarray], current_p: f
     scale = style.line_scale(projector)
     hover_widths = ([", ".join(str(n) for n in w) for w in widths] if widths is not None
                     else [""] * len(ps))
-    for col, (key, label, fmt) in enumerate(SWEEP_PANELS, start=1):
+    for col, (key, label, fmt) in enumerate(panels, start=1):
         data = values[key]
         with np.errstate(all="ignore"):
             mean, spread = np.nanmean(data, axis=1), np.nanstd(data, axis=1)
@@ -112,7 +130,7 @@ def sweep_figure(ps: np.ndarray, metrics: Mapping[str, np.ndarray], current_p: f
                      zeroline=False)
     fig.update_yaxes(showgrid=True, gridcolor="#EEEEEE", zeroline=False)
     if current_p is not None:
-        for col in (1, 2, 3):
+        for col in range(1, len(panels) + 1):
             fig.add_vline(x=current_p, line={"color": style.MARKER_LINE, "dash": "dot",
                                              "width": 1.5 * scale}, row=1, col=col)
         fig.add_annotation(x=current_p, y=1.0, xref="x", yref="y domain", xanchor="left",

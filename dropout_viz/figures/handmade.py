@@ -1,4 +1,5 @@
-"""Figures of the "Build a sub-network" view: a clickable network diagram and knock-out bars.
+"""Figures of the "Build a sub-network" view: a clickable network diagram and knock-out bars,
+and for regression the hand-made sub-network's curve beside the full network's.
 
 Pure Plotly: arrays in, figures out. The diagram is `network_figure`'s, with each unit's
 (layer, index) attached as customdata, so a click names the unit it hit.
@@ -13,6 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dropout_viz.figures import style
+from dropout_viz.figures.regression import curves_figure, test_time_curve, thinned_curve
 
 NODE_ROLES = {"nodes_kept": False, "nodes_dropped": True, "dropped_x": True}
 COST_COLOR = style.NEGATIVE_WEIGHT_COLOR  # removing the unit makes the network worse
@@ -56,3 +58,15 @@ def knockout_figure(costs: Mapping[str, tuple[Sequence[str], np.ndarray]], measu
     fig.update_layout(height=(320 if projector else 250) * len(labels) + 40, bargap=0.1,
                       meta={"networks": labels})
     return style.legible_axes(fig)
+
+
+def handmade_curve_figure(xs: np.ndarray, handmade: np.ndarray, full: np.ndarray,
+                          handmade_mse: float, full_mse: float, X_train, y_train, X_test, y_test,
+                          full_name: str = "Full network",
+                          projector: bool = False) -> go.Figure:
+    """Regression's twin of the hand-made boundary panels: the hand-made sub-network's curve
+    and the full test-time network's (each (R,) over the grid xs) over the points, the title
+    with both test MSEs (y standardised)."""
+    return curves_figure(xs, [thinned_curve("Your sub-network", handmade, handmade_mse),
+                              test_time_curve(full_name, full, full_mse)],
+                         X_train, y_train, X_test, y_test, projector=projector)

@@ -39,6 +39,16 @@ POINT_OUTLINE = "#1A1A1A"
 BOUNDARY_LINE = "#1A1A1A"
 MARKER_LINE = "#555555"  # the selected-epoch marker
 
+# Regression (1-D x → y): one colour per role in every curve chart. The thinned network is
+# green as the "thinned nets" curve of the training charts; the test-time (full) network
+# vermillion and dashed as in the convergence chart; an average of sub-networks blue. Points are
+# one dark grey (no classes): training filled, test hollow, as on the maps.
+THINNED_CURVE_COLOR = CLASS_COLORS[2]  # bluish green
+TEST_TIME_CURVE_COLOR = CLASS_COLORS[5]  # vermillion
+MEAN_CURVE_COLOR = CLASS_COLORS[0]  # blue
+REGRESSION_POINT_COLOR = "#4D4D4D"
+MSE_LABEL = "MSE (y standardised)"
+
 FONT_FAMILY = "Source Sans Pro, Helvetica, Arial, sans-serif"
 BASE_FONT_SIZE = 15
 PROJECTOR_FONT_SIZE = 22
