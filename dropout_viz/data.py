@@ -1,8 +1,10 @@
-"""Datasets for the app: six generated 2-D problems and scikit-learn's 8x8 digits (a user's
-CSV becomes a Dataset in `csv_data`), and the grid over the plane the boundaries are drawn on.
+"""Datasets for the app: six generated 2-D problems, scikit-learn's 8x8 digits, three 1-D
+regression curves (a user's CSV becomes a Dataset in `csv_data`), and the grid over the plane
+(or the line) the boundaries and curves are drawn on.
 
 Every loader returns a :class:`Dataset` whose features are standardised with the mean and
-standard deviation of the TRAINING split only (the test split must not leak into the scaling).
+standard deviation of the TRAINING split only (the test split must not leak into the scaling);
+a regression set's targets are standardised the same way.
 All randomness comes from ``seed``, so the same arguments give the same arrays on every run.
 
 Errors are ``ValueError`` with a message written for the person using the web page: what is
@@ -20,14 +22,24 @@ import numpy as np
 
 __all__ = [
     "DATASET_NAMES",
+    "REGRESSION_DATASETS",
+    "TASKS",
     "TWO_D_DATASETS",
     "Dataset",
     "load_dataset",
     "make_grid",
+    "make_line",
 ]
 
-DATASET_NAMES: tuple[str, ...] = ("moons", "circles", "blobs", "xor", "spiral", "linear", "digits")
-TWO_D_DATASETS: tuple[str, ...] = tuple(name for name in DATASET_NAMES if name != "digits")
+TASKS = ("classification", "regression")
+CLASSIFICATION_DATASETS: tuple[str, ...] = ("moons", "circles", "blobs", "xor", "spiral",
+                                            "linear", "digits")
+# 1-D curves y(x): "sine" a noisy sine; "gap" the same with no training points in an interval
+# of x; "growing-noise" a sine whose noise grows with x (see _generate_curve).
+REGRESSION_DATASETS: tuple[str, ...] = ("sine", "gap", "growing-noise")
+DATASET_NAMES: tuple[str, ...] = CLASSIFICATION_DATASETS + REGRESSION_DATASETS
+TWO_D_DATASETS: tuple[str, ...] = tuple(name for name in CLASSIFICATION_DATASETS
+                                        if name != "digits")
 
 MIN_SAMPLES = 4
 MAX_SAMPLES = 20_000
@@ -59,34 +71,55 @@ class Dataset:
     standardise (``scale`` is 1 where a feature is constant in the training split), so
     ``X_std = (X_raw - mean) / scale``; see :meth:`standardize` and :meth:`unstandardize`.
     Arrays are read-only so a cached dataset cannot be changed by accident.
+
+    ``task`` is "classification" (integer labels 0..n_classes-1) or "regression": then y is a
+    float64 target, standardised with the TRAINING targets' ``target_mean`` and
+    ``target_scale`` (so a file with y in thousands trains like one with y near 1; a network's
+    MSE is in these standardised units: "MSE (y standardised)"), ``n_classes`` is 0 and
+    ``class_names`` empty. :attr:`n_outputs` is the width of the output layer either way;
+    :meth:`unstandardize_target` maps outputs back to the data's units.
     """
 
     X_train: np.ndarray  # float64, (n_train, n_features), standardised
-    y_train: np.ndarray  # int64, (n_train,), values in 0..n_classes-1
+    y_train: np.ndarray  # int64 labels in 0..n_classes-1, or float64 targets; (n_train,)
     X_test: np.ndarray  # float64, (n_test, n_features), standardised with the TRAIN mean/scale
-    y_test: np.ndarray  # int64, (n_test,)
-    n_classes: int
+    y_test: np.ndarray  # like y_train, (n_test,)
+    n_classes: int  # 0 for regression
     name: str
     feature_names: tuple[str, ...]
     mean: np.ndarray  # float64, (n_features,)
     scale: np.ndarray  # float64, (n_features,), never 0
     image_shape: tuple[int, int] | None = None  # (8, 8) for digits: how to draw one row
     class_names: tuple[str, ...] = field(default=())  # label text per class; default "0", "1"...
+    task: str = "classification"
+    target_mean: float = 0.0  # regression: y_std = (y_raw - target_mean) / target_scale
+    target_scale: float = 1.0
 
     def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}.")
+        regression = self.task == "regression"
+        label_dtype = np.float64 if regression else np.int64
         # Normalise dtypes once here so every consumer can rely on them.
         for attr, dtype in (
             ("X_train", np.float64),
-            ("y_train", np.int64),
+            ("y_train", label_dtype),
             ("X_test", np.float64),
-            ("y_test", np.int64),
+            ("y_test", label_dtype),
             ("mean", np.float64),
             ("scale", np.float64),
         ):
             array = np.array(getattr(self, attr), dtype=dtype)  # a copy we own
             array.setflags(write=False)
             object.__setattr__(self, attr, array)
-        if not self.class_names:
+        object.__setattr__(self, "target_mean", float(self.target_mean))
+        object.__setattr__(self, "target_scale", float(self.target_scale))
+        if regression and (self.n_classes != 0 or self.class_names):
+            raise ValueError("a regression set has no classes: n_classes must be 0 and "
+                             "class_names empty.")
+        if not (math.isfinite(self.target_scale) and self.target_scale > 0):
+            raise ValueError(f"target_scale must be a positive number, got {self.target_scale}.")
+        if not self.class_names and not regression:
             object.__setattr__(self, "class_names", tuple(str(k) for k in range(self.n_classes)))
         object.__setattr__(self, "feature_names", tuple(self.feature_names))
 
@@ -109,6 +142,20 @@ class Dataset:
     @property
     def n_features(self) -> int:
         return len(self.feature_names)
+
+    @property
+    def n_outputs(self) -> int:
+        """Units in the network's output layer: one per class, or 1 for regression."""
+        return 1 if self.task == "regression" else self.n_classes
+
+    def standardize_target(self, y_raw: np.ndarray) -> np.ndarray:
+        """Regression targets in the data's units → the model's (standardised) units."""
+        return (np.asarray(y_raw, dtype=np.float64) - self.target_mean) / self.target_scale
+
+    def unstandardize_target(self, y: np.ndarray) -> np.ndarray:
+        """Model outputs (standardised) → the data's units. A spread (an sd) maps back as
+        sd * target_scale, without the shift."""
+        return np.asarray(y, dtype=np.float64) * self.target_scale + self.target_mean
 
     def standardize(self, X_raw: np.ndarray) -> np.ndarray:
         """Map raw feature values (as in the file / generator) into the model's coordinates."""
@@ -138,6 +185,10 @@ def load_dataset(
     used and ``n_samples`` and ``noise`` are ignored (they are still validated).
     ``round(n_samples * test_fraction)`` points (at least 2) go to the test split, spread over
     the classes in proportion to their sizes. The result depends only on the arguments.
+
+    The regression sets (``REGRESSION_DATASETS``) are 1-D curves: X (n, 1) and float targets y
+    (n,), split at random (``_generate_curve`` says what each teaches; for ``"gap"`` the test
+    split also holds every point of the gap).
     """
     _check_choice("name", name, DATASET_NAMES)
     _check_int("n_samples", n_samples, MIN_SAMPLES, MAX_SAMPLES)
@@ -147,6 +198,8 @@ def load_dataset(
     n_samples, seed = int(n_samples), int(seed)
     noise, test_fraction = float(noise), float(test_fraction)
 
+    if name in REGRESSION_DATASETS:
+        return _curve_dataset(name, n_samples, noise, test_fraction, seed)
     if name == "digits":
         X, y = _digits()
         n_classes = 10
@@ -231,6 +284,66 @@ def _two_arcs(name: str, n_samples: int, noise: float, seed: int) -> tuple[np.nd
     return X, y
 
 
+# Curves live on x in [-5, 5] (about 1.6 periods of the sine); noise is the standard deviation
+# of the observation noise in units of the sine's amplitude (1), so the default 0.25 is visibly
+# noisy but the curve is still easy to see.
+CURVE_X_RANGE = (-5.0, 5.0)
+# "gap": no training points with x in this interval (raw units); it covers the sine's crest at
+# π/2, so a network bridging the gap with a straight line misses it and the test MSE shows it.
+GAP_INTERVAL = (0.5, 2.5)
+
+
+def _generate_curve(name: str, n_samples: int, noise: float,
+                    seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Raw x (n, 1) and y (n,) of a regression set.
+
+    sine and gap: y = sin(x) + noise·ε, the same points for the same seed (gap differs only in
+    its split). growing-noise: y = sin(x) + noise·s(x)·ε with s rising linearly from 0 at the
+    left end to 2 at the right (the same average noise as sine): dropout's spread between
+    sub-networks is model uncertainty, so its band does not follow this observation noise (Gal's
+    predictive variance adds a separate τ⁻¹ for that).
+    """
+    rng = np.random.default_rng([seed, 3])
+    low, high = CURVE_X_RANGE
+    x = rng.uniform(low, high, size=n_samples)
+    jitter = rng.normal(size=n_samples)
+    if name == "growing-noise":
+        jitter *= 2.0 * (x - low) / (high - low)
+    return x[:, None], np.sin(x) + noise * jitter
+
+
+def _curve_dataset(name: str, n_samples: int, noise: float, test_fraction: float,
+                   seed: int) -> Dataset:
+    X, y = _generate_curve(name, n_samples, noise, seed)
+    in_gap = (X[:, 0] > GAP_INTERVAL[0]) & (X[:, 0] < GAP_INTERVAL[1]) if name == "gap" \
+        else np.zeros(n_samples, dtype=bool)
+    train_idx, test_idx = _random_split(n_samples, test_fraction,
+                                        np.random.default_rng([seed, 1]), in_gap)
+    return _standardised_dataset(X, y, train_idx, test_idx, 0, name, ("x",), task="regression")
+
+
+def _random_split(n: int, test_fraction: float, rng: np.random.Generator,
+                  forced_test: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded unstratified split for regression: (train indices, test indices), shuffled.
+
+    The test split gets `_test_size(n, test_fraction)` points; rows where forced_test is True
+    (the gap) always go to it, so it is larger when they alone are more than that.
+    """
+    forced = np.zeros(n, dtype=bool) if forced_test is None else np.asarray(forced_test)
+    free = rng.permutation(np.flatnonzero(~forced))
+    if len(free) < 2:
+        raise ValueError(f"Only {len(free)} of the {n} points lie outside the gap; the "
+                         "training split needs at least 2. Use more points.")
+    n_free_test = min(max(_test_size(n, test_fraction) - int(forced.sum()), 0), len(free) - 2)
+    test_idx = rng.permutation(np.concatenate([np.flatnonzero(forced), free[:n_free_test]]))
+    return free[n_free_test:], test_idx
+
+
+def _test_size(n: int, test_fraction: float) -> int:
+    """round(n * test_fraction), kept within [2, n - 2] so both splits have 2+ points."""
+    return min(max(math.floor(n * test_fraction + 0.5), 2), n - 2)
+
+
 def _balanced_labels(n_samples: int, n_classes: int) -> np.ndarray:
     """Labels 0..k-1 with class sizes differing by at most one (earlier classes get extras)."""
     sizes = [n_samples // n_classes + (k < n_samples % n_classes) for k in range(n_classes)]
@@ -267,7 +380,7 @@ def _split_indices(
     if n < MIN_SAMPLES:
         raise ValueError(f"At least {MIN_SAMPLES} points are needed to split; got {n}.")
     classes, counts = np.unique(y, return_counts=True)
-    n_test = min(max(math.floor(n * test_fraction + 0.5), 2), n - 2)
+    n_test = _test_size(n, test_fraction)
 
     ideal = counts * n_test / n
     alloc = np.minimum(np.floor(ideal).astype(np.int64), counts - 1)
@@ -305,7 +418,10 @@ def _standardised_dataset(
     feature_names: tuple[str, ...],
     image_shape: tuple[int, int] | None = None,
     class_names: tuple[str, ...] = (),
+    task: str = "classification",
 ) -> Dataset:
+    """Features (and, for regression, targets) standardised with the training split's mean and
+    standard deviation."""
     X = np.asarray(X, dtype=np.float64)
     X_train_raw, X_test_raw = X[train_idx], X[test_idx]
     mean = X_train_raw.mean(axis=0)
@@ -313,11 +429,20 @@ def _standardised_dataset(
     # A constant feature (blank digit border pixels) has std 0; leave it unscaled instead of
     # dividing by zero. ptp, not std, decides: the std of equal floats can come out as 1e-17.
     scale = np.where(np.ptp(X_train_raw, axis=0) == 0, 1.0, scale)
+    y = np.asarray(y)
+    y_train, y_test = y[train_idx], y[test_idx]
+    target_mean, target_scale = 0.0, 1.0
+    if task == "regression":
+        y_train, y_test = y_train.astype(np.float64), y_test.astype(np.float64)
+        target_mean = float(y_train.mean())
+        target_scale = float(y_train.std()) if np.ptp(y_train) > 0 else 1.0
+        y_train = (y_train - target_mean) / target_scale
+        y_test = (y_test - target_mean) / target_scale
     return Dataset(
         X_train=(X_train_raw - mean) / scale,
-        y_train=np.asarray(y)[train_idx],
+        y_train=y_train,
         X_test=(X_test_raw - mean) / scale,
-        y_test=np.asarray(y)[test_idx],
+        y_test=y_test,
         n_classes=n_classes,
         name=name,
         feature_names=feature_names,
@@ -325,6 +450,9 @@ def _standardised_dataset(
         scale=scale,
         image_shape=image_shape,
         class_names=class_names,
+        task=task,
+        target_mean=target_mean,
+        target_scale=target_scale,
     )
 
 
@@ -362,15 +490,32 @@ def make_grid(
     Returns xs (R,), ys (R,) and grid_points (R*R, 2) in row-major order (y outer, x inner), so
     `values.reshape(R, R)` is directly a heatmap z with rows along y.
     """
-    X = np.asarray(X, dtype=float)
-    if X.ndim != 2 or X.shape[1] < 2 or len(X) == 0:
-        raise ValueError(f"X must have shape (n, 2) with n >= 1, got {X.shape}")
-    if resolution < 2:
-        raise ValueError(f"resolution must be at least 2, got {resolution}")
-    lo = X[:, :2].min(axis=0) - margin
-    hi = X[:, :2].max(axis=0) + margin
-    hi = np.where(hi > lo, hi, lo + 1.0)  # a degenerate axis still gets a usable range
+    lo, hi = _padded_bounds(X, 2, resolution, margin)
     xs = np.linspace(lo[0], hi[0], resolution)
     ys = np.linspace(lo[1], hi[1], resolution)
     gx, gy = np.meshgrid(xs, ys)
     return xs, ys, np.column_stack([gx.ravel(), gy.ravel()])
+
+
+def make_line(
+    X: np.ndarray, resolution: int = 200, margin: float = 0.5
+) -> tuple[np.ndarray, np.ndarray]:
+    """`make_grid` for one input: evenly spaced xs (R,) over the bounds of X's first column plus
+    `margin` each side (where dropout's band widens away from the data), and points (R, 1)."""
+    lo, hi = _padded_bounds(X, 1, resolution, margin)
+    xs = np.linspace(lo[0], hi[0], resolution)
+    return xs, xs[:, None]
+
+
+def _padded_bounds(X: np.ndarray, columns: int, resolution: int,
+                   margin: float) -> tuple[np.ndarray, np.ndarray]:
+    """Low and high ends of the first `columns` columns of X, padded by margin."""
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2 or X.shape[1] < columns or len(X) == 0:
+        raise ValueError(f"X must have shape (n, {columns}) with n >= 1, got {X.shape}")
+    if resolution < 2:
+        raise ValueError(f"resolution must be at least 2, got {resolution}")
+    lo = X[:, :columns].min(axis=0) - margin
+    hi = X[:, :columns].max(axis=0) + margin
+    hi = np.where(hi > lo, hi, lo + 1.0)  # a degenerate axis still gets a usable range
+    return lo, hi

@@ -87,6 +87,13 @@ class TrainingRun:
     snapshot_every: int = 1
     diverged_at: int | None = None  # epoch whose updates produced a non-finite loss
     stopped_at: int | None = None  # epoch after which a caller asked to stop
+    # "cross_entropy" (a classifier) or "mse" (regression: history has thinned_loss,
+    # train_loss and test_loss as mean squared errors of the standardised targets, no accuracy)
+    loss: str = "cross_entropy"
+
+    @property
+    def task(self) -> str:
+        return "regression" if self.loss == "mse" else "classification"
 
     @property
     def epochs_completed(self) -> int:
@@ -95,7 +102,8 @@ class TrainingRun:
     def _network_from(self, flat: np.ndarray) -> MLP:
         weights, biases = self.layout.views(flat)
         return MLP([W.copy() for W in weights], [b.copy() for b in biases],
-                   self.config.activation, self.config.keep_probs(), self.config.convention)
+                   self.config.activation, self.config.keep_probs(), self.config.convention,
+                   self.loss)
 
     def network(self, epoch: int = -1) -> MLP:
         """The network after `epoch` (0-based; -1 = the last completed epoch)."""

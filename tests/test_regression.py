@@ -1,0 +1,218 @@
+"""Regression (issue 13): one linear output and the mean squared error of torch.nn.MSELoss.
+
+Gradients against central finite differences for every activation × convention × mask scope;
+the fast path against the reference passes; the regression sets; dropout against over-fitting;
+and the Monte-Carlo mean of sub-networks against the test-time network (exact for a linear
+network, a measured gap with relu).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from test_engine_gradients import EPS, relative_error
+
+from dropout_viz.data import load_dataset
+from dropout_viz.engine import ACTIVATIONS, CONVENTIONS, MASK_SCOPES, MLP, TrainConfig, train
+from dropout_viz.engine import dropout as dropout_lib
+from dropout_viz.engine.fast_path import FastStep, with_ones_column
+from dropout_viz.engine.network import backward, forward
+from dropout_viz.engine.run import ParameterLayout
+
+SIZES = (3, 6, 5, 1)  # 3 inputs, two hidden layers, one linear output
+KEEP = (0.8, 0.6, 0.6)
+N_POINTS = 9
+
+
+def regression_net(activation: str, convention: str, seed: int) -> MLP:
+    rng = np.random.default_rng(seed)
+    weights = [rng.normal(0.0, 0.8, size=(a, b)) for a, b in zip(SIZES, SIZES[1:])]
+    biases = [rng.normal(0.0, 0.3, size=b) for b in SIZES[1:]]
+    return MLP.from_weights(weights, biases, activation, KEEP, convention, loss="mse")
+
+
+def scope_masks(scope: str, seed: int) -> list[np.ndarray]:
+    """Keep masks as each scope uses them within one step: one mask for the whole batch
+    ("epoch", "batch": shape (units,)) or one per example ((n, units))."""
+    rng = np.random.default_rng(seed)
+    masks = []
+    for units, q in zip(SIZES[:-1], KEEP):
+        shape = (N_POINTS, units) if scope == "example" else (units,)
+        mask = (rng.random(shape) < q).astype(float)
+        mask.flat[0] = 1.0
+        masks.append(mask)
+    return masks
+
+
+def numerical_gradient(net: MLP, X, y, masks, array: np.ndarray) -> np.ndarray:
+    grad = np.zeros_like(array)
+    for index in np.ndindex(array.shape):
+        original = array[index]
+        array[index] = original + EPS
+        plus, _ = net.loss_and_grads(X, y, masks)
+        array[index] = original - EPS
+        minus, _ = net.loss_and_grads(X, y, masks)
+        array[index] = original
+        grad[index] = (plus - minus) / (2 * EPS)
+    return grad
+
+
+# ----------------------------------------------------------------------------- the loss
+
+
+def test_mse_is_torch_mse_loss_and_predict_gives_one_column():
+    net = regression_net("tanh", "inverted", seed=0)
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(N_POINTS, 3)), rng.normal(size=N_POINTS)
+    loss, _ = net.loss_and_grads(X, y, None)
+    outputs = net.predict(X)
+    assert outputs.shape == (N_POINTS, 1)
+    assert loss == pytest.approx(np.mean((outputs[:, 0] - y) ** 2), rel=1e-14)
+    # The test-time network of a standard-convention net scales the weights by q.
+    standard = regression_net("tanh", "standard", seed=0)
+    scaled = MLP(standard.test_time_weights(), standard.biases, "tanh", loss="mse")
+    np.testing.assert_allclose(standard.predict(X), scaled.predict(X), rtol=0, atol=1e-14)
+    with pytest.raises(ValueError, match="no class probabilities"):
+        net.predict_proba(X)
+    with pytest.raises(ValueError, match="one output unit"):
+        MLP([np.ones((2, 2))], [np.zeros(2)], loss="mse")
+    with pytest.raises(ValueError, match="loss must be one of"):
+        MLP([np.ones((2, 1))], [np.zeros(1)], loss="l1")
+
+
+def test_mse_matches_torch_when_installed():
+    torch = pytest.importorskip("torch")
+    net = regression_net("relu", "inverted", seed=3)
+    rng = np.random.default_rng(4)
+    X, y = rng.normal(size=(N_POINTS, 3)), rng.normal(size=N_POINTS)
+    masks = scope_masks("example", seed=5)
+    loss, (weight_grads, _) = net.loss_and_grads(X, y, masks)
+    W = [torch.tensor(w, requires_grad=True) for w in net.weights]
+    b = [torch.tensor(v) for v in net.biases]
+    h = torch.tensor(X)
+    for layer in range(3):
+        h = h * torch.tensor(masks[layer]) / KEEP[layer]
+        h = h @ W[layer] + b[layer]
+        if layer < 2:
+            h = torch.relu(h)
+    torch_loss = torch.nn.MSELoss()(h, torch.tensor(y)[:, None])
+    torch_loss.backward()
+    assert loss == pytest.approx(float(torch_loss), rel=1e-12)
+    for ours, theirs in zip(weight_grads, W):
+        np.testing.assert_allclose(ours, theirs.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("scope", MASK_SCOPES)
+@pytest.mark.parametrize("convention", CONVENTIONS)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_mse_gradients_match_finite_differences(activation, convention, scope):
+    seed = ACTIVATIONS.index(activation) * 10 + CONVENTIONS.index(convention) * 3 \
+        + MASK_SCOPES.index(scope)
+    net = regression_net(activation, convention, seed)
+    rng = np.random.default_rng(seed + 100)
+    X, y = rng.normal(size=(N_POINTS, 3)), rng.normal(size=N_POINTS)
+    masks = scope_masks(scope, seed + 200)
+    assert any((m == 0).any() for m in masks), "the masks must actually drop something"
+    loss, (weight_grads, bias_grads) = net.loss_and_grads(X, y, masks)
+    assert np.isfinite(loss) and loss > 0
+    for layer in range(len(net.weights)):
+        for analytic, array in ((weight_grads[layer], net.weights[layer]),
+                                (bias_grads[layer], net.biases[layer])):
+            numeric = numerical_gradient(net, X, y, masks, array)
+            assert analytic.shape == array.shape
+            assert relative_error(analytic, numeric) < 1e-6
+            assert np.max(np.abs(analytic - numeric)) < 1e-7 * max(np.abs(numeric).max(), 1e-3)
+
+
+# ----------------------------------------------------------------------------- the fast path
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("input_dropout", [False, True])
+def test_the_compiled_mse_step_and_evaluation_equal_the_reference(activation, input_dropout):
+    n_models, n = 3, 40
+    rng = np.random.default_rng(ACTIVATIONS.index(activation) + 10 * input_dropout)
+    layout = ParameterLayout(SIZES)
+    params = rng.normal(0, 0.7, size=(n_models, layout.size))
+    grads = np.full_like(params, np.nan)
+    step = FastStep(SIZES, params, grads, activation, n_models, np.dtype(np.float64), "mse")
+    X, y = rng.normal(size=(n, SIZES[0])), rng.normal(size=(n, 1))
+    keep = (0.8 if input_dropout else 1.0, 0.5, 0.6)
+    masks = [(rng.random((n_models, n, units)) < q).astype(float)
+             for units, q in zip(SIZES[:-1], keep)]
+    multipliers = [None if q == 1.0 else m * dropout_lib.training_scale(q, "inverted")
+                   for m, q in zip(masks, keep)]
+    X_aug = np.broadcast_to(with_ones_column(X), (n_models, n, SIZES[0] + 1))
+    residuals = np.empty((n_models, n, 1))
+    step.run(step.plan_forward_backward_mse(X_aug, np.broadcast_to(y, (n_models, n, 1)),
+                                            multipliers, residuals))
+    test_time = [None if f is None else np.full((n_models, 1, 1), f)
+                 for f in dropout_lib.test_time_multipliers(keep, "inverted")]
+    plan, outputs = step.plan_forward(with_ones_column(X), test_time)
+    step.run(plan)
+    for m in range(n_models):
+        weights, biases = layout.views(params[m])
+        site_multipliers = [None if mult is None else mult[m] for mult in multipliers]
+        reference, cache = forward(weights, biases, X, activation, site_multipliers)
+        np.testing.assert_allclose(residuals[m], reference - y, rtol=0, atol=1e-12)
+        weight_grads, bias_grads = backward(reference, y, cache, weights, activation, loss="mse")
+        fast_w, fast_b = layout.views(grads[m])
+        for expected, fast in zip(weight_grads + bias_grads, fast_w + fast_b):
+            np.testing.assert_allclose(fast, expected, rtol=0, atol=1e-12)
+        net = MLP(weights, biases, activation, keep, "inverted", loss="mse")
+        np.testing.assert_allclose(outputs[m], net.predict(X), rtol=0, atol=1e-12)
+    assert np.abs(outputs[0] - outputs[1]).max() > 1e-3
+
+
+# ----------------------------------------------------------------------------- training
+
+
+SMALL = TrainConfig(hidden=(16, 8), epochs=12, batch_size=16, seed=1)
+
+
+@pytest.fixture(scope="module")
+def sine():
+    return load_dataset("sine", n_samples=120, noise=0.3, seed=2)
+
+
+@pytest.mark.parametrize("convention", CONVENTIONS)
+def test_regression_history_is_the_mse_of_the_networks(sine, convention):
+    run = train(sine, SMALL.replace(convention=convention, p_input=0.2, mask_scope="batch"))
+    assert run.task == "regression" and run.loss == "mse"
+    assert set(run.history) == {"thinned_loss", "train_loss", "test_loss"}  # no accuracy
+    net = run.network(5)
+    assert net.loss == "mse" and net.layer_sizes == (1, 16, 8, 1)
+    for split in ("train", "test"):
+        X, y = getattr(sine, f"X_{split}"), getattr(sine, f"y_{split}")
+        mse = np.mean((net.predict(X)[:, 0] - y) ** 2)
+        assert run.history[f"{split}_loss"][5] == pytest.approx(mse, rel=1e-12)
+    assert run.history["train_loss"][-1] < run.history["train_loss"][0]
+
+
+def test_thinned_loss_is_the_mse_of_the_trained_sub_network(sine):
+    """One batch per epoch (batch_size ≥ n_train) and SGD: the thinned loss of epoch e is the
+    loss of network(e − 1) with epoch e's replayed masks on the shuffled training points."""
+    config = SMALL.replace(batch_size=1000, optimizer="sgd", lr=0.05, mask_scope="example")
+    run = train(sine, config)
+    for epoch in (1, 7):
+        net = run.network(epoch - 1)
+        rows = run.batch_indices(epoch)
+        loss, _ = net.loss_and_grads(sine.X_train[rows], sine.y_train[rows],
+                                     run.keep_masks(epoch))
+        assert run.history["thinned_loss"][epoch] == pytest.approx(loss, rel=1e-10)
+
+
+def test_regression_divergence_keeps_the_last_finite_weights(sine):
+    """SGD with lr = 0.05 on inputs × 3: the MSE explodes within a few epochs (× 2 trains)."""
+    big = dataclasses.replace(sine, X_train=sine.X_train * 3, X_test=sine.X_test * 3)
+    config = TrainConfig(hidden=(8,), p_hidden=0.0, optimizer="sgd", lr=0.05, epochs=20, seed=0)
+    run = train(big, config)
+    assert run.diverged_at is not None and 0 < run.diverged_at < 20
+    assert all(len(v) == run.diverged_at for v in run.history.values())
+    assert np.all(np.isfinite(run.history["train_loss"]))
+    assert run.history["train_loss"][-1] > 1e10
+    np.testing.assert_array_equal(run.network().weights[0],
+                                  run.network(run.diverged_at - 1).weights[0])
+    assert np.all(np.isfinite(run.final_params))
