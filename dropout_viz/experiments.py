@@ -24,7 +24,7 @@ import numpy as np
 from dropout_viz import pipeline
 from dropout_viz.data import Dataset
 from dropout_viz.engine import MLP, TrainConfig, TrainingRun, train, train_many
-from dropout_viz.engine.training import HISTORY_KEYS
+from dropout_viz.engine.run import HISTORY_KEYS
 from dropout_viz.neurons import ActivationStats, UnitMaps, compare_activations, unit_maps
 
 SWEEP_PS: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(9))  # 0, 0.1, ..., 0.8

@@ -12,6 +12,7 @@ network.forward/backward in float64; the README's Speed section says why each ch
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Sequence
 
@@ -42,6 +43,16 @@ def class_reduce_calls(ufunc: np.ufunc, values: np.ndarray, out: np.ndarray) -> 
     into_out = functools.partial(ufunc, out=out)  # np.maximum no longer takes out positionally
     return [(into_out, (column[0], column[1]))] + [(into_out, (out, column[c]))
                                                    for c in range(2, n_classes)]
+
+
+def one_blas_thread():
+    """These matrices are small: a second BLAS thread only adds hand-over costs, and on a busy
+    2-core server it can make training 20× slower. threadpoolctl ships with scikit-learn."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - scikit-learn brings it
+        return contextlib.nullcontext()
+    return threadpool_limits(1, user_api="blas")
 
 
 def run_calls(calls: Sequence[tuple]) -> None:

@@ -17,6 +17,22 @@ if TYPE_CHECKING:  # training.py imports this module
     from dropout_viz.engine.training import TrainConfig
 
 
+# What a run's history records each epoch: classification adds accuracies; for regression the
+# losses are mean squared errors (in standardised target units) and there is no accuracy.
+HISTORY_KEYS = ("thinned_loss", "train_loss", "test_loss", "train_acc", "test_acc")
+REGRESSION_HISTORY_KEYS = ("thinned_loss", "train_loss", "test_loss")
+
+
+def loss_for(dataset) -> str:
+    """The loss a data set is trained with: "mse" for a regression set, else "cross_entropy"."""
+    return "mse" if getattr(dataset, "task", "classification") == "regression" \
+        else "cross_entropy"
+
+
+def history_keys(loss: str) -> tuple[str, ...]:
+    return REGRESSION_HISTORY_KEYS if loss == "mse" else HISTORY_KEYS
+
+
 @dataclass(frozen=True)
 class ParameterLayout:
     """Where each layer's weights and biases live inside the flat parameter vector."""

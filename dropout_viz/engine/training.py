@@ -5,15 +5,13 @@ networks sit in one (M, P) buffer and every forward/backward pass carries a lead
 so a sweep over p or seeds costs little more than one run. `train` is `train_many` of one
 configuration, so the two cannot drift apart.
 
-The loss follows from the data set: `dataset.task == "regression"` trains one linear output
-with the mean squared error (as torch.nn.MSELoss, on the standardised targets), anything else a
-softmax classifier with the cross-entropy. Everything else (masks, conventions, optimizers,
-L2, max-norm, divergence) is the same code for both.
+The loss follows from the data (run.loss_for): a regression set trains one linear output with
+torch.nn.MSELoss's mean squared error, anything else a softmax with the cross-entropy; masks,
+conventions, optimizers, L2, max-norm and divergence are the same code for both.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import numbers
@@ -24,7 +22,12 @@ import numpy as np
 
 from dropout_viz.engine import dropout
 from dropout_viz.engine import masks as mask_lib
-from dropout_viz.engine.fast_path import EpochInputs, FastStep, with_ones_column
+from dropout_viz.engine.fast_path import (
+    EpochInputs,
+    FastStep,
+    one_blas_thread,
+    with_ones_column,
+)
 from dropout_viz.engine.network import (
     mean_cross_entropy,
     mean_squared_error,
@@ -35,8 +38,10 @@ from dropout_viz.engine.optimizers import make_optimizer
 from dropout_viz.engine.run import (
     ParameterLayout,
     TrainingRun,
+    history_keys,
     initial_parameters,
     kept_snapshots,
+    loss_for,
 )
 from dropout_viz.schema import FIELD_SPECS
 
@@ -44,20 +49,6 @@ PRECISIONS = ("float64", "float32")
 # TrainConfig fields checked by schema.FIELD_SPECS, the table the page, URL and CLI use.
 TABLE_CHECKED = ("activation", "init", "p_input", "p_hidden", "mask_scope", "convention",
                  "optimizer")
-# What a run's history records each epoch: classification adds accuracies; for regression the
-# losses are mean squared errors (in standardised target units) and there is no accuracy.
-HISTORY_KEYS = ("thinned_loss", "train_loss", "test_loss", "train_acc", "test_acc")
-REGRESSION_HISTORY_KEYS = ("thinned_loss", "train_loss", "test_loss")
-
-
-def loss_for(dataset) -> str:
-    """The loss a data set is trained with: "mse" for a regression set, else "cross_entropy"."""
-    return "mse" if getattr(dataset, "task", "classification") == "regression" \
-        else "cross_entropy"
-
-
-def history_keys(loss: str) -> tuple[str, ...]:
-    return REGRESSION_HISTORY_KEYS if loss == "mse" else HISTORY_KEYS
 
 
 def _range_error(name: str, value, allowed: str) -> ValueError:
@@ -240,15 +231,11 @@ class _Group:
             mask_rows = mask_lib.batch_rows(self.first.mask_scope, b, batch_size)
             multipliers = [None if m is None else m[:, mask_rows]
                            for m in self.epoch_inputs.multipliers]
-            X_batch, Y_batch = self.epoch_inputs.X[:, rows], self.epoch_inputs.Y[:, rows]
-            if self.loss == "mse":
-                plan = self.step.plan_forward_backward_mse(X_batch, Y_batch, multipliers,
-                                                           self.shifted_epoch[:, rows])
-            else:
-                plan = self.step.plan_forward_backward(X_batch, Y_batch, multipliers,
-                                                       self.shifted_epoch[:, rows],
-                                                       self.denominators_epoch[:, rows])
-            self.batch_plans.append(plan)
+            batch = (self.epoch_inputs.X[:, rows], self.epoch_inputs.Y[:, rows], multipliers,
+                     self.shifted_epoch[:, rows])
+            self.batch_plans.append(self.step.plan_forward_backward_mse(*batch)
+                                    if self.loss == "mse" else self.step.plan_forward_backward(
+                                        *batch, self.denominators_epoch[:, rows]))
         # Test-time multipliers per model: (M, 1, 1) so they broadcast over points and units.
         test_mult = []
         for s in range(len(site_sizes)):
@@ -351,16 +338,6 @@ def _train_group(dataset, configs: Sequence[TrainConfig], on_epoch: EpochCallbac
     return group.runs(epoch)
 
 
-def _one_blas_thread():
-    """These matrices are small: a second BLAS thread only adds hand-over costs, and on a busy
-    2-core server it can make training 20× slower. threadpoolctl ships with scikit-learn."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - scikit-learn brings it
-        return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
-
-
 def _check_dataset(dataset) -> None:
     if len(dataset.y_train) < 2:
         raise ValueError("the training split needs at least 2 points")
@@ -382,7 +359,7 @@ def train(dataset, config: TrainConfig, on_epoch: EpochCallback | None = None,
             return on_epoch(epoch, {k: float(v[0]) for k, v in metrics.items()})
         return None
 
-    with _one_blas_thread():
+    with one_blas_thread():
         return _train_group(dataset, [config], report, store_weights)[0]
 
 
@@ -413,7 +390,7 @@ def train_many(dataset, configs: Sequence[TrainConfig],
                 return on_progress(done[0] / total_epochs)
             return None
 
-        with _one_blas_thread():
+        with one_blas_thread():
             runs = _train_group(dataset, [configs[i] for i in indices], report, store_weights)
         for i, run in zip(indices, runs):
             results[i] = run
