@@ -13,9 +13,21 @@ import dataclasses
 import numpy as np
 import pytest
 from test_engine_gradients import EPS, relative_error
+from test_engine_maths import all_masks, points
 
 from dropout_viz.data import load_dataset
-from dropout_viz.engine import ACTIVATIONS, CONVENTIONS, MASK_SCOPES, MLP, TrainConfig, train
+from dropout_viz.engine import (
+    ACTIVATIONS,
+    CONVENTIONS,
+    MASK_SCOPES,
+    MLP,
+    TrainConfig,
+    mc_mean_and_sd,
+    mc_predict,
+    thinned_predict,
+    train,
+    train_many,
+)
 from dropout_viz.engine import dropout as dropout_lib
 from dropout_viz.engine.fast_path import FastStep, with_ones_column
 from dropout_viz.engine.network import backward, forward
@@ -99,7 +111,7 @@ def test_mse_matches_torch_when_installed():
             h = torch.relu(h)
     torch_loss = torch.nn.MSELoss()(h, torch.tensor(y)[:, None])
     torch_loss.backward()
-    assert loss == pytest.approx(float(torch_loss), rel=1e-12)
+    assert loss == pytest.approx(torch_loss.item(), rel=1e-12)
     for ours, theirs in zip(weight_grads, W):
         np.testing.assert_allclose(ours, theirs.grad.numpy(), rtol=1e-10, atol=1e-14)
 
@@ -216,3 +228,82 @@ def test_regression_divergence_keeps_the_last_finite_weights(sine):
     np.testing.assert_array_equal(run.network().weights[0],
                                   run.network(run.diverged_at - 1).weights[0])
     assert np.all(np.isfinite(run.final_params))
+
+
+def test_dropout_lowers_the_test_mse_of_a_wide_network_on_few_noisy_points():
+    """20 training points of a sine with noise 1.0, a 1-128-128-1 relu net, 300 epochs of
+    batches of 4: without dropout it fits the noise (train MSE 0.26 against a noise floor
+    near 1 in standardised units).
+
+    Measured final test MSE (training seeds 0, 1, 2; data seed 1): p = 0: 1.45, 1.31, 1.60;
+    p_hidden = 0.5: 1.01, 0.90, 0.99. Asserted: every seed better, mean margin > 0.25. On data
+    seeds 0 and 2 the two were within 0.06 of each other (1.02 vs 1.07, 0.80 vs 0.85), on data
+    seed 3 dropout won again (1.43 vs 1.20): on a 1-D curve a relu net's over-fitting costs
+    less than on moons, and this test states the case where it shows.
+    """
+    data = load_dataset("sine", n_samples=100, noise=1.0, test_fraction=0.8, seed=1)
+    assert len(data.y_train) == 20
+    base = TrainConfig(hidden=(128, 128), mask_scope="example", optimizer="adam", lr=0.01,
+                       batch_size=4, epochs=300)
+    configs = [base.replace(p_hidden=p, seed=s) for p in (0.0, 0.5) for s in range(3)]
+    mse = np.array([run.history["test_loss"][-1] for run in train_many(data, configs)])
+    without, with_dropout = mse[:3], mse[3:]
+    assert np.all(with_dropout < without)
+    assert without.mean() - with_dropout.mean() > 0.25
+
+
+# ----------------------------------------------------------------------------- MC vs test time
+
+
+def mse_net(sizes, keep_probs, activation, seed=0) -> MLP:
+    rng = np.random.default_rng(seed)
+    weights = [rng.normal(0, 1.5 / np.sqrt(a), size=(a, b)) for a, b in zip(sizes, sizes[1:])]
+    biases = [rng.normal(0, 0.5, size=b) for b in sizes[1:]]
+    return MLP(weights, biases, activation, keep_probs, "standard", loss="mse")
+
+
+def enumerated_mean(net: MLP, X: np.ndarray, site: int) -> tuple[np.ndarray, np.ndarray]:
+    """The probability-weighted mean and sd of the outputs of all 2^n sub-networks thinned at
+    `site`: the exact ensemble that Monte-Carlo dropout samples."""
+    masks, weights = all_masks(net.site_sizes[site], net.keep_probs[site])
+    stacked = [np.ones((len(masks), units)) for units in net.site_sizes]
+    stacked[site] = masks
+    outputs = thinned_predict(net, X, stacked)
+    assert outputs.shape == (len(masks), len(X), 1)
+    mean = np.tensordot(weights, outputs, axes=1)
+    return mean, np.sqrt(np.tensordot(weights, (outputs - mean) ** 2, axes=1))
+
+
+def test_linear_regression_with_input_dropout_is_exactly_its_ensemble_mean():
+    net = mse_net((6, 1), (0.6,), "relu", seed=2)
+    X = points(d=6)
+    mean, sd = enumerated_mean(net, X, site=0)
+    np.testing.assert_allclose(mean, net.predict(X), rtol=0, atol=1e-12)
+    assert sd.min() > 0.05  # the sub-networks really differ
+
+
+def test_dropout_on_the_last_hidden_layer_alone_is_exact_for_regression():
+    """The output is linear in the last hidden layer's mask, so even with relu below, the test-
+    time network is the exact mean of the 2^8 sub-networks (no softmax after it)."""
+    net = mse_net((3, 8, 8, 1), (1.0, 1.0, 0.5), "relu", seed=3)
+    X = points()
+    mean, _ = enumerated_mean(net, X, site=2)
+    np.testing.assert_allclose(mean, net.predict(X), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(("activation", "measured_gap"), [("relu", 0.450), ("tanh", 0.138)])
+def test_a_hidden_nonlinearity_after_dropout_makes_weight_scaling_an_approximation(
+        activation, measured_gap):
+    """Dropout on the first hidden layer (8 units, p = 0.5) of a 3-8-8-1 net, a relu or tanh
+    layer after it: the exact mean of the 256 sub-networks differs from the test-time network
+    by up to 0.450 (relu) / 0.138 (tanh) over 25 points, measured. Monte-Carlo with K = 4000
+    sub-networks lands within 4 sd/√K of the exact mean (measured 0.014 / 0.012)."""
+    net = mse_net((3, 8, 8, 1), (1.0, 0.5, 1.0), activation, seed=0)
+    X = points()
+    mean, sd = enumerated_mean(net, X, site=1)
+    gap = np.abs(mean - net.predict(X)).max()
+    assert gap == pytest.approx(measured_gap, abs=0.001)
+    mc_mean, mc_sd = mc_mean_and_sd(mc_predict(net, X, 4000, seed=0))
+    assert mc_mean.shape == mc_sd.shape == (len(X), 1)
+    assert np.abs(mc_mean - mean).max() < 4 * sd.max() / np.sqrt(4000)
+    np.testing.assert_allclose(mc_sd, sd, rtol=0.1, atol=1e-12)  # sd 0 where relu is off
