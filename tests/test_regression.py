@@ -9,13 +9,16 @@ network, a measured gap with relu).
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
 from test_engine_gradients import EPS, relative_error
 from test_engine_maths import all_masks, points
 
-from dropout_viz.data import load_dataset
+from dropout_viz import cli, pipeline
+from dropout_viz.csv_data import dataset_from_csv
+from dropout_viz.data import GAP_INTERVAL, REGRESSION_DATASETS, load_dataset
 from dropout_viz.engine import (
     ACTIVATIONS,
     CONVENTIONS,
@@ -32,6 +35,7 @@ from dropout_viz.engine import dropout as dropout_lib
 from dropout_viz.engine.fast_path import FastStep, with_ones_column
 from dropout_viz.engine.network import backward, forward
 from dropout_viz.engine.run import ParameterLayout
+from dropout_viz.schema import FIELD_SPECS
 
 SIZES = (3, 6, 5, 1)  # 3 inputs, two hidden layers, one linear output
 KEEP = (0.8, 0.6, 0.6)
@@ -307,3 +311,132 @@ def test_a_hidden_nonlinearity_after_dropout_makes_weight_scaling_an_approximati
     assert mc_mean.shape == mc_sd.shape == (len(X), 1)
     assert np.abs(mc_mean - mean).max() < 4 * sd.max() / np.sqrt(4000)
     np.testing.assert_allclose(mc_sd, sd, rtol=0.1, atol=1e-12)  # sd 0 where relu is off
+
+
+# ----------------------------------------------------------------------------- data sets
+
+
+@pytest.mark.parametrize("name", REGRESSION_DATASETS)
+def test_regression_sets_have_shapes_dtypes_and_standardised_targets(name):
+    data = load_dataset(name, n_samples=200, noise=0.25, test_fraction=0.3, seed=4)
+    again = load_dataset(name, n_samples=200, noise=0.25, test_fraction=0.3, seed=4)
+    assert data.task == "regression" and data.n_outputs == 1 and data.n_classes == 0
+    assert data.X_train.shape == (len(data.y_train), 1) and data.X_train.dtype == np.float64
+    assert data.y_train.dtype == np.float64 and data.y_test.ndim == 1
+    assert len(data.y_train) + len(data.y_test) == 200
+    assert data.y_train.mean() == pytest.approx(0, abs=1e-12)
+    assert data.y_train.std() == pytest.approx(1, rel=1e-12)
+    for attr in ("X_train", "y_train", "X_test", "y_test"):
+        np.testing.assert_array_equal(getattr(data, attr), getattr(again, attr))
+    # Back in the data's units: a sine of x in [-5, 5] plus noise.
+    x = data.unstandardize(data.X_train)[:, 0]
+    y = data.unstandardize_target(data.y_train)
+    assert x.min() >= -5 and x.max() <= 5
+    residual_sd = np.std(y - np.sin(x))
+    expected_sd = 0.25 * (np.sqrt(4 / 3) if name == "growing-noise" else 1)  # rms of 2·u
+    assert residual_sd == pytest.approx(expected_sd, rel=0.2)
+    np.testing.assert_allclose(data.standardize_target(y), data.y_train, atol=1e-12)
+
+
+def test_gap_has_no_training_points_in_its_interval_and_puts_them_in_the_test_split():
+    gap = load_dataset("gap", n_samples=200, noise=0.25, test_fraction=0.3, seed=0)
+    sine = load_dataset("sine", n_samples=200, noise=0.25, test_fraction=0.3, seed=0)
+    low, high = GAP_INTERVAL
+    x_train = gap.unstandardize(gap.X_train)[:, 0]
+    x_test = gap.unstandardize(gap.X_test)[:, 0]
+    assert not np.any((x_train > low) & (x_train < high))
+    in_gap = (x_test > low) & (x_test < high)
+    assert in_gap.sum() >= 30  # about a fifth of the 200 points
+    assert len(x_test) == 60  # round(200 · 0.3): the gap's points are part of the test share
+    # The same points as sine, split differently.
+    np.testing.assert_allclose(np.sort(np.concatenate([x_train, x_test])),
+                               np.sort(sine.unstandardize(np.vstack([sine.X_train,
+                                                                     sine.X_test]))[:, 0]))
+
+
+def test_growing_noise_grows_with_x():
+    data = load_dataset("growing-noise", n_samples=2000, noise=0.25, seed=0)
+    x = data.unstandardize(data.X_train)[:, 0]
+    residual = data.unstandardize_target(data.y_train) - np.sin(x)
+    thirds = [residual[(x >= a) & (x < a + 10 / 3)].std() for a in (-5, -5 + 10 / 3, 5 - 10 / 3)]
+    assert thirds[0] < thirds[1] < thirds[2]
+    assert thirds[2] > 3 * thirds[0]
+
+
+def test_the_regression_sets_are_dataset_choices_and_train_from_the_command_line(capsys):
+    assert set(REGRESSION_DATASETS) <= set(FIELD_SPECS["dataset"].command_line_choices)
+    assert cli.main(["train", "--dataset", "sine", "--epochs", "3", "--width", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "test_mse" in out and "acc" not in out
+    assert cli.main(["train", "--dataset", "gap", "--epochs", "3", "--width", "8", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["task"] == "regression" and set(printed["final"]) == {
+        "thinned_loss", "train_loss", "test_loss"}
+
+
+# ----------------------------------------------------------------------------- pipeline
+
+
+def test_pipeline_draws_a_curve_on_a_line_and_scores_the_mse(sine):
+    assert pipeline.is_curve(sine) and not pipeline.is_planar(sine)
+    grid = pipeline.grid_for(sine)
+    assert grid.ys is None and grid.xs.shape == (pipeline.CURVE_RESOLUTION,)
+    assert grid.points.shape == (pipeline.CURVE_RESOLUTION, 1)
+    all_x = np.concatenate([sine.X_train[:, 0], sine.X_test[:, 0]])
+    assert grid.xs[0] == pytest.approx(all_x.min() - 0.5) and np.all(np.diff(grid.xs) > 0)
+    run = train(sine, SMALL)
+    net = run.network()
+    thinned, full = pipeline.thinned_and_full(net, pipeline.view_mask(run.keep_masks(0)),
+                                              sine.X_test)
+    assert thinned.shape == full.shape == (len(sine.y_test), 1)
+    np.testing.assert_allclose(full, net.predict(sine.X_test), rtol=1e-5, atol=1e-5)
+    score = pipeline.scores(net.predict(sine.X_test), sine.y_test)
+    assert score.accuracy is None and score.log_loss is None
+    assert score.mse == pytest.approx(run.history["test_loss"][-1], rel=1e-12)
+    moons = load_dataset("moons", n_samples=40)
+    assert not pipeline.is_curve(moons) and pipeline.grid_for(moons).ys is not None
+
+
+# ----------------------------------------------------------------------------- CSV upload
+
+
+def xy_csv(n: int = 30, header: str = "x,y") -> bytes:
+    rows = [f"{i / 3:.3f},{1000 * np.sin(i / 3) + 5000:.2f}" for i in range(n)]
+    return (header + "\n" + "\n".join(rows) + "\n").encode()
+
+
+def test_an_x_y_file_is_a_regression_set_with_y_standardised():
+    data = dataset_from_csv(xy_csv(header="X,Y"), seed=3)  # any letter case
+    assert data.task == "regression" and data.name == "csv" and data.feature_names == ("x",)
+    assert data.X_train.shape == (21, 1) and len(data.y_test) == 9
+    assert data.target_mean == pytest.approx(5000, abs=400) and data.target_scale > 300
+    assert data.y_train.std() == pytest.approx(1, rel=1e-12)
+    run = train(data, SMALL.replace(hidden=(32, 32), epochs=200, p_hidden=0.0))  # y in 1000s
+    assert run.history["train_loss"][-1] < 0.2 * run.history["train_loss"][0]
+    classes = dataset_from_csv(b"x1,x2,label\n1,2,a\n3,4,b\n5,6,a\n7,8,b\n")
+    assert classes.task == "classification" and classes.n_classes == 2  # unchanged
+
+
+BAD_XY_FILES = {
+    b"x,y\n1,2\n3,four\n5,6\n7,8\n": "Row 3, column 'y': 'four' is not a number. Columns x "
+                                     "and y must be numbers.",
+    b"x,y\n1,2\nnan,3\n5,6\n7,8\n": "Row 3, column 'x': 'nan' is not a finite number",
+    b"x,y\n1,2\n3\n5,6\n7,8\n": "Row 3 has 1 cell but the header has 2. Every row needs exactly "
+                                "one value for each of x and y.",
+    b"x,y,z\n1,2,3\n": "Row 1 (the header) has extra column 'z'. The file must have exactly "
+                       "the columns x and y",
+    b"y\n1\n2\n3\n4\n": "Row 1 (the header) has missing column 'x'.",
+    b"x,y\n1,2\n1,3\n1,4\n1,5\n": "Every value in column 'x' is the same (1)",
+    b"x,y\n1,2\n3,4\n": "The file has only 2 data rows; at least 4 are needed",
+    b"x,y\n1,2\n3,1e16\n5,6\n7,8\n": "Row 3, column 'y': 1e16 is too large. Values in x and y",
+    b"1,2\n3,4\n5,6\n7,8\n": "Row 1 ('1,2') looks like data, not a header. The first row must "
+                             "be a header naming the columns x1, x2 and label (points to "
+                             "classify), or x and y (a curve to fit)",
+}
+
+
+@pytest.mark.parametrize("content", list(BAD_XY_FILES), ids=range(len(BAD_XY_FILES)))
+def test_a_bad_x_y_file_gets_a_message_naming_row_and_column(content):
+    with pytest.raises(ValueError) as error:
+        dataset_from_csv(content)
+    assert str(error.value).startswith(BAD_XY_FILES[content])
