@@ -125,8 +125,12 @@ def run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     print(f"Trained {metrics['epochs_completed']} epochs"
           + (f" (diverged in epoch {metrics['diverged_at_epoch']})"
              if metrics["diverged_at_epoch"] else "") + ".")
+    regression = metrics["task"] == "regression"
+    if regression:
+        print("Regression: the losses are mean squared errors (MSE) of the standardised y.")
     for name, value in metrics["final"].items():
-        print(f"  {name:<14} {value:.4f}")
+        label = name.replace("_loss", "_mse") if regression else name
+        print(f"  {label:<14} {value:.4f}")
     return 0
 
 

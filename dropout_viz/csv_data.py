@@ -1,6 +1,7 @@
-"""A user's CSV of 2-D labelled points as a Dataset, split and standardised like the generated
-sets (`data`). Errors are ``ValueError`` messages written for the person uploading the file:
-what is wrong, at which row and column, and what is allowed.
+"""A user's CSV as a Dataset, split and standardised like the generated sets (`data`): 2-D
+labelled points (columns x1, x2, label) for classification, or pairs (columns x, y) for a 1-D
+regression. Errors are ``ValueError`` messages written for the person uploading the file: what
+is wrong, at which row and column, and what is allowed.
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ from dropout_viz.data import (
     Dataset,
     _check_float,
     _check_int,
-    _split_indices,
-    _standardised_dataset,
 )
+from dropout_viz.dataset import _random_split, _split_indices, _standardised_dataset
 
 CSV_COLUMNS: tuple[str, ...] = ("x1", "x2", "label")
+CSV_REGRESSION_COLUMNS: tuple[str, ...] = ("x", "y")
 CSV_MIN_ROWS = MIN_SAMPLES
 CSV_MAX_ROWS = MAX_SAMPLES
 CSV_MIN_CLASSES = 2
@@ -46,10 +47,12 @@ def dataset_from_csv(
 
     ``source`` is a path, the file's bytes, or a binary file object (e.g. Streamlit's
     ``UploadedFile``; a seekable one is read from the start). The file must be UTF-8 (a BOM is
-    fine) with a header row naming exactly the columns x1, x2 and label, in any order and any
-    letter case. x1 and x2 are finite numbers; labels are integers or text, 2 to 10 different
-    ones, mapped to classes 0..k-1 in sorted order (numeric order for integer labels); the
-    original labels are kept in ``class_names``. Blank lines are skipped. The result's name is
+    fine) with a header row naming exactly the columns x1, x2 and label, or exactly x and y,
+    in any order and any letter case. x1 and x2 are finite numbers; labels are integers or
+    text, 2 to 10 different ones, mapped to classes 0..k-1 in sorted order (numeric order for
+    integer labels); the original labels are kept in ``class_names``. A file of x and y (both
+    finite numbers) is a regression set (``task == "regression"``, X of shape (n, 1), y
+    standardised like x), split at random. Blank lines are skipped. The result's name is
     ``"csv"``. Row numbers in error messages count the header as row 1, as an editor does.
     """
     _check_float("test_fraction", test_fraction, MIN_TEST_FRACTION, MAX_TEST_FRACTION)
@@ -59,6 +62,8 @@ def dataset_from_csv(
     raw = _read_limited(source, int(max_bytes))
     text = _decode(raw)
     X, labels = _parse_rows(text)
+    if labels is None:  # x, y
+        return _regression_dataset(X, float(test_fraction), int(seed))
     y, class_names = _encode_labels(labels)
     _check_spread(X)
 
@@ -75,6 +80,19 @@ def dataset_from_csv(
         feature_names=("x1", "x2"),
         class_names=class_names,
     )
+
+
+def _regression_dataset(values: np.ndarray, test_fraction: float, seed: int) -> Dataset:
+    """The x, y pairs of a file as a 1-D regression set (x must take 2+ values)."""
+    if np.ptp(values[:, 0]) == 0:
+        raise ValueError(
+            f"Every value in column 'x' is the same ({values[0, 0]:g}), so there is no curve "
+            "to fit. Column x must take at least two different values."
+        )
+    train_idx, test_idx = _random_split(len(values), test_fraction,
+                                        np.random.default_rng([seed, 2]))
+    return _standardised_dataset(values[:, :1], values[:, 1], train_idx, test_idx, 0, "csv",
+                                 ("x",), task="regression")
 
 
 def _format_size(n_bytes: int) -> str:
@@ -156,7 +174,8 @@ def _decode(raw: bytes) -> str:
 
 
 def _expected_columns_text() -> str:
-    return "The first row must be a header naming the columns x1, x2 and label (in any order)."
+    return ("The first row must be a header naming the columns x1, x2 and label (points to "
+            "classify), or x and y (a curve to fit), in any order.")
 
 
 def _is_number(text: str) -> bool:
@@ -168,9 +187,13 @@ def _is_number(text: str) -> bool:
 
 
 def _parse_header(cells: list[str], row_number: int) -> dict[str, int]:
-    """Column index of x1, x2 and label in the header row; ValueError if it is not exactly those."""
+    """Column index of x1, x2 and label (or of x and y) in the header row; ValueError if it is
+    not exactly those. A header naming x or y and none of x1, x2, label is read as x, y."""
     names = [cell.strip().lower() for cell in cells]
-    if any(_is_number(name) for name in names if name) and not set(names) & set(CSV_COLUMNS):
+    expected = CSV_COLUMNS
+    if set(names) & set(CSV_REGRESSION_COLUMNS) and not set(names) & set(CSV_COLUMNS):
+        expected = CSV_REGRESSION_COLUMNS
+    if any(_is_number(name) for name in names if name) and not set(names) & set(expected):
         shown = ",".join(cell.strip() for cell in cells)
         raise ValueError(
             f"Row {row_number} ({shown!r}) looks like data, not a header. "
@@ -185,11 +208,11 @@ def _parse_header(cells: list[str], row_number: int) -> dict[str, int]:
             )
         seen.add(name)
 
-    missing = [col for col in CSV_COLUMNS if col not in names]
+    missing = [col for col in expected if col not in names]
     extra = [
         f"'{cells[i].strip()}'" if name else f"an unnamed column {i + 1} (a trailing comma?)"
         for i, name in enumerate(names)
-        if name not in CSV_COLUMNS
+        if name not in expected
     ]
     problems = []
     if missing:
@@ -201,14 +224,25 @@ def _parse_header(cells: list[str], row_number: int) -> dict[str, int]:
         advice = " Remove the other columns." if extra else ""
         raise ValueError(
             f"Row {row_number} (the header) has {' and '.join(problems)}. "
-            f"The file must have exactly the columns x1, x2 and label, in any order.{advice}"
+            f"The file must have exactly the columns {_listed(expected)}, in any "
+            f"order.{advice}"
         )
-    return {col: names.index(col) for col in CSV_COLUMNS}
+    return {col: names.index(col) for col in expected}
 
 
-def _parse_coordinate(cell: str, row_number: int, column: str) -> float:
+def _listed(columns: tuple[str, ...]) -> str:
+    """ "x1, x2 and label", "x and y"."""
+    return ", ".join(columns[:-1]) + " and " + columns[-1]
+
+
+def _numeric_columns(columns: dict[str, int]) -> tuple[str, ...]:
+    return tuple(name for name in columns if name != "label")
+
+
+def _parse_coordinate(cell: str, row_number: int, column: str,
+                      numeric: tuple[str, ...] = ("x1", "x2")) -> float:
     text = cell.strip()
-    rule = "Columns x1 and x2 must be numbers."
+    rule = f"Columns {_listed(numeric)} must be numbers."
     if not text:
         raise ValueError(f"Row {row_number}, column '{column}' is empty. {rule}")
     try:
@@ -220,19 +254,21 @@ def _parse_coordinate(cell: str, row_number: int, column: str) -> float:
     if not math.isfinite(value):
         raise ValueError(
             f"Row {row_number}, column '{column}': {text!r} is not a finite number "
-            "(NaN and infinity are not allowed). Columns x1 and x2 must be ordinary numbers."
+            f"(NaN and infinity are not allowed). Columns {_listed(numeric)} must be ordinary "
+            "numbers."
         )
     if abs(value) > CSV_MAX_ABS_VALUE:
         limit = f"{CSV_MAX_ABS_VALUE:.0e}".replace("+", "")  # "1e15"
         raise ValueError(
             f"Row {row_number}, column '{column}': {text} is too large. "
-            f"Values in x1 and x2 must lie between -{limit} and {limit}."
+            f"Values in {_listed(numeric)} must lie between -{limit} and {limit}."
         )
     return value
 
 
-def _parse_rows(text: str) -> tuple[np.ndarray, list[str]]:
-    """Points (n, 2) in file order and their label texts."""
+def _parse_rows(text: str) -> tuple[np.ndarray, list[str] | None]:
+    """Points (n, 2) in file order and their label texts; for an x, y file the (n, 2) pairs
+    and None."""
     reader = csv.reader(io.StringIO(text, newline=""))
     columns: dict[str, int] | None = None
     n_cells = 0
@@ -259,15 +295,19 @@ def _parse_rows(text: str) -> tuple[np.ndarray, list[str]]:
                 raise ValueError(
                     f"Row {row_number} has {len(cells)} cell{'s' if len(cells) != 1 else ''} "
                     f"but the header has {n_cells}. "
-                    "Every row needs exactly one value for each of x1, x2 and label."
+                    f"Every row needs exactly one value for each of {_listed(tuple(columns))}."
                 )
             if len(points) == CSV_MAX_ROWS:
                 raise ValueError(
                     f"The file has more than {CSV_MAX_ROWS:,} data rows (row {row_number} is "
                     f"one too many). At most {CSV_MAX_ROWS:,} points are allowed."
                 )
-            x1 = _parse_coordinate(cells[columns["x1"]], row_number, "x1")
-            x2 = _parse_coordinate(cells[columns["x2"]], row_number, "x2")
+            numeric = _numeric_columns(columns)
+            x1, x2 = (_parse_coordinate(cells[columns[name]], row_number, name, numeric)
+                      for name in numeric)
+            if "label" not in columns:
+                points.append((x1, x2))
+                continue
             label = cells[columns["label"]].strip()
             if not label:
                 raise ValueError(
@@ -290,7 +330,7 @@ def _parse_rows(text: str) -> tuple[np.ndarray, list[str]]:
             f"at least {CSV_MIN_ROWS} are needed (both the training and the test split need "
             "at least 2 points)."
         )
-    return np.array(points, dtype=np.float64), labels
+    return np.array(points, dtype=np.float64), labels if "label" in columns else None
 
 
 def _encode_labels(labels: list[str]) -> tuple[np.ndarray, tuple[str, ...]]:

@@ -1,8 +1,9 @@
-"""Datasets for the app: six generated 2-D problems and scikit-learn's 8x8 digits (a user's
-CSV becomes a Dataset in `csv_data`), and the grid over the plane the boundaries are drawn on.
+"""Datasets for the app: six generated 2-D problems, scikit-learn's 8x8 digits, three 1-D
+regression curves (a user's CSV becomes a Dataset in `csv_data`), and the grid over the plane
+(or the line) the boundaries and curves are drawn on.
 
-Every loader returns a :class:`Dataset` whose features are standardised with the mean and
-standard deviation of the TRAINING split only (the test split must not leak into the scaling).
+Every loader returns a :class:`Dataset` (dataset.py: the container, the splits and the
+standardisation with the TRAINING split's mean and standard deviation).
 All randomness comes from ``seed``, so the same arguments give the same arrays on every run.
 
 Errors are ``ValueError`` with a message written for the person using the web page: what is
@@ -11,25 +12,40 @@ wrong, where (argument, or row and column of the file), and what is allowed.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
+from dropout_viz.dataset import (
+    MIN_SAMPLES,
+    TASKS,
+    Dataset,
+    _random_split,
+    _split_indices,
+    _standardised_dataset,
+)
+
 __all__ = [
     "DATASET_NAMES",
+    "REGRESSION_DATASETS",
+    "TASKS",
     "TWO_D_DATASETS",
     "Dataset",
     "load_dataset",
     "make_grid",
+    "make_line",
 ]
 
-DATASET_NAMES: tuple[str, ...] = ("moons", "circles", "blobs", "xor", "spiral", "linear", "digits")
-TWO_D_DATASETS: tuple[str, ...] = tuple(name for name in DATASET_NAMES if name != "digits")
+CLASSIFICATION_DATASETS: tuple[str, ...] = ("moons", "circles", "blobs", "xor", "spiral",
+                                            "linear", "digits")
+# 1-D curves y(x): "sine" a noisy sine; "gap" the same with no training points in an interval
+# of x; "growing-noise" a sine whose noise grows with x (see _generate_curve).
+REGRESSION_DATASETS: tuple[str, ...] = ("sine", "gap", "growing-noise")
+DATASET_NAMES: tuple[str, ...] = CLASSIFICATION_DATASETS + REGRESSION_DATASETS
+TWO_D_DATASETS: tuple[str, ...] = tuple(name for name in CLASSIFICATION_DATASETS
+                                        if name != "digits")
 
-MIN_SAMPLES = 4
 MAX_SAMPLES = 20_000
 MIN_NOISE = 0.0
 MAX_NOISE = 2.0
@@ -51,74 +67,6 @@ _NOISE_SCALE = {
 }
 
 
-@dataclass(frozen=True, eq=False)  # eq=False: arrays have no single truth value for ==
-class Dataset:
-    """A train/test split with standardised features.
-
-    ``mean`` and ``scale`` are the per-feature training mean and standard deviation used to
-    standardise (``scale`` is 1 where a feature is constant in the training split), so
-    ``X_std = (X_raw - mean) / scale``; see :meth:`standardize` and :meth:`unstandardize`.
-    Arrays are read-only so a cached dataset cannot be changed by accident.
-    """
-
-    X_train: np.ndarray  # float64, (n_train, n_features), standardised
-    y_train: np.ndarray  # int64, (n_train,), values in 0..n_classes-1
-    X_test: np.ndarray  # float64, (n_test, n_features), standardised with the TRAIN mean/scale
-    y_test: np.ndarray  # int64, (n_test,)
-    n_classes: int
-    name: str
-    feature_names: tuple[str, ...]
-    mean: np.ndarray  # float64, (n_features,)
-    scale: np.ndarray  # float64, (n_features,), never 0
-    image_shape: tuple[int, int] | None = None  # (8, 8) for digits: how to draw one row
-    class_names: tuple[str, ...] = field(default=())  # label text per class; default "0", "1"...
-
-    def __post_init__(self) -> None:
-        # Normalise dtypes once here so every consumer can rely on them.
-        for attr, dtype in (
-            ("X_train", np.float64),
-            ("y_train", np.int64),
-            ("X_test", np.float64),
-            ("y_test", np.int64),
-            ("mean", np.float64),
-            ("scale", np.float64),
-        ):
-            array = np.array(getattr(self, attr), dtype=dtype)  # a copy we own
-            array.setflags(write=False)
-            object.__setattr__(self, attr, array)
-        if not self.class_names:
-            object.__setattr__(self, "class_names", tuple(str(k) for k in range(self.n_classes)))
-        object.__setattr__(self, "feature_names", tuple(self.feature_names))
-
-        d = len(self.feature_names)
-        if self.X_train.ndim != 2 or self.X_train.shape[1] != d:
-            raise ValueError(f"X_train must have shape (n_train, {d}), got {self.X_train.shape}.")
-        if self.X_test.ndim != 2 or self.X_test.shape[1] != d:
-            raise ValueError(f"X_test must have shape (n_test, {d}), got {self.X_test.shape}.")
-        if self.y_train.shape != (len(self.X_train),) or self.y_test.shape != (len(self.X_test),):
-            raise ValueError("y_train and y_test must have one label per row of X_train/X_test.")
-        if self.mean.shape != (d,) or self.scale.shape != (d,):
-            raise ValueError(f"mean and scale must have shape ({d},).")
-        if len(self.class_names) != self.n_classes:
-            raise ValueError(
-                f"class_names has {len(self.class_names)} names for {self.n_classes} classes."
-            )
-        if self.image_shape is not None and math.prod(self.image_shape) != d:
-            raise ValueError(f"image_shape {self.image_shape} does not hold {d} features.")
-
-    @property
-    def n_features(self) -> int:
-        return len(self.feature_names)
-
-    def standardize(self, X_raw: np.ndarray) -> np.ndarray:
-        """Map raw feature values (as in the file / generator) into the model's coordinates."""
-        return (np.asarray(X_raw, dtype=np.float64) - self.mean) / self.scale
-
-    def unstandardize(self, X: np.ndarray) -> np.ndarray:
-        """Map standardised coordinates back to raw values (e.g. digit pixels 0..16 for images)."""
-        return np.asarray(X, dtype=np.float64) * self.scale + self.mean
-
-
 # ----------------------------------------------------------------------------- generated sets
 
 
@@ -138,6 +86,10 @@ def load_dataset(
     used and ``n_samples`` and ``noise`` are ignored (they are still validated).
     ``round(n_samples * test_fraction)`` points (at least 2) go to the test split, spread over
     the classes in proportion to their sizes. The result depends only on the arguments.
+
+    The regression sets (``REGRESSION_DATASETS``) are 1-D curves: X (n, 1) and float targets y
+    (n,), split at random (``_generate_curve`` says what each teaches; for ``"gap"`` the test
+    split also holds every point of the gap).
     """
     _check_choice("name", name, DATASET_NAMES)
     _check_int("n_samples", n_samples, MIN_SAMPLES, MAX_SAMPLES)
@@ -147,6 +99,8 @@ def load_dataset(
     n_samples, seed = int(n_samples), int(seed)
     noise, test_fraction = float(noise), float(test_fraction)
 
+    if name in REGRESSION_DATASETS:
+        return _curve_dataset(name, n_samples, noise, test_fraction, seed)
     if name == "digits":
         X, y = _digits()
         n_classes = 10
@@ -231,6 +185,44 @@ def _two_arcs(name: str, n_samples: int, noise: float, seed: int) -> tuple[np.nd
     return X, y
 
 
+# Curves live on x in [-5, 5] (about 1.6 periods of the sine); noise is the standard deviation
+# of the observation noise in units of the sine's amplitude (1), so the default 0.25 is visibly
+# noisy but the curve is still easy to see.
+CURVE_X_RANGE = (-5.0, 5.0)
+# "gap": no training points with x in this interval (raw units); it covers the sine's crest at
+# π/2, so a network bridging the gap with a straight line misses it and the test MSE shows it.
+GAP_INTERVAL = (0.5, 2.5)
+
+
+def _generate_curve(name: str, n_samples: int, noise: float,
+                    seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Raw x (n, 1) and y (n,) of a regression set.
+
+    sine and gap: y = sin(x) + noise·ε, the same points for the same seed (gap differs only in
+    its split). growing-noise: y = sin(x) + noise·s(x)·ε with s rising linearly from 0 at the
+    left end to 2 at the right (the same average noise as sine): dropout's spread between
+    sub-networks is model uncertainty, so its band does not follow this observation noise (Gal's
+    predictive variance adds a separate τ⁻¹ for that).
+    """
+    rng = np.random.default_rng([seed, 3])
+    low, high = CURVE_X_RANGE
+    x = rng.uniform(low, high, size=n_samples)
+    jitter = rng.normal(size=n_samples)
+    if name == "growing-noise":
+        jitter *= 2.0 * (x - low) / (high - low)
+    return x[:, None], np.sin(x) + noise * jitter
+
+
+def _curve_dataset(name: str, n_samples: int, noise: float, test_fraction: float,
+                   seed: int) -> Dataset:
+    X, y = _generate_curve(name, n_samples, noise, seed)
+    in_gap = (X[:, 0] > GAP_INTERVAL[0]) & (X[:, 0] < GAP_INTERVAL[1]) if name == "gap" \
+        else np.zeros(n_samples, dtype=bool)
+    train_idx, test_idx = _random_split(n_samples, test_fraction,
+                                        np.random.default_rng([seed, 1]), in_gap)
+    return _standardised_dataset(X, y, train_idx, test_idx, 0, name, ("x",), task="regression")
+
+
 def _balanced_labels(n_samples: int, n_classes: int) -> np.ndarray:
     """Labels 0..k-1 with class sizes differing by at most one (earlier classes get extras)."""
     sizes = [n_samples // n_classes + (k < n_samples % n_classes) for k in range(n_classes)]
@@ -248,84 +240,6 @@ def _digits() -> tuple[np.ndarray, np.ndarray]:
     X.setflags(write=False)
     y.setflags(write=False)
     return X, y
-
-
-# ----------------------------------------------------------------------------- split and scale
-
-
-def _split_indices(
-    y: np.ndarray, test_fraction: float, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified seeded split: (train indices, test indices), each in shuffled order.
-
-    The test split gets round(n * test_fraction) points, kept within [2, n - 2], shared out
-    over classes in proportion to their sizes (largest remainder). Every class keeps at least
-    one training point when that is possible, and the training split has at least 2 classes
-    whenever ``y`` has.
-    """
-    n = len(y)
-    if n < MIN_SAMPLES:
-        raise ValueError(f"At least {MIN_SAMPLES} points are needed to split; got {n}.")
-    classes, counts = np.unique(y, return_counts=True)
-    n_test = min(max(math.floor(n * test_fraction + 0.5), 2), n - 2)
-
-    ideal = counts * n_test / n
-    alloc = np.minimum(np.floor(ideal).astype(np.int64), counts - 1)
-    # Largest fractional share first; ties go to the bigger class, then to the lower label.
-    order = sorted(range(len(classes)), key=lambda k: (-(ideal[k] - alloc[k]), -counts[k], k))
-    # First keep a training point in every class. Only if that leaves too few test points do
-    # classes give up their last one; by then each class has exactly one training point, and
-    # n - n_test >= 2 of those stay, so the training split always keeps 2+ classes.
-    for cap in (counts - 1, counts):
-        while alloc.sum() < n_test:
-            room = [k for k in order if alloc[k] < cap[k]]
-            if not room:
-                break
-            for k in room[: n_test - alloc.sum()]:
-                alloc[k] += 1
-
-    train_parts, test_parts = [], []
-    for k, label in enumerate(classes):
-        members = rng.permutation(np.flatnonzero(y == label))
-        test_parts.append(members[: alloc[k]])
-        train_parts.append(members[alloc[k] :])
-    # Shuffle so the classes are interleaved rather than in blocks.
-    train_idx = rng.permutation(np.concatenate(train_parts))
-    test_idx = rng.permutation(np.concatenate(test_parts))
-    return train_idx, test_idx
-
-
-def _standardised_dataset(
-    X: np.ndarray,
-    y: np.ndarray,
-    train_idx: np.ndarray,
-    test_idx: np.ndarray,
-    n_classes: int,
-    name: str,
-    feature_names: tuple[str, ...],
-    image_shape: tuple[int, int] | None = None,
-    class_names: tuple[str, ...] = (),
-) -> Dataset:
-    X = np.asarray(X, dtype=np.float64)
-    X_train_raw, X_test_raw = X[train_idx], X[test_idx]
-    mean = X_train_raw.mean(axis=0)
-    scale = X_train_raw.std(axis=0)
-    # A constant feature (blank digit border pixels) has std 0; leave it unscaled instead of
-    # dividing by zero. ptp, not std, decides: the std of equal floats can come out as 1e-17.
-    scale = np.where(np.ptp(X_train_raw, axis=0) == 0, 1.0, scale)
-    return Dataset(
-        X_train=(X_train_raw - mean) / scale,
-        y_train=np.asarray(y)[train_idx],
-        X_test=(X_test_raw - mean) / scale,
-        y_test=np.asarray(y)[test_idx],
-        n_classes=n_classes,
-        name=name,
-        feature_names=feature_names,
-        mean=mean,
-        scale=scale,
-        image_shape=image_shape,
-        class_names=class_names,
-    )
 
 
 # ----------------------------------------------------------------------------- argument checks
@@ -362,15 +276,32 @@ def make_grid(
     Returns xs (R,), ys (R,) and grid_points (R*R, 2) in row-major order (y outer, x inner), so
     `values.reshape(R, R)` is directly a heatmap z with rows along y.
     """
-    X = np.asarray(X, dtype=float)
-    if X.ndim != 2 or X.shape[1] < 2 or len(X) == 0:
-        raise ValueError(f"X must have shape (n, 2) with n >= 1, got {X.shape}")
-    if resolution < 2:
-        raise ValueError(f"resolution must be at least 2, got {resolution}")
-    lo = X[:, :2].min(axis=0) - margin
-    hi = X[:, :2].max(axis=0) + margin
-    hi = np.where(hi > lo, hi, lo + 1.0)  # a degenerate axis still gets a usable range
+    lo, hi = _padded_bounds(X, 2, resolution, margin)
     xs = np.linspace(lo[0], hi[0], resolution)
     ys = np.linspace(lo[1], hi[1], resolution)
     gx, gy = np.meshgrid(xs, ys)
     return xs, ys, np.column_stack([gx.ravel(), gy.ravel()])
+
+
+def make_line(
+    X: np.ndarray, resolution: int = 200, margin: float = 0.5
+) -> tuple[np.ndarray, np.ndarray]:
+    """`make_grid` for one input: evenly spaced xs (R,) over the bounds of X's first column plus
+    `margin` each side (where dropout's band widens away from the data), and points (R, 1)."""
+    lo, hi = _padded_bounds(X, 1, resolution, margin)
+    xs = np.linspace(lo[0], hi[0], resolution)
+    return xs, xs[:, None]
+
+
+def _padded_bounds(X: np.ndarray, columns: int, resolution: int,
+                   margin: float) -> tuple[np.ndarray, np.ndarray]:
+    """Low and high ends of the first `columns` columns of X, padded by margin."""
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2 or X.shape[1] < columns or len(X) == 0:
+        raise ValueError(f"X must have shape (n, {columns}) with n >= 1, got {X.shape}")
+    if resolution < 2:
+        raise ValueError(f"resolution must be at least 2, got {resolution}")
+    lo = X[:, :columns].min(axis=0) - margin
+    hi = X[:, :columns].max(axis=0) + margin
+    hi = np.where(hi > lo, hi, lo + 1.0)  # a degenerate axis still gets a usable range
+    return lo, hi

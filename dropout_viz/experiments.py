@@ -24,7 +24,7 @@ import numpy as np
 from dropout_viz import pipeline
 from dropout_viz.data import Dataset
 from dropout_viz.engine import MLP, TrainConfig, TrainingRun, train, train_many
-from dropout_viz.engine.training import HISTORY_KEYS
+from dropout_viz.engine.run import history_keys, loss_for
 from dropout_viz.neurons import ActivationStats, UnitMaps, compare_activations, unit_maps
 
 SWEEP_PS: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(9))  # 0, 0.1, ..., 0.8
@@ -94,7 +94,7 @@ class SweepResult:
     seeds: tuple[int, ...]
     mode: str
     widths: tuple[tuple[int, ...], ...]  # hidden layer sizes used at each p
-    metrics: dict[str, np.ndarray]  # HISTORY_KEYS → (P, S)
+    metrics: dict[str, np.ndarray]  # run.history_keys → (P, S)
     diverged: np.ndarray  # (P, S) bool
     complete: bool = True  # False when on_progress stopped the sweep early
 
@@ -110,8 +110,8 @@ class SweepResult:
         return self.metrics["test_loss"] - self.metrics["train_loss"]
 
 
-def _cost(config: TrainConfig, n_features: int, n_classes: int) -> float:
-    sizes = (n_features,) + config.hidden + (n_classes,)
+def _cost(config: TrainConfig, n_features: int, n_outputs: int) -> float:
+    sizes = (n_features,) + config.hidden + (n_outputs,)
     return config.epochs * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
 
 
@@ -135,8 +135,8 @@ def sweep_p(dataset, base_config: TrainConfig, ps: Sequence[float] = SWEEP_PS,
     groups: dict[tuple, list[int]] = {}
     for i, config in enumerate(flat):
         groups.setdefault(config.architecture(), []).append(i)
-    n_features, n_classes = dataset.X_train.shape[1], int(dataset.n_classes)
-    costs = {arch: len(idx) * _cost(flat[idx[0]], n_features, n_classes)
+    n_features, n_outputs = dataset.X_train.shape[1], int(dataset.n_outputs)
+    costs = {arch: len(idx) * _cost(flat[idx[0]], n_features, n_outputs)
              for arch, idx in groups.items()}
     total = sum(costs.values())
     done = 0.0
@@ -157,7 +157,8 @@ def sweep_p(dataset, base_config: TrainConfig, ps: Sequence[float] = SWEEP_PS,
             break
 
     n_ps, n_seeds = len(grid), seeds
-    metrics = {key: np.full((n_ps, n_seeds), np.nan) for key in HISTORY_KEYS}
+    # A regression sweep has no accuracy keys (its losses are MSEs).
+    metrics = {key: np.full((n_ps, n_seeds), np.nan) for key in history_keys(loss_for(dataset))}
     diverged = np.zeros((n_ps, n_seeds), dtype=bool)
     for i, run in enumerate(runs):
         if run is None:

@@ -92,9 +92,10 @@ def settings_dict(settings: Settings) -> dict:
 
 
 def run_metrics(run: TrainingRun) -> dict:
-    """The run's final metrics (last completed epoch) and how training went."""
+    """The run's final metrics (last completed epoch) and how training went. For a regression
+    run ("task": "regression") the losses are mean squared errors of the standardised y."""
     last = {name: float(values[-1]) for name, values in run.history.items() if len(values)}
-    return {"epochs_completed": run.epochs_completed, "diverged_at_epoch":
+    return {"task": run.task, "epochs_completed": run.epochs_completed, "diverged_at_epoch":
             None if run.diverged_at is None else run.diverged_at + 1, "final": last}
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dropout_viz.data import Dataset, load_dataset, make_grid
+from dropout_viz.data import Dataset, load_dataset, make_grid, make_line
 from dropout_viz.engine import (
     MLP,
     TrainConfig,
@@ -31,6 +31,7 @@ from dropout_viz.schema import ENGINE_FIELDS
 from dropout_viz.settings import DataKey, TrainKey
 
 GRID_RESOLUTION = 100
+CURVE_RESOLUTION = 200  # points along x where a regression curve is drawn
 
 
 def dataset_for(key: DataKey) -> Dataset:
@@ -64,11 +65,11 @@ STEP_S, PER_PARAMETER_S, PER_FLOP_S = 50e-6, 10e-9, 1e-10
 
 
 def estimated_training_s(key: TrainKey, n_train: int, n_test: int, n_features: int,
-                         n_classes: int) -> float:
+                         n_outputs: int) -> float:
     """About how long `train` takes for `key` on such data: every mini-batch step's forward and
     backward pass (6 flops per weight per example) and optimizer update, plus each epoch's
     evaluation of the test-time network on all points (2 flops per weight per point)."""
-    sizes = (n_features, *key.hidden, n_classes)
+    sizes = (n_features, *key.hidden, max(n_outputs, 1))
     weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
     parameters = weights + sum(sizes[1:])
     batch = min(key.batch_size, n_train)
@@ -80,22 +81,33 @@ def estimated_training_s(key: TrainKey, n_train: int, n_test: int, n_features: i
 
 @dataclass(frozen=True)
 class Grid:
-    """The plane a decision boundary is drawn on (standardised coordinates)."""
+    """The plane a decision boundary is drawn on, or for a curve (`is_curve`) the line of x
+    values (standardised coordinates)."""
 
     xs: np.ndarray
-    ys: np.ndarray
-    points: np.ndarray  # (len(xs) * len(ys), 2)
+    ys: np.ndarray | None  # None for a curve
+    points: np.ndarray  # (len(xs) * len(ys), 2), or (len(xs), 1) for a curve
 
 
-def grid_for(dataset: Dataset, resolution: int = GRID_RESOLUTION) -> Grid:
+def grid_for(dataset: Dataset, resolution: int | None = None) -> Grid:
+    """Where to evaluate the networks for a picture: a resolution² grid over the plane
+    (GRID_RESOLUTION by default), or for a curve `resolution` x values (CURVE_RESOLUTION)."""
     X_all = np.vstack([dataset.X_train, dataset.X_test])
-    xs, ys, points = make_grid(X_all, resolution=resolution)
+    if is_curve(dataset):
+        xs, points = make_line(X_all, resolution=resolution or CURVE_RESOLUTION)
+        return Grid(xs, None, points)
+    xs, ys, points = make_grid(X_all, resolution=resolution or GRID_RESOLUTION)
     return Grid(xs, ys, points)
 
 
 def is_planar(dataset: Dataset) -> bool:
     """Decision boundaries and unit maps need a 2-D input."""
     return dataset.n_features == 2
+
+
+def is_curve(dataset: Dataset) -> bool:
+    """A regression on one input: drawn as curves y(x)."""
+    return dataset.n_features == 1 and dataset.task == "regression"
 
 
 def view_mask(keep_masks: list[np.ndarray], example: int = 0) -> list[np.ndarray]:
@@ -105,17 +117,26 @@ def view_mask(keep_masks: list[np.ndarray], example: int = 0) -> list[np.ndarray
 
 @dataclass(frozen=True)
 class Scores:
-    accuracy: float
-    log_loss: float
+    """A classifier's accuracy and log-loss, or a regression network's MSE (the others None)."""
+
+    accuracy: float | None
+    log_loss: float | None
+    mse: float | None = None
 
 
-def scores(probs: np.ndarray, y: np.ndarray) -> Scores:
-    return Scores(accuracy(probs, y), log_loss(probs, y))
+def scores(values: np.ndarray, y: np.ndarray) -> Scores:
+    """Scores of class probabilities (n, classes ≥ 2), or of regression outputs (n, 1) against
+    targets y (n,): their MSE as torch.nn.MSELoss, in the dataset's standardised units."""
+    values = np.asarray(values)
+    if values.shape[-1] == 1:
+        return Scores(None, None, float(np.mean((values[:, 0] - np.asarray(y)) ** 2)))
+    return Scores(accuracy(values, y), log_loss(values, y))
 
 
 def thinned_and_full(net: MLP, keep_mask: list[np.ndarray], points: np.ndarray,
                      dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
-    """Probabilities of one thinned sub-network and of the test-time network at the same points.
+    """Probabilities of one thinned sub-network and of the test-time network at the same points
+    (for a regression network their outputs, (n, 1) each).
 
     Both networks run as one stack of two through the one forward pass, in float32: the
     decision-boundary pictures need neither float64 nor two passes, and this is on the epoch
@@ -129,5 +150,5 @@ def thinned_and_full(net: MLP, keep_mask: list[np.ndarray], points: np.ndarray,
     logits, _ = forward([W.astype(dtype) for W in net.weights],
                         [b.astype(dtype) for b in net.biases],
                         np.asarray(points, dtype), net.activation, stacked)
-    probs = np.exp(log_softmax(logits))
-    return probs[0], probs[1]
+    values = logits if net.loss == "mse" else np.exp(log_softmax(logits))
+    return values[0], values[1]

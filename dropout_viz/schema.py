@@ -181,9 +181,12 @@ F = FieldSpec
 FIELD_SPECS: dict[str, FieldSpec] = {spec.name: spec for spec in (
     # data
     F("dataset", "data", "choice", default="moons", label="Dataset", what="the dataset",
-      help="Which toy problem to classify. Digits is scikit-learn's 8×8 handwritten digits "
-           "(10 classes, 64 pixel inputs).",
-      choices=("moons", "circles", "blobs", "xor", "spiral", "linear", "digits", UPLOAD),
+      help="Which toy problem to learn. Digits is scikit-learn's 8×8 handwritten digits "
+           "(10 classes, 64 pixel inputs). Sine, gap and growing-noise are 1-D regression: "
+           "fit a curve y(x) to noisy points (gap: no training points in an interval of x; "
+           "growing-noise: the noise grows with x).",
+      choices=("moons", "circles", "blobs", "xor", "spiral", "linear", "digits", "sine", "gap",
+               "growing-noise", UPLOAD),
       page_only_choices=(UPLOAD,)),
     F("n_samples", "data", "int", default=150, label="Number of points",
       what="the number of points", min=20, max=2000, step=10,

@@ -88,8 +88,8 @@ def test_help_is_written_for_a_command_line(capsys):
     # A switch is a flag pair, not "1 or 0"; the data sets are the ones this command offers.
     assert "--projector turns it on, --no-projector off. Default: off." in flat
     assert "1 or 0" not in flat
-    assert "Allowed: one of moons, circles, blobs, xor, spiral, linear, digits. Only in the " \
-           "app: upload." in flat
+    assert "Allowed: one of moons, circles, blobs, xor, spiral, linear, digits, sine, gap, " \
+           "growing-noise. Only in the app: upload." in flat
     assert "chosen below" not in flat and "a link cannot carry" not in flat
     assert "Allowed: 0 (off) or a number in [0.5, 10]." in flat
 

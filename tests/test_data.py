@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from dropout_viz.csv_data import dataset_from_csv
 from dropout_viz.data import (
     DATASET_NAMES,
+    REGRESSION_DATASETS,
     TWO_D_DATASETS,
     Dataset,
     _split_indices,
@@ -24,8 +25,10 @@ from dropout_viz.data import (
 
 
 def test_dataset_names() -> None:
-    assert DATASET_NAMES == ("moons", "circles", "blobs", "xor", "spiral", "linear", "digits")
+    assert DATASET_NAMES == ("moons", "circles", "blobs", "xor", "spiral", "linear", "digits",
+                             "sine", "gap", "growing-noise")
     assert TWO_D_DATASETS == ("moons", "circles", "blobs", "xor", "spiral", "linear")
+    assert REGRESSION_DATASETS == ("sine", "gap", "growing-noise")
 
 
 @pytest.mark.parametrize("name", DATASET_NAMES)
@@ -184,7 +187,8 @@ def test_arrays_are_read_only() -> None:
     [
         (
             {"name": "swirl"},
-            r"name must be one of: moons, circles, blobs, xor, spiral, linear, digits; got 'swirl'",
+            r"name must be one of: moons, circles, blobs, xor, spiral, linear, digits, sine, gap, "
+            r"growing-noise; got 'swirl'",
         ),
         ({"name": "moons", "n_samples": 3}, r"n_samples.*4 to 20000.*3"),
         ({"name": "moons", "n_samples": 20_001}, r"n_samples.*4 to 20000"),

@@ -100,7 +100,14 @@ def test_history_has_one_value_per_epoch_and_metrics_match_the_network(moons):
 # ----------------------------------------------------------------------------- train_many
 
 
-def test_train_many_equals_train_for_every_config_even_across_architectures(moons):
+@pytest.fixture(scope="module")
+def sine():
+    return load_dataset("sine", n_samples=120, noise=0.3, seed=2)
+
+
+@pytest.mark.parametrize("data_name", ["moons", "sine"])  # a classifier and a regression
+def test_train_many_equals_train_for_every_config_even_across_architectures(data_name, request):
+    moons = request.getfixturevalue(data_name)
     configs = [
         SMALL.replace(p_hidden=0.5),
         SMALL.replace(p_hidden=0.2, lr=0.003, seed=7),

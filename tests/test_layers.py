@@ -22,8 +22,8 @@ MAX_LINES = 400
 LAYERS = (
     ("schema", ("dropout_viz", "dropout_viz.schema")),  # the settings table: plain data
     ("engine", ("dropout_viz.engine",)),
-    ("data", ("dropout_viz.data", "dropout_viz.csv_data", "dropout_viz.settings",
-              "dropout_viz.presets")),
+    ("data", ("dropout_viz.dataset", "dropout_viz.data", "dropout_viz.csv_data",
+              "dropout_viz.settings", "dropout_viz.presets")),
     ("compute", ("dropout_viz.pipeline", "dropout_viz.ensemble",
                  "dropout_viz.ensemble_measures", "dropout_viz.experiments",
                  "dropout_viz.neurons", "dropout_viz.lesson", "dropout_viz.handmade",

@@ -292,7 +292,7 @@ def test_some_junk_is_reported_precisely():
     assert len(warnings[0]) < 200  # long input is clipped in the message
     assert from_query_params({"dataset": "\x00"})[1] == [
         "Ignored 'dataset=\\x00': must be one of moons, circles, blobs, xor, spiral, linear, "
-        "digits, upload; using moons."]
+        "digits, sine, gap, growing-noise, upload; using moons."]
     assert from_query_params({"projector": ""})[1] == [
         "Ignored 'projector=': must be 1 or 0; using 0."]
     assert from_query_params({"width": []})[1] == [

@@ -13,17 +13,19 @@ from dropout_viz.engine.inference import (
     accuracy,
     ensemble_mean,
     log_loss,
+    mc_mean_and_sd,
     mc_predict,
     predictive_entropy,
     thinned_predict,
 )
 from dropout_viz.engine.masks import MASK_SCOPES, sample_keep_masks
-from dropout_viz.engine.network import ACTIVATIONS, MLP
+from dropout_viz.engine.network import ACTIVATIONS, LOSSES, MLP
 from dropout_viz.engine.optimizers import OPTIMIZERS
 from dropout_viz.engine.training import TrainConfig, TrainingRun, train, train_many
 
 __all__ = [
-    "ACTIVATIONS", "CONVENTIONS", "MASK_SCOPES", "MLP", "OPTIMIZERS", "TrainConfig",
-    "TrainingRun", "accuracy", "ensemble_mean", "log_loss", "mc_predict", "predictive_entropy",
+    "ACTIVATIONS", "CONVENTIONS", "LOSSES", "MASK_SCOPES", "MLP", "OPTIMIZERS", "TrainConfig",
+    "TrainingRun", "accuracy", "ensemble_mean", "log_loss", "mc_mean_and_sd", "mc_predict",
+    "predictive_entropy",
     "sample_keep_masks", "thinned_predict", "train", "train_many",
 ]

@@ -12,6 +12,7 @@ network.forward/backward in float64; the README's Speed section says why each ch
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Sequence
 
@@ -42,6 +43,16 @@ def class_reduce_calls(ufunc: np.ufunc, values: np.ndarray, out: np.ndarray) -> 
     into_out = functools.partial(ufunc, out=out)  # np.maximum no longer takes out positionally
     return [(into_out, (column[0], column[1]))] + [(into_out, (out, column[c]))
                                                    for c in range(2, n_classes)]
+
+
+def one_blas_thread():
+    """These matrices are small: a second BLAS thread only adds hand-over costs, and on a busy
+    2-core server it can make training 20× slower. threadpoolctl ships with scikit-learn."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - scikit-learn brings it
+        return contextlib.nullcontext()
+    return threadpool_limits(1, user_api="blas")
 
 
 def run_calls(calls: Sequence[tuple]) -> None:
@@ -76,8 +87,8 @@ class FastStep:
     """
 
     def __init__(self, layer_sizes, params: np.ndarray, grads: np.ndarray,
-                 activation: str, n_models: int, dtype: np.dtype):
-        self.sizes, self.activation = tuple(layer_sizes), activation
+                 activation: str, n_models: int, dtype: np.dtype, loss: str = "cross_entropy"):
+        self.sizes, self.activation, self.loss = tuple(layer_sizes), activation, loss
         self.relu = activation == "relu"
         self.n_models, self.dtype = n_models, dtype
         self.blocks, self.grad_blocks, self.weights_t = [], [], []
@@ -203,8 +214,24 @@ class FastStep:
         ops += class_reduce_calls(np.add, z, denominators_out)
         ops += [(np.divide, (z, denominators_out, z)), (np.subtract, (z, Y, z)),
                 (np.multiply, (z, buf["scale"], z))]
+        return ops + self._backward_calls(z, dropped_inputs, site_multipliers, buf)
 
-        grad_z = z
+    def plan_forward_backward_mse(self, X_aug, Y, site_multipliers,
+                                  residuals_out) -> list[tuple]:
+        """`plan_forward_backward` for a regression network (network.output_gradient's "mse"):
+        Y holds the (M, n, 1) targets, the residuals ŷ − y go to residuals_out (the epoch's MSE
+        is computed from them), and the gradient of the batch's mean squared error,
+        2(ŷ − y)/(n · outputs), lands in the grads buffer."""
+        buf = self._buffers(X_aug.shape[-2])
+        ops, dropped_inputs = self._forward_calls(X_aug, site_multipliers, buf)
+        z = buf["z"][-1]
+        ops += [(np.subtract, (z, Y, residuals_out)),
+                (np.multiply, (residuals_out, 2.0 * buf["scale"] / z.shape[-1], z))]
+        return ops + self._backward_calls(z, dropped_inputs, site_multipliers, buf)
+
+    def _backward_calls(self, grad_z, dropped_inputs, site_multipliers, buf) -> list[tuple]:
+        """network.backward from the output gradient grad_z down, as calls."""
+        ops: list[tuple] = []
         for layer in range(len(self.blocks) - 1, -1, -1):
             ops.append((np.matmul, (dropped_inputs[layer].mT, grad_z, self.grad_blocks[layer])))
             if layer == 0:
@@ -229,12 +256,14 @@ class FastStep:
     def plan_forward(self, X_aug: np.ndarray, site_multipliers) -> tuple[list, np.ndarray]:
         """The networks' forward pass over X_aug ((n, features + 1), ones column last) with
         these multipliers (the trainer passes the test-time ones), compiled like
-        `plan_forward_backward`. Running it leaves every model's log-probabilities in the
-        returned (M, n, classes) buffer."""
+        `plan_forward_backward`. Running it leaves every model's log-probabilities (M, n,
+        classes) in the returned buffer, or for loss="mse" the outputs ŷ (M, n, 1)."""
         buf = self._buffers(X_aug.shape[-2])
         ops, _ = self._forward_calls(X_aug, site_multipliers, buf, for_backward=False)
-        log_probs = np.empty_like(buf["z"][-1])
-        return ops + log_softmax_calls(buf["z"][-1], log_probs), log_probs
+        result = np.empty_like(buf["z"][-1])
+        if self.loss == "mse":
+            return ops + [(np.copyto, (result, buf["z"][-1]))], result
+        return ops + log_softmax_calls(buf["z"][-1], result), result
 
 
 class EpochInputs:

@@ -9,6 +9,9 @@ Every stack of K sub-networks (`thinned_predict`, `mc_predict`, the ensemble tab
 averages) runs through `stacked_predict`: each sub-network folded into the smaller dense
 network it really is (`fold_masks`), then the one `network.forward`. The tests check it
 against the reference multiplier form, `MLP.predict_proba(X, masks as (K, 1, units))`.
+
+For a regression network (loss="mse") the stacks hold raw outputs ŷ, (K, n, 1), instead of
+probabilities; `mc_mean_and_sd` is the Monte-Carlo predictive mean and spread over them.
 """
 
 from __future__ import annotations
@@ -66,8 +69,9 @@ def fold_masks(weights: list[np.ndarray], biases: list[np.ndarray],
 def stacked_predict(weights: list[np.ndarray], biases: list[np.ndarray], activation: str,
                     keep_probs: tuple[float, ...], convention: str,
                     keep_masks: list[np.ndarray], X: np.ndarray,
-                    dtype: type = np.float32) -> np.ndarray:
-    """Probabilities (K, n, C) of K thinned sub-networks, stacked in one pass (per chunk).
+                    dtype: type = np.float32, loss: str = "cross_entropy") -> np.ndarray:
+    """Probabilities (K, n, C) of K thinned sub-networks, stacked in one pass (per chunk); for
+    loss="mse" their outputs ŷ (K, n, 1), no softmax.
 
     keep_masks[s] is (K, units) per dropout site. weights[l] is (fan_in, fan_out), shared by all
     K networks, or (K, fan_in, fan_out) when each has its own weights (likewise biases). The
@@ -88,21 +92,23 @@ def stacked_predict(weights: list[np.ndarray], biases: list[np.ndarray], activat
         rows = slice(start, start + chunk)
         logits, _ = forward([W[rows] for W in folded_w], [b[rows] for b in folded_b], X,
                             activation, no_dropout)
-        parts.append(np.exp(log_softmax(logits)))
+        parts.append(logits if loss == "mse" else np.exp(log_softmax(logits)))
     return np.concatenate(parts, axis=0)
 
 
 def thinned_predict(net: MLP, X: np.ndarray, keep_masks: list[np.ndarray],
                     dtype: type = np.float64) -> np.ndarray:
     """Probabilities of K sub-networks of `net`: keep_masks[s] has shape (K, units) →
-    (K, n, classes), all K in one stacked pass (`stacked_predict`, in float64 by default)."""
+    (K, n, classes), all K in one stacked pass (`stacked_predict`, in float64 by default).
+    A regression network gives its outputs, (K, n, 1)."""
     return stacked_predict(net.weights, net.biases, net.activation, net.keep_probs,
-                           net.convention, keep_masks, X, dtype)
+                           net.convention, keep_masks, X, dtype, net.loss)
 
 
 def mc_predict(net: MLP, X: np.ndarray, n_samples: int, seed: int = 0,
                keep_masks: list[np.ndarray] | None = None) -> np.ndarray:
-    """(K, n, classes): K = n_samples thinned sub-networks sampled from `seed` (or given masks)."""
+    """(K, n, classes): K = n_samples thinned sub-networks sampled from `seed` (or given masks);
+    (K, n, 1) outputs for a regression network."""
     if n_samples < 1:
         raise ValueError(f"n_samples must be at least 1, got {n_samples}")
     if keep_masks is None:
@@ -131,6 +137,18 @@ def ensemble_mean(probs: np.ndarray, kind: str = "arithmetic",
         unnormalised = np.exp(log_mean)
         return unnormalised / unnormalised.sum(axis=-1, keepdims=True)
     raise ValueError(f"kind must be 'arithmetic' or 'geometric', got {kind!r}")
+
+
+def mc_mean_and_sd(outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Monte-Carlo dropout for regression: the mean and standard deviation over axis 0 of K
+    sub-networks' outputs (K, n, 1), each (n, 1).
+
+    The sd is the spread of the sub-networks (1/K, not 1/(K − 1), as Gal's sample variance): it
+    is model uncertainty only. Gal's predictive variance adds the observation noise τ⁻¹, which
+    dropout does not estimate, so a band of ± sd does not widen where the data are noisier.
+    """
+    outputs = np.asarray(outputs, dtype=np.float64)
+    return outputs.mean(axis=0), outputs.std(axis=0)
 
 
 def predictive_entropy(probs: np.ndarray) -> np.ndarray:

@@ -7,7 +7,10 @@ function serves training, thinned sub-networks, the weight-scaled network and st
 sub-networks at once (multipliers of shape (K, 1, units) broadcast over the points).
 The arrays may carry leading "model" axes: weights (..., fan_in, fan_out), biases (..., fan_out),
 activations (..., n, units). Like CS231n's layers, `forward` returns the output (logits) and a
-cache that `backward` consumes. fast_path.py is the same two passes specialised for the training
+cache that `backward` consumes. The output unit is linear either way; the loss decides what it
+means: "cross_entropy" (a softmax over the class logits, for classification) or "mse" (one
+real-valued output and the mean squared error, for regression; `output_gradient` is where the
+two differ). fast_path.py is the same two passes specialised for the training
 loop; the tests check it against these.
 """
 
@@ -25,6 +28,7 @@ from dropout_viz.engine.dropout import (
 )
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
+LOSSES = ("cross_entropy", "mse")
 
 
 def activate(z: np.ndarray, activation: str, out: np.ndarray | None = None) -> np.ndarray:
@@ -106,26 +110,43 @@ def forward(
     return layer_input, cache
 
 
+def output_gradient(outputs: np.ndarray, targets: np.ndarray, loss: str) -> np.ndarray:
+    """d(mean loss)/d(output pre-activations), a new array, for a batch of n points.
+
+    cross_entropy: `outputs` are log_softmax(logits), targets one-hot; the gradient is
+    (softmax − Y) / n. mse: `outputs` are the linear outputs ŷ, targets y of the same shape;
+    the loss is the mean of (ŷ − y)² over every element, as torch.nn.MSELoss() defines it, so
+    the gradient is 2(ŷ − y) / (n · outputs).
+    """
+    n = outputs.shape[-2]
+    if loss == "mse":
+        grad_z = outputs - targets
+        grad_z *= 2.0 / (n * outputs.shape[-1])
+        return grad_z
+    grad_z = np.exp(outputs)
+    grad_z -= targets
+    grad_z *= 1.0 / n
+    return grad_z
+
+
 def backward(
-    log_probs: np.ndarray,
-    targets_onehot: np.ndarray,
+    outputs: np.ndarray,
+    targets: np.ndarray,
     cache: list,
     weights: Sequence[np.ndarray],
     activation: str,
     weight_grads: Sequence[np.ndarray] | None = None,
     bias_grads: Sequence[np.ndarray] | None = None,
+    loss: str = "cross_entropy",
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Gradients of the mean cross-entropy (over the n axis) for every weight and bias, from
-    the log-probabilities `log_softmax(logits)` of `forward`'s logits and its cache.
+    """Gradients of the mean loss (over the n axis) for every weight and bias, from `forward`'s
+    cache and its outputs: `log_softmax(logits)` with one-hot targets for cross-entropy, the
+    outputs themselves with (n, 1) targets for mse (see `output_gradient`).
 
     If `weight_grads`/`bias_grads` are given, the gradients are written into them (the trainer
     passes views of its flat gradient buffer, so the optimizer never concatenates anything).
     """
-    n = log_probs.shape[-2]
-    # d(mean CE)/d(logits) for softmax + cross-entropy.
-    grad_z = np.exp(log_probs)
-    grad_z -= targets_onehot
-    grad_z *= 1.0 / n
+    grad_z = output_gradient(outputs, targets, loss)
     out_w = list(weight_grads) if weight_grads is not None else [None] * len(weights)
     out_b = list(bias_grads) if bias_grads is not None else [None] * len(weights)
     for layer in range(len(weights) - 1, -1, -1):
@@ -149,15 +170,32 @@ def mean_cross_entropy(log_probs: np.ndarray, targets_onehot: np.ndarray) -> np.
     return (log_probs * targets_onehot).sum(axis=(-1, -2)) * (-1.0 / log_probs.shape[-2])
 
 
+def mean_squared_error(outputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Mean over the n axis (and the outputs) of (ŷ − y)², as torch.nn.MSELoss(); keeps any
+    leading model axes."""
+    residuals = outputs - targets
+    return (residuals * residuals).mean(axis=(-1, -2))
+
+
 def one_hot(y: np.ndarray, n_classes: int) -> np.ndarray:
     return np.eye(n_classes)[np.asarray(y, dtype=np.int64)]
 
 
+def training_targets(y: np.ndarray, n_outputs: int, loss: str) -> np.ndarray:
+    """What the loss compares the outputs with: one-hot rows for cross-entropy, y as an (n, 1)
+    column of floats for mse."""
+    if loss == "mse":
+        return np.asarray(y, dtype=np.float64).reshape(-1, 1)
+    return one_hot(y, n_outputs)
+
+
 class MLP:
-    """A trained or hand-made network: weights, biases, activation, keep probabilities, convention.
+    """A trained or hand-made network: weights, biases, activation, keep probabilities, convention
+    and loss.
 
     weights[l] has shape (fan_in, fan_out); keep_probs has one entry per dropout site (the inputs
-    first, then each hidden layer), q = 1 - p.
+    first, then each hidden layer), q = 1 - p. loss="cross_entropy" makes it a classifier (one
+    output per class, a softmax on top); loss="mse" a regression network with one linear output.
     """
 
     def __init__(
@@ -167,6 +205,7 @@ class MLP:
         activation: str = "relu",
         keep_probs: Sequence[float] | None = None,
         convention: str = "standard",
+        loss: str = "cross_entropy",
     ):
         self.weights = [np.asarray(W, dtype=np.float64) for W in weights]
         self.biases = [np.asarray(b, dtype=np.float64) for b in biases]
@@ -192,14 +231,20 @@ class MLP:
             )
         if any(not 0.0 < q <= 1.0 for q in keep_probs):
             raise ValueError(f"keep probabilities must be in (0, 1], got {keep_probs}")
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+        if loss == "mse" and self.weights[-1].shape[1] != 1:
+            raise ValueError("a regression network (loss='mse') has one output unit, got "
+                             f"{self.weights[-1].shape[1]}")
+        self.loss = loss
         self.activation = activation
         self.keep_probs = tuple(float(q) for q in keep_probs)
         self.convention = convention
 
     @classmethod
     def from_weights(cls, weights, biases, activation="relu", keep_probs=None,
-                     convention="standard") -> MLP:
-        return cls(weights, biases, activation, keep_probs, convention)
+                     convention="standard", loss="cross_entropy") -> MLP:
+        return cls(weights, biases, activation, keep_probs, convention, loss)
 
     @property
     def layer_sizes(self) -> tuple[int, ...]:
@@ -222,12 +267,20 @@ class MLP:
                 raise ValueError(f"keep mask {site} must have {units} units, got {np.shape(mask)}")
         return training_multipliers(keep_masks, self.keep_probs, self.convention)
 
-    def log_proba(self, X: np.ndarray, keep_masks=None) -> np.ndarray:
-        logits, _ = forward(
+    def outputs(self, X: np.ndarray, keep_masks=None) -> np.ndarray:
+        """The output layer's values: the logits of a classifier, ŷ (n, 1) of a regression
+        network. keep_masks as in `predict_proba`."""
+        outputs, _ = forward(
             self.weights, self.biases, np.asarray(X, dtype=np.float64), self.activation,
             self._multipliers(keep_masks),
         )
-        return log_softmax(logits)
+        return outputs
+
+    def log_proba(self, X: np.ndarray, keep_masks=None) -> np.ndarray:
+        if self.loss == "mse":
+            raise ValueError("a regression network (loss='mse') has no class probabilities; "
+                             "use predict(X) for its outputs")
+        return log_softmax(self.outputs(X, keep_masks))
 
     def predict_proba(self, X: np.ndarray, keep_masks=None) -> np.ndarray:
         """Class probabilities.
@@ -240,19 +293,27 @@ class MLP:
         return np.exp(self.log_proba(X, keep_masks))
 
     def predict(self, X: np.ndarray, keep_masks=None) -> np.ndarray:
+        """Classifier: the predicted class of each point (n,). Regression: the outputs ŷ
+        (n, 1). keep_masks=None is the test-time network; masks give that thinned network."""
+        if self.loss == "mse":
+            return self.outputs(X, keep_masks)
         return self.log_proba(X, keep_masks).argmax(axis=-1)
 
     def loss_and_grads(self, X, y, keep_masks):
-        """Mean cross-entropy of the thinned network given by keep_masks, and its gradients."""
+        """The mean loss (cross-entropy, or the MSE of torch.nn.MSELoss) of the thinned network
+        given by keep_masks (None: the test-time network) on (X, y), and its gradients."""
         X = np.asarray(X, dtype=np.float64)
-        targets = one_hot(y, self.weights[-1].shape[1])
-        logits, cache = forward(
+        targets = training_targets(y, self.weights[-1].shape[1], self.loss)
+        outputs, cache = forward(
             self.weights, self.biases, X, self.activation, self._multipliers(keep_masks)
         )
-        log_probs = log_softmax(logits)
-        loss = float(mean_cross_entropy(log_probs, targets))
+        if self.loss == "mse":
+            loss = float(mean_squared_error(outputs, targets))
+        else:
+            outputs = log_softmax(outputs)
+            loss = float(mean_cross_entropy(outputs, targets))
         weight_grads, bias_grads = backward(
-            log_probs, targets, cache, self.weights, self.activation)
+            outputs, targets, cache, self.weights, self.activation, loss=self.loss)
         return loss, (weight_grads, bias_grads)
 
     def hidden_activations(self, X: np.ndarray, keep_masks=None) -> list[np.ndarray]:
@@ -270,5 +331,6 @@ class MLP:
 
     def __repr__(self) -> str:
         sizes = "-".join(str(s) for s in self.layer_sizes)
+        loss = ", mse" if self.loss == "mse" else ""
         return (f"MLP({sizes}, {self.activation}, keep_probs={self.keep_probs}, "
-                f"{self.convention})")
+                f"{self.convention}{loss})")

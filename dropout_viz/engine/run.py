@@ -17,6 +17,22 @@ if TYPE_CHECKING:  # training.py imports this module
     from dropout_viz.engine.training import TrainConfig
 
 
+# What a run's history records each epoch: classification adds accuracies; for regression the
+# losses are mean squared errors (in standardised target units) and there is no accuracy.
+HISTORY_KEYS = ("thinned_loss", "train_loss", "test_loss", "train_acc", "test_acc")
+REGRESSION_HISTORY_KEYS = ("thinned_loss", "train_loss", "test_loss")
+
+
+def loss_for(dataset) -> str:
+    """The loss a data set is trained with: "mse" for a regression set, else "cross_entropy"."""
+    return "mse" if getattr(dataset, "task", "classification") == "regression" \
+        else "cross_entropy"
+
+
+def history_keys(loss: str) -> tuple[str, ...]:
+    return REGRESSION_HISTORY_KEYS if loss == "mse" else HISTORY_KEYS
+
+
 @dataclass(frozen=True)
 class ParameterLayout:
     """Where each layer's weights and biases live inside the flat parameter vector."""
@@ -87,6 +103,13 @@ class TrainingRun:
     snapshot_every: int = 1
     diverged_at: int | None = None  # epoch whose updates produced a non-finite loss
     stopped_at: int | None = None  # epoch after which a caller asked to stop
+    # "cross_entropy" (a classifier) or "mse" (regression: history has thinned_loss,
+    # train_loss and test_loss as mean squared errors of the standardised targets, no accuracy)
+    loss: str = "cross_entropy"
+
+    @property
+    def task(self) -> str:
+        return "regression" if self.loss == "mse" else "classification"
 
     @property
     def epochs_completed(self) -> int:
@@ -95,7 +118,8 @@ class TrainingRun:
     def _network_from(self, flat: np.ndarray) -> MLP:
         weights, biases = self.layout.views(flat)
         return MLP([W.copy() for W in weights], [b.copy() for b in biases],
-                   self.config.activation, self.config.keep_probs(), self.config.convention)
+                   self.config.activation, self.config.keep_probs(), self.config.convention,
+                   self.loss)
 
     def network(self, epoch: int = -1) -> MLP:
         """The network after `epoch` (0-based; -1 = the last completed epoch)."""

@@ -4,11 +4,14 @@
 networks sit in one (M, P) buffer and every forward/backward pass carries a leading model axis,
 so a sweep over p or seeds costs little more than one run. `train` is `train_many` of one
 configuration, so the two cannot drift apart.
+
+The loss follows from the data (run.loss_for): a regression set trains one linear output with
+torch.nn.MSELoss's mean squared error, anything else a softmax with the cross-entropy; masks,
+conventions, optimizers, L2, max-norm and divergence are the same code for both.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import numbers
@@ -19,18 +22,26 @@ import numpy as np
 
 from dropout_viz.engine import dropout
 from dropout_viz.engine import masks as mask_lib
-from dropout_viz.engine.fast_path import EpochInputs, FastStep, with_ones_column
+from dropout_viz.engine.fast_path import (
+    EpochInputs,
+    FastStep,
+    one_blas_thread,
+    with_ones_column,
+)
 from dropout_viz.engine.network import (
     mean_cross_entropy,
-    one_hot,
+    mean_squared_error,
     predicted_class,
+    training_targets,
 )
 from dropout_viz.engine.optimizers import make_optimizer
 from dropout_viz.engine.run import (
     ParameterLayout,
     TrainingRun,
+    history_keys,
     initial_parameters,
     kept_snapshots,
+    loss_for,
 )
 from dropout_viz.schema import FIELD_SPECS
 
@@ -38,7 +49,6 @@ PRECISIONS = ("float64", "float32")
 # TrainConfig fields checked by schema.FIELD_SPECS, the table the page, URL and CLI use.
 TABLE_CHECKED = ("activation", "init", "p_input", "p_hidden", "mask_scope", "convention",
                  "optimizer")
-HISTORY_KEYS = ("thinned_loss", "train_loss", "test_loss", "train_acc", "test_acc")
 
 
 def _range_error(name: str, value, allowed: str) -> ValueError:
@@ -131,12 +141,17 @@ class TrainConfig:
 EpochCallback = Callable[[int, dict[str, np.ndarray]], "bool | None"]
 
 
-def _test_time_metrics(log_probs: np.ndarray, Y_eval: np.ndarray, y_eval: np.ndarray,
-                       n_train: int) -> dict[str, np.ndarray]:
-    """Mean cross-entropy and accuracy of the test-time networks on the training points (the
-    first n_train rows of log_probs) and on the test points, from one pass over both."""
-    correct = predicted_class(log_probs) == y_eval
+def _test_time_metrics(outputs: np.ndarray, Y_eval: np.ndarray, y_eval: np.ndarray,
+                       n_train: int, loss: str) -> dict[str, np.ndarray]:
+    """Mean loss (and, for a classifier, accuracy) of the test-time networks on the training
+    points (the first n_train rows of outputs) and on the test points, from one pass over both.
+    outputs: log-probabilities for cross-entropy, ŷ (M, n, 1) for mse."""
     train, test = slice(None, n_train), slice(n_train, None)
+    if loss == "mse":
+        return {"train_loss": mean_squared_error(outputs[..., train, :], Y_eval[train]),
+                "test_loss": mean_squared_error(outputs[..., test, :], Y_eval[test])}
+    log_probs = outputs
+    correct = predicted_class(log_probs) == y_eval
     return {
         "train_loss": mean_cross_entropy(log_probs[..., train, :], Y_eval[train]),
         "test_loss": mean_cross_entropy(log_probs[..., test, :], Y_eval[test]),
@@ -152,11 +167,13 @@ class _Group:
     def __init__(self, dataset, configs: Sequence[TrainConfig], store_weights: bool | int):
         first = self.first = configs[0]
         self.dataset, self.configs = dataset, configs
+        self.loss = loss_for(dataset)
         dtype = self.dtype = np.dtype(first.precision)
         X_train, y_train = np.asarray(dataset.X_train, dtype), np.asarray(dataset.y_train)
         X_test, y_test = np.asarray(dataset.X_test, dtype), np.asarray(dataset.y_test)
-        self.n_train, n_classes = len(y_train), int(dataset.n_classes)
-        self.layout = ParameterLayout((X_train.shape[1],) + first.hidden + (n_classes,))
+        n_outputs = 1 if self.loss == "mse" else int(dataset.n_classes)
+        self.n_train = len(y_train)
+        self.layout = ParameterLayout((X_train.shape[1],) + first.hidden + (n_outputs,))
         n_models = len(configs)
         seeds = [c.seed for c in configs]
         init_by_seed = {s: initial_parameters(self.layout, first.activation, s, first.init)
@@ -173,12 +190,13 @@ class _Group:
                                  dtype)
         self.use_max_norm = bool(np.isfinite(self.max_norm).any())
 
-        Y_train = one_hot(y_train, n_classes).astype(dtype)
-        Y_test = one_hot(y_test, n_classes).astype(dtype)
+        Y_train = training_targets(y_train, n_outputs, self.loss).astype(dtype)
+        Y_test = training_targets(y_test, n_outputs, self.loss).astype(dtype)
         self.X_eval = np.concatenate([X_train, X_test])
         self.Y_eval = np.concatenate([Y_train, Y_test])
         self.y_eval = np.concatenate([y_train, y_test])
-        self.history = {k: np.full((n_models, first.epochs), np.nan) for k in HISTORY_KEYS}
+        self.history = {k: np.full((n_models, first.epochs), np.nan)
+                        for k in history_keys(self.loss)}
         # store_weights: True keeps every epoch, an int k keeps every k-th (bounding memory for
         # long runs of wide networks); the last epoch is always kept as final_params.
         self.snapshot_every = int(store_weights) if store_weights else 0
@@ -195,16 +213,17 @@ class _Group:
     def _compile(self, X_train: np.ndarray, Y_train: np.ndarray) -> None:
         """The epoch buffers, each mini-batch's compiled step and the compiled evaluation."""
         n_models, n_train, dtype = len(self.configs), self.n_train, self.dtype
-        n_classes, site_sizes = Y_train.shape[1], self.layout.layer_sizes[:-1]
+        n_outputs, site_sizes = Y_train.shape[1], self.layout.layer_sizes[:-1]
         batch_size = min(self.first.batch_size, n_train)
         self.step = FastStep(self.layout.layer_sizes, self.params, self.optimizer.grads,
-                             self.first.activation, n_models, dtype)
+                             self.first.activation, n_models, dtype, self.loss)
         # Inputs with a ones column appended, so each layer is one matmul with its W|b block.
         self.epoch_inputs = EpochInputs(with_ones_column(X_train), Y_train, self.configs,
                                         site_sizes, batch_size, dtype)
         # Summed loss of the epoch's thinned networks, from each batch's shifted logits and
-        # softmax denominators (collected during the epoch, reduced once at its end).
-        self.shifted_epoch = np.empty((n_models, n_train, n_classes), dtype)
+        # softmax denominators, or residuals for mse (collected during the epoch, reduced once
+        # at its end).
+        self.shifted_epoch = np.empty((n_models, n_train, n_outputs), dtype)
         self.denominators_epoch = np.empty((n_models, n_train, 1), dtype)
         self.batch_plans = []
         for b in range(mask_lib.n_batches(n_train, batch_size)):
@@ -212,9 +231,11 @@ class _Group:
             mask_rows = mask_lib.batch_rows(self.first.mask_scope, b, batch_size)
             multipliers = [None if m is None else m[:, mask_rows]
                            for m in self.epoch_inputs.multipliers]
-            self.batch_plans.append(self.step.plan_forward_backward(
-                self.epoch_inputs.X[:, rows], self.epoch_inputs.Y[:, rows], multipliers,
-                self.shifted_epoch[:, rows], self.denominators_epoch[:, rows]))
+            batch = (self.epoch_inputs.X[:, rows], self.epoch_inputs.Y[:, rows], multipliers,
+                     self.shifted_epoch[:, rows])
+            self.batch_plans.append(self.step.plan_forward_backward_mse(*batch)
+                                    if self.loss == "mse" else self.step.plan_forward_backward(
+                                        *batch, self.denominators_epoch[:, rows]))
         # Test-time multipliers per model: (M, 1, 1) so they broadcast over points and units.
         test_mult = []
         for s in range(len(site_sizes)):
@@ -224,7 +245,7 @@ class _Group:
                              np.array([1.0 if v is None else v for v in values],
                                       dtype)[:, None, None])
         # One pass over train and test points together (half the per-call overhead).
-        self.evaluation, self.eval_log_probs = self.step.plan_forward(
+        self.evaluation, self.eval_outputs = self.step.plan_forward(
             with_ones_column(self.X_eval), test_mult)
 
     def train_epoch(self, epoch: int) -> dict[str, np.ndarray]:
@@ -243,15 +264,22 @@ class _Group:
                         norms = np.sqrt((W * W).sum(axis=-2, keepdims=True))
                         W *= np.minimum(1.0, self.max_norm[:, None, None]
                                         / np.maximum(norms, 1e-12))
-            # -sum(Y · log softmax) = sum(log denominator) - sum(Y · shifted logits).
-            thinned_loss = (
-                np.log(self.denominators_epoch).sum(axis=(-1, -2), dtype=np.float64)
-                - (self.shifted_epoch * self.epoch_inputs.Y).sum(axis=(-1, -2),
-                                                                 dtype=np.float64))
             step.run(self.evaluation)
-            return {"thinned_loss": thinned_loss / self.n_train,
-                    **_test_time_metrics(self.eval_log_probs, self.Y_eval, self.y_eval,
-                                         self.n_train)}
+            return {"thinned_loss": self._thinned_loss(),
+                    **_test_time_metrics(self.eval_outputs, self.Y_eval, self.y_eval,
+                                         self.n_train, self.loss)}
+
+    def _thinned_loss(self) -> np.ndarray:
+        """Each model's mean loss over the epoch's thinned networks, (M,)."""
+        if self.loss == "mse":  # shifted_epoch holds the residuals ŷ − y
+            residuals = self.shifted_epoch
+            return (residuals * residuals).sum(axis=(-1, -2), dtype=np.float64) \
+                / (self.n_train * residuals.shape[-1])
+        # -sum(Y · log softmax) = sum(log denominator) - sum(Y · shifted logits).
+        summed = (np.log(self.denominators_epoch).sum(axis=(-1, -2), dtype=np.float64)
+                  - (self.shifted_epoch * self.epoch_inputs.Y).sum(axis=(-1, -2),
+                                                                   dtype=np.float64))
+        return summed / self.n_train
 
     def record(self, epoch: int, metrics: dict[str, np.ndarray]) -> None:
         """History, divergence (a diverged network is frozen at its last finite weights; the
@@ -289,6 +317,7 @@ class _Group:
                 snapshot_every=max(self.snapshot_every, 1),
                 diverged_at=diverged_at,
                 stopped_at=self.stopped_after if diverged_at is None else None,
+                loss=self.loss,
             ))
         return runs
 
@@ -309,20 +338,10 @@ def _train_group(dataset, configs: Sequence[TrainConfig], on_epoch: EpochCallbac
     return group.runs(epoch)
 
 
-def _one_blas_thread():
-    """These matrices are small: a second BLAS thread only adds hand-over costs, and on a busy
-    2-core server it can make training 20× slower. threadpoolctl ships with scikit-learn."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - scikit-learn brings it
-        return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
-
-
 def _check_dataset(dataset) -> None:
     if len(dataset.y_train) < 2:
         raise ValueError("the training split needs at least 2 points")
-    if int(dataset.n_classes) < 2:
+    if loss_for(dataset) == "cross_entropy" and int(dataset.n_classes) < 2:
         raise ValueError("need at least 2 classes to train a classifier")
 
 
@@ -340,7 +359,7 @@ def train(dataset, config: TrainConfig, on_epoch: EpochCallback | None = None,
             return on_epoch(epoch, {k: float(v[0]) for k, v in metrics.items()})
         return None
 
-    with _one_blas_thread():
+    with one_blas_thread():
         return _train_group(dataset, [config], report, store_weights)[0]
 
 
@@ -371,7 +390,7 @@ def train_many(dataset, configs: Sequence[TrainConfig],
                 return on_progress(done[0] / total_epochs)
             return None
 
-        with _one_blas_thread():
+        with one_blas_thread():
             runs = _train_group(dataset, [configs[i] for i in indices], report, store_weights)
         for i, run in zip(indices, runs):
             results[i] = run
