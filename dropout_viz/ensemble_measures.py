@@ -1,5 +1,6 @@
 """How close K thinned sub-networks come to the test-time network: scores, agreement, distance,
-disagreement over the plane, and the Monte-Carlo convergence curve (K = 1, 2, 4, ..., 256).
+disagreement over the plane, and the Monte-Carlo convergence curve (K = 1, 2, 4, ..., 256);
+for a regression network the same curve in mean squared error (`curve_convergence`).
 
 Pure NumPy, split from ensemble.py (which assembles everything the ensemble tab shows); every
 prediction here goes through the engine's one stacked pass (`engine.inference.stacked_predict`).
@@ -184,3 +185,59 @@ def convergence_curve(net: MLP, X_test: np.ndarray, y_test: np.ndarray, kind: st
     pooled = prefix_means(singles, [pooled_k], kind)[0]
     return Convergence(kind, ks, acc, loss, agree, single, scores(test_time, y_test), gap,
                        pooled_k, float(distance(pooled, test_time).mean()))
+
+
+# ----------------------------------------------------------------------------- regression
+
+
+@dataclass(frozen=True)
+class CurveConvergence:
+    """Test MSE of the Monte-Carlo mean of K sampled sub-networks of a regression network,
+    K = 1, 2, 4, ..., beside the test-time network's (y standardised)."""
+
+    ks: np.ndarray  # (L,)
+    mse: np.ndarray  # (repeats, L): each row one independent draw of sub-networks
+    # (repeats, L): root mean square over the test points of (MC mean of K − test-time
+    # network): Monte-Carlo noise (~1/√K) plus the real gap between the ensemble's mean and
+    # weight scaling, which is zero when only the linear output follows the dropout.
+    gap: np.ndarray
+    single_mse: float  # the mean single sub-network's test MSE
+    test_time_mse: float
+    pooled_k: int  # all repeats' sub-networks averaged together
+    pooled_gap: float  # the same root mean square difference for that largest average
+
+    @property
+    def repeats(self) -> int:
+        return self.mse.shape[0]
+
+
+def squared_errors(outputs: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Mean over the points of (ŷ − y)², for outputs (..., n, 1) → (...): torch's MSELoss."""
+    residuals = np.asarray(outputs, dtype=np.float64)[..., 0] - np.asarray(y, dtype=np.float64)
+    return (residuals * residuals).mean(axis=-1)
+
+
+def rms_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Root mean square over the points of a − b, for (..., n, 1) outputs → (...)."""
+    return np.sqrt(squared_errors(a, np.asarray(b, dtype=np.float64)[..., 0]))
+
+
+def curve_convergence(net: MLP, X_test: np.ndarray, y_test: np.ndarray, seed: int,
+                      ks=CONVERGENCE_KS, repeats: int | None = None) -> CurveConvergence:
+    """`convergence_curve` for a regression network: the MC mean of the first k of K_max
+    sampled sub-networks (the same stream of masks) in test MSE and its distance from the
+    test-time network."""
+    ks = np.asarray(ks, dtype=int)
+    k_max = int(ks.max())
+    repeats = repeats or convergence_repeats(net, len(y_test), k_max)
+    masks = sampled_keep_masks(net, repeats * k_max, seed)
+    outputs = thinned_predict(net, X_test, masks).reshape(repeats, k_max, len(y_test), 1)
+    test_time = net.predict(X_test)
+    means = np.cumsum(outputs, axis=1)[:, ks - 1] / ks[None, :, None, None]  # (repeats, L, n, 1)
+    singles = outputs.reshape(repeats * k_max, len(y_test), 1)
+    pooled = singles.mean(axis=0)
+    return CurveConvergence(
+        ks=ks, mse=squared_errors(means, y_test), gap=rms_difference(means, test_time),
+        single_mse=float(squared_errors(singles, y_test).mean()),
+        test_time_mse=float(squared_errors(test_time, y_test)), pooled_k=repeats * k_max,
+        pooled_gap=float(rms_difference(pooled, test_time)))

@@ -1,4 +1,6 @@
 """Experiments on top of the engine: with vs without dropout, sweeping p, classification.
+A regression run gets the same experiments in mean squared error, and curves over x in place
+of the decision boundaries.
 
 Pure NumPy (no Streamlit, no Plotly), so the app, the command-line export and the tests compute
 the same numbers.
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dropout_viz import pipeline
-from dropout_viz.data import Dataset
+from dropout_viz.data import Dataset, make_line
 from dropout_viz.engine import MLP, TrainConfig, TrainingRun, train, train_many
 from dropout_viz.engine.training import HISTORY_KEYS
 from dropout_viz.neurons import ActivationStats, UnitMaps, compare_activations, unit_maps
@@ -110,8 +112,8 @@ class SweepResult:
         return self.metrics["test_loss"] - self.metrics["train_loss"]
 
 
-def _cost(config: TrainConfig, n_features: int, n_classes: int) -> float:
-    sizes = (n_features,) + config.hidden + (n_classes,)
+def _cost(config: TrainConfig, n_features: int, n_outputs: int) -> float:
+    sizes = (n_features,) + config.hidden + (n_outputs,)
     return config.epochs * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
 
 
@@ -135,8 +137,8 @@ def sweep_p(dataset, base_config: TrainConfig, ps: Sequence[float] = SWEEP_PS,
     groups: dict[tuple, list[int]] = {}
     for i, config in enumerate(flat):
         groups.setdefault(config.architecture(), []).append(i)
-    n_features, n_classes = dataset.X_train.shape[1], int(dataset.n_classes)
-    costs = {arch: len(idx) * _cost(flat[idx[0]], n_features, n_classes)
+    n_features, n_outputs = dataset.X_train.shape[1], int(dataset.n_outputs)
+    costs = {arch: len(idx) * _cost(flat[idx[0]], n_features, n_outputs)
              for arch, idx in groups.items()}
     total = sum(costs.values())
     done = 0.0
@@ -157,7 +159,9 @@ def sweep_p(dataset, base_config: TrainConfig, ps: Sequence[float] = SWEEP_PS,
             break
 
     n_ps, n_seeds = len(grid), seeds
-    metrics = {key: np.full((n_ps, n_seeds), np.nan) for key in HISTORY_KEYS}
+    # A regression run's history has the losses (MSE) only, no accuracies.
+    recorded = next(run.history for run in runs if run is not None)
+    metrics = {key: np.full((n_ps, n_seeds), np.nan) for key in HISTORY_KEYS if key in recorded}
     diverged = np.zeros((n_ps, n_seeds), dtype=bool)
     for i, run in enumerate(runs):
         if run is None:
@@ -223,8 +227,9 @@ def example_images(dataset, indices: Sequence[int]) -> np.ndarray:
 class ExperimentResults:
     """Everything the Experiments tab draws for one run (what `experiments_figures` takes).
 
-    planar data sets carry boundary grids and unit maps; image data sets carry classification
-    results and example images. `sweep` is optional (it trains 27 networks).
+    planar data sets carry boundary grids and unit maps; 1-D regression sets carry curves over
+    x; image data sets carry classification results and example images. `sweep` is optional
+    (it trains 27 networks).
     """
 
     dataset: Dataset  # the points the boundary panels draw, the class names
@@ -235,6 +240,8 @@ class ExperimentResults:
     labels: tuple[str, str]  # ("p = 0.5", "p = 0")
     grid: tuple[np.ndarray, np.ndarray] | None = None  # (xs, ys) of the boundary plane
     grid_probs: dict[str, np.ndarray] | None = None  # label → (R*R, C)
+    line: np.ndarray | None = None  # (R,) the xs a regression run's curves are drawn over
+    curves: dict[str, np.ndarray] | None = None  # label → (R,) predictions over `line`
     units: UnitMaps | None = None
     classifications: dict[str, Classification] | None = None
     examples: dict[str, np.ndarray] | None = None  # label → (k, rows, cols) images
@@ -249,7 +256,8 @@ def run_label(p_hidden: float, p_input: float = 0.0) -> str:
 def experiment_results(run: TrainingRun, twin: TrainingRun, epoch: int = -1,
                        sweep: SweepResult | None = None, grid_resolution: int = 100,
                        unit_resolution: int = 40, n_examples: int = 8,
-                       with_units: bool = True) -> ExperimentResults:
+                       with_units: bool = True, curve_resolution: int = 200
+                       ) -> ExperimentResults:
     """Compute every view of the tab from the run and its twin (pure; no training).
 
     with_units=False skips the unit maps (the app draws them per epoch on its own).
@@ -265,7 +273,12 @@ def experiment_results(run: TrainingRun, twin: TrainingRun, epoch: int = -1,
         p_hidden=config.p_hidden, epoch=epoch,
         activations=compare_activations({labels[0]: net, labels[1]: twin_net}, dataset.X_train),
         labels=labels, sweep=sweep)
-    if dataset.n_features == 2:
+    if dataset.task == "regression":
+        results.line, points = make_line(np.vstack([dataset.X_train, dataset.X_test]),
+                                         curve_resolution)
+        results.curves = {labels[0]: net.predict(points)[:, 0],
+                          labels[1]: twin_net.predict(points)[:, 0]}
+    elif dataset.n_features == 2:
         grid = pipeline.grid_for(dataset, grid_resolution)
         results.grid = (grid.xs, grid.ys)
         results.grid_probs = {labels[0]: net.predict_proba(grid.points),
