@@ -1,5 +1,6 @@
 """The ensemble behind dropout, computed: thinned sub-networks, their average, the test-time
-network, Monte-Carlo convergence and the sub-networks' disagreement over the plane.
+network, Monte-Carlo convergence and the sub-networks' disagreement over the plane; for a
+regression network (`compute_curve_ensemble`) their curves over x, mean and spread.
 
 Pure NumPy (no Streamlit, no Plotly). Every stack of sub-networks runs through the engine's
 one stacked pass (`engine.inference.stacked_predict`); sub-networks with their own weights
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dropout_viz import pipeline
-from dropout_viz.engine import TrainingRun, ensemble_mean
+from dropout_viz.engine import TrainingRun, ensemble_mean, mc_mean_and_sd
 from dropout_viz.engine.inference import stacked_predict
 from dropout_viz.ensemble_measures import (  # noqa: F401 (also the ensemble's public names)
     CONVERGENCE_KS,
@@ -25,6 +26,7 @@ from dropout_viz.ensemble_measures import (  # noqa: F401 (also the ensemble's p
     Scores,
     agreement,
     convergence_curve,
+    curve_convergence,
     disagreement,
     distance,
     measure_upper,
@@ -33,6 +35,7 @@ from dropout_viz.ensemble_measures import (  # noqa: F401 (also the ensemble's p
     sampled_keep_masks,
     scores,
     shared_predict,
+    squared_errors,
     unanimous,
     weight_scaling_is_exact,
 )
@@ -158,11 +161,12 @@ def gallery_indices(resolution: int, target: int = GALLERY_RESOLUTION) -> np.nda
 
 
 def plot_data(dataset, grid: pipeline.Grid | None) -> PlotData:
+    target = np.float32 if dataset.task == "regression" else int  # y values or class labels
     return PlotData(
         X_train=np.asarray(dataset.X_train, dtype=np.float32),
-        y_train=np.asarray(dataset.y_train, dtype=int),
+        y_train=np.asarray(dataset.y_train, dtype=target),
         X_test=np.asarray(dataset.X_test, dtype=np.float32),
-        y_test=np.asarray(dataset.y_test, dtype=int),
+        y_test=np.asarray(dataset.y_test, dtype=target),
         n_classes=int(dataset.n_classes),
         feature_names=tuple(str(n) for n in dataset.feature_names),
         class_names=tuple(str(n) for n in dataset.class_names),
@@ -262,3 +266,71 @@ def compute_ensemble(run: TrainingRun, k: int, source: str = "sampled",
                            uncertainty=uncertainty, convergence=convergence,
                            convention=net.convention, activation=net.activation,
                            keep_probs=net.keep_probs)
+
+
+# ----------------------------------------------------------------------------- regression
+
+@dataclass(frozen=True)
+class CurveEnsemble:
+    """K thinned sub-networks of a regression run as curves over x, beside the test-time
+    network, and how their Monte-Carlo mean converges (y standardised, MSE as torch's)."""
+
+    data: PlotData
+    source: str  # "sampled" or "trained", as for the classification gallery
+    epochs: np.ndarray  # (K,) 0-based epoch whose weights each sub-network uses
+    keep_masks: tuple[np.ndarray, ...]  # one (K, units) 0/1 float32 array per dropout site
+    xs: np.ndarray  # (R,) where the curves are drawn
+    curves: np.ndarray  # (K, R) float32: each sub-network's prediction over xs
+    mean: np.ndarray  # (R,) their Monte-Carlo mean
+    sd: np.ndarray  # (R,) their spread (ddof 0): model uncertainty only, no observation noise
+    test_time: np.ndarray  # (R,) the deterministic test-time network
+    test_mse: np.ndarray  # (K,) each sub-network's test MSE
+    mean_mse: float  # test MSE of the mean of these K
+    test_time_mse: float
+    band_share: float  # share of the test points inside mean ± 2 sd
+    convergence: Convergence
+    convention: str
+    keep_probs: tuple[float, ...]
+
+    @property
+    def k(self) -> int:
+        return len(self.epochs)
+
+
+def compute_curve_ensemble(run: TrainingRun, k: int, source: str = "sampled", seed: int = 0,
+                           resolution: int = pipeline.CURVE_RESOLUTION,
+                           convergence: Convergence | None = None) -> CurveEnsemble:
+    """What the "Thinned sub-networks" tab shows for a regression run: K sub-networks from
+    `source` ("sampled": fresh masks on the final weights, seeded by `seed`; "trained": the
+    masks and weights of the last K kept epochs) as curves, their mean and band."""
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    dataset, net = run.dataset, run.network()
+    line = pipeline.grid_for(dataset, resolution)
+    xs = line.xs
+    points = np.vstack([line.points, dataset.X_test])  # the line and the test points: one pass
+    if source == "sampled":
+        epochs = np.full(k, run.epochs_completed - 1)
+        keep_masks = [m.astype(np.float32) for m in sampled_keep_masks(net, k, seed)]
+        outputs = shared_predict(net, keep_masks, points)
+    else:
+        epochs, keep_masks, stacked_w, stacked_b = trained_sub_networks(run, k)
+        outputs = stacked_predict(stacked_w, stacked_b, net.activation, net.keep_probs,
+                                  net.convention, keep_masks, points, np.float32, net.loss)
+    mean, sd = mc_mean_and_sd(outputs)
+    full = net.predict(points)
+    n_line, y_test = len(xs), dataset.y_test
+    inside = np.abs(y_test - mean[n_line:, 0]) <= 2 * sd[n_line:, 0]
+    if convergence is None:
+        convergence = curve_convergence(net, dataset.X_test, y_test, seed)
+    return CurveEnsemble(
+        data=plot_data(dataset, None), source=source, epochs=np.asarray(epochs, dtype=int),
+        keep_masks=tuple(keep_masks), xs=xs, curves=outputs[:, :n_line, 0].astype(np.float32),
+        mean=mean[:n_line, 0], sd=sd[:n_line, 0], test_time=full[:n_line, 0],
+        test_mse=squared_errors(outputs[:, n_line:], y_test),
+        mean_mse=float(squared_errors(mean[n_line:], y_test)),
+        test_time_mse=float(squared_errors(full[n_line:], y_test)),
+        band_share=float(inside.mean()), convergence=convergence,
+        convention=net.convention, keep_probs=net.keep_probs)

@@ -1,5 +1,6 @@
 """How close K thinned sub-networks come to the test-time network: scores, agreement, distance,
-disagreement over the plane, and the Monte-Carlo convergence curve (K = 1, 2, 4, ..., 256).
+disagreement over the plane, and the Monte-Carlo convergence curve (K = 1, 2, 4, ..., 256);
+for a regression network the same curve in mean squared error (`curve_convergence`).
 
 Pure NumPy, split from ensemble.py (which assembles everything the ensemble tab shows); every
 prediction here goes through the engine's one stacked pass (`engine.inference.stacked_predict`).
@@ -11,8 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dropout_viz.engine import MLP, accuracy, log_loss, sample_keep_masks
+from dropout_viz.engine import MLP, sample_keep_masks
 from dropout_viz.engine.inference import thinned_predict
+from dropout_viz.pipeline import Scores, scores
 
 KINDS = ("arithmetic", "geometric")
 MEASURES = ("entropy", "std")
@@ -21,13 +23,6 @@ CONVERGENCE_KS = tuple(2**i for i in range(9))  # 1, 2, 4, ..., 256
 # multiply-adds, so a wide network on a large test set still answers quickly.
 CONVERGENCE_REPEATS = 8
 CONVERGENCE_BUDGET = 4e8
-
-
-@dataclass(frozen=True)
-class Scores:
-    accuracy: float | None  # None for regression
-    log_loss: float | None
-    mse: float | None = None  # regression: mean over test points of (ŷ − y)², y standardised
 
 
 @dataclass(frozen=True)
@@ -69,10 +64,6 @@ def shared_predict(net: MLP, keep_masks: list[np.ndarray], X: np.ndarray) -> np.
 def sampled_keep_masks(net: MLP, k: int, seed: int) -> list[np.ndarray]:
     """K fresh sub-networks of `net`: one (K, units) 0/1 array per site, reproducible by seed."""
     return sample_keep_masks(net.keep_probs, net.site_sizes, k, seed)
-
-
-def scores(probs: np.ndarray, y: np.ndarray) -> Scores:
-    return Scores(accuracy(probs, y), log_loss(probs, y))
 
 
 def per_network_log_loss(probs: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -191,3 +182,40 @@ def convergence_curve(net: MLP, X_test: np.ndarray, y_test: np.ndarray, kind: st
     pooled = prefix_means(singles, [pooled_k], kind)[0]
     return Convergence(kind, ks, acc, loss, agree, single, scores(test_time, y_test), gap,
                        pooled_k, float(distance(pooled, test_time).mean()))
+
+
+# ----------------------------------------------------------------------------- regression
+
+
+def squared_errors(outputs: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Mean over the points of (ŷ − y)², for outputs (..., n, 1) → (...): torch's MSELoss."""
+    residuals = np.asarray(outputs, dtype=np.float64)[..., 0] - np.asarray(y, dtype=np.float64)
+    return (residuals * residuals).mean(axis=-1)
+
+
+def mean_abs_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Mean over the points of |a − b|, for (..., n, 1) outputs → (...)."""
+    return np.abs(np.asarray(a, dtype=np.float64) - b)[..., 0].mean(axis=-1)
+
+
+def curve_convergence(net: MLP, X_test: np.ndarray, y_test: np.ndarray, seed: int,
+                      ks=CONVERGENCE_KS, repeats: int | None = None) -> Convergence:
+    """`convergence_curve` for a regression network: the MC mean of the first k of K_max
+    sampled sub-networks (the same stream of masks) in test MSE, and its mean |distance| from
+    the test-time network (Monte-Carlo noise, ~1/√K, plus the real gap between the ensemble's
+    mean and weight scaling, which is zero when only the linear output follows dropout)."""
+    ks = np.asarray(ks, dtype=int)
+    k_max = int(ks.max())
+    repeats = repeats or convergence_repeats(net, len(y_test), k_max)
+    masks = sampled_keep_masks(net, repeats * k_max, seed)
+    outputs = thinned_predict(net, X_test, masks).reshape(repeats, k_max, len(y_test), 1)
+    test_time = net.predict(X_test)
+    means = np.cumsum(outputs, axis=1)[:, ks - 1] / ks[None, :, None, None]  # (repeats, L, n, 1)
+    singles = outputs.reshape(repeats * k_max, len(y_test), 1)
+    return Convergence(
+        kind="arithmetic", ks=ks, accuracy=None, log_loss=None, agreement=None,
+        single=Scores(None, None, float(squared_errors(singles, y_test).mean())),
+        test_time=scores(test_time, y_test), gap=mean_abs_difference(means, test_time),
+        pooled_k=repeats * k_max,
+        pooled_gap=float(mean_abs_difference(singles.mean(axis=0), test_time)),
+        mse=squared_errors(means, y_test))

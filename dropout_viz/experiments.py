@@ -1,4 +1,6 @@
 """Experiments on top of the engine: with vs without dropout, sweeping p, classification.
+A regression run gets the same experiments in mean squared error, and curves over x in place
+of the decision boundaries.
 
 Pure NumPy (no Streamlit, no Plotly), so the app, the command-line export and the tests compute
 the same numbers.
@@ -224,8 +226,9 @@ def example_images(dataset, indices: Sequence[int]) -> np.ndarray:
 class ExperimentResults:
     """Everything the Experiments tab draws for one run (what `experiments_figures` takes).
 
-    planar data sets carry boundary grids and unit maps; image data sets carry classification
-    results and example images. `sweep` is optional (it trains 27 networks).
+    planar data sets carry boundary grids and unit maps; 1-D regression sets carry curves over
+    x; image data sets carry classification results and example images. `sweep` is optional
+    (it trains 27 networks).
     """
 
     dataset: Dataset  # the points the boundary panels draw, the class names
@@ -236,6 +239,8 @@ class ExperimentResults:
     labels: tuple[str, str]  # ("p = 0.5", "p = 0")
     grid: tuple[np.ndarray, np.ndarray] | None = None  # (xs, ys) of the boundary plane
     grid_probs: dict[str, np.ndarray] | None = None  # label → (R*R, C)
+    line: np.ndarray | None = None  # (R,) the xs a regression run's curves are drawn over
+    curves: dict[str, np.ndarray] | None = None  # label → (R,) predictions over `line`
     units: UnitMaps | None = None
     classifications: dict[str, Classification] | None = None
     examples: dict[str, np.ndarray] | None = None  # label → (k, rows, cols) images
@@ -250,7 +255,8 @@ def run_label(p_hidden: float, p_input: float = 0.0) -> str:
 def experiment_results(run: TrainingRun, twin: TrainingRun, epoch: int = -1,
                        sweep: SweepResult | None = None, grid_resolution: int = 100,
                        unit_resolution: int = 40, n_examples: int = 8,
-                       with_units: bool = True) -> ExperimentResults:
+                       with_units: bool = True, curve_resolution: int = 200
+                       ) -> ExperimentResults:
     """Compute every view of the tab from the run and its twin (pure; no training).
 
     with_units=False skips the unit maps (the app draws them per epoch on its own).
@@ -266,7 +272,12 @@ def experiment_results(run: TrainingRun, twin: TrainingRun, epoch: int = -1,
         p_hidden=config.p_hidden, epoch=epoch,
         activations=compare_activations({labels[0]: net, labels[1]: twin_net}, dataset.X_train),
         labels=labels, sweep=sweep)
-    if dataset.n_features == 2:
+    if dataset.task == "regression":
+        line = pipeline.grid_for(dataset, curve_resolution)
+        results.line = line.xs
+        results.curves = {labels[0]: net.predict(line.points)[:, 0],
+                          labels[1]: twin_net.predict(line.points)[:, 0]}
+    elif dataset.n_features == 2:
         grid = pipeline.grid_for(dataset, grid_resolution)
         results.grid = (grid.xs, grid.ys)
         results.grid_probs = {labels[0]: net.predict_proba(grid.points),

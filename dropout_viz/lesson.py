@@ -22,7 +22,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dropout_viz.engine import MLP, TrainingRun, ensemble_mean, mc_predict, sample_keep_masks
+from dropout_viz.engine import (
+    MLP,
+    TrainingRun,
+    ensemble_mean,
+    mc_mean_and_sd,
+    mc_predict,
+    sample_keep_masks,
+)
 from dropout_viz.engine.dropout import training_multipliers, training_scale
 from dropout_viz.engine.masks import mask_rows
 from dropout_viz.engine.network import forward
@@ -165,7 +172,8 @@ class EnsembleComparison:
 
 def softmax_follows_dropout_only(net: MLP) -> bool:
     """True when the only dropout site is the last hidden layer (or the inputs of a network
-    with no hidden layer): then the softmax is the only nonlinearity after dropout."""
+    with no hidden layer): then the softmax (for a regression network: nothing, the output is
+    linear) is the only nonlinearity after dropout."""
     return dropout_sites(net) == [len(net.weights) - 1]
 
 
@@ -184,6 +192,34 @@ def compare_ensembles(net: MLP, X: np.ndarray, n_samples: int = 200,
         agreement=float(np.mean(arithmetic.argmax(-1) == scaled.argmax(-1))),
         exact_case=softmax_follows_dropout_only(net),
     )
+
+
+@dataclass(frozen=True)
+class CurveComparison:
+    """A regression network: the Monte-Carlo mean of sampled sub-networks against the test-time
+    network's output, on some points (y standardised)."""
+
+    n_samples: int
+    mean_gap: float  # mean over the points of |MC mean − test-time output|
+    # Mean over the points of the MC mean's standard error, sd / √K: the part of mean_gap that
+    # more samples would remove.
+    standard_error: float
+    spread: float  # mean over the points of the sub-networks' own sd (the band's half-width / 2)
+    # The linear output is the only thing after the dropout (dropout on the last hidden layer
+    # only): then the mean over all masks IS the test-time output, and mean_gap is sampling noise.
+    exact_case: bool
+
+
+def compare_curves(net: MLP, X: np.ndarray, n_samples: int = 200,
+                   seed: int = 0) -> CurveComparison:
+    """How far the mean of `n_samples` sampled sub-networks of a regression network is from its
+    test-time output on the points X."""
+    mean, sd = mc_mean_and_sd(mc_predict(net, X, n_samples, seed=seed))
+    return CurveComparison(
+        n_samples=n_samples,
+        mean_gap=float(np.abs(mean - net.predict(X)).mean()),
+        standard_error=float(sd.mean() / np.sqrt(n_samples)), spread=float(sd.mean()),
+        exact_case=softmax_follows_dropout_only(net))
 
 
 @dataclass(frozen=True)
