@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from dropout_viz import ensemble, experiments, lesson, pipeline
+from dropout_viz import data, ensemble, experiments, lesson, pipeline
 from dropout_viz.engine import TrainingRun
 from dropout_viz.presets import CLAIM_METRICS, Claim, Preset, step_settings
 from dropout_viz.schema import FIELD_SPECS
@@ -46,12 +46,18 @@ class StepRuns:
             self._runs[settings] = self.get_run(settings)
         return self._runs[settings]
 
-    def ensemble(self, settings: Settings) -> ensemble.EnsembleResults:
-        """What the ensemble tab shows for these settings (K, gallery, average, measure, seed)."""
+    def ensemble(self, settings: Settings):
+        """What the ensemble tab shows for these settings (K, gallery, average, measure, seed):
+        EnsembleResults, or for a regression run the CurveEnsemble of its sub-networks' curves."""
         if settings not in self._ensembles:
-            self._ensembles[settings] = ensemble.compute_ensemble(
-                self.run(settings), settings.k_subnets, settings.gallery_source,
-                settings.ensemble_kind, settings.uncertainty, seed=settings.seed)
+            run = self.run(settings)
+            if run.task == "regression":
+                self._ensembles[settings] = ensemble.compute_curve_ensemble(
+                    run, settings.k_subnets, settings.gallery_source, seed=settings.seed)
+            else:
+                self._ensembles[settings] = ensemble.compute_ensemble(
+                    run, settings.k_subnets, settings.gallery_source, settings.ensemble_kind,
+                    settings.uncertainty, seed=settings.seed)
         return self._ensembles[settings]
 
 
@@ -115,16 +121,62 @@ def input_sample_error(run: TrainingRun) -> float:
         abs(result.sampled_mean - result.test_time) / result.standard_error
 
 
+# Regression runs (1-D curves).
+
+
+def curve_rise_and_fall(run: TrainingRun) -> float:
+    """Total rise and fall of the test-time network's curve over the training points' range
+    of x (Σ|Δŷ| along the drawn line, y standardised): a curve that chases single noisy
+    points travels further up and down than a smooth one."""
+    if not pipeline.is_curve(run.dataset):
+        return math.nan
+    line = pipeline.grid_for(run.dataset)
+    x_train = run.dataset.X_train[:, 0]
+    inside = (line.xs >= x_train.min()) & (line.xs <= x_train.max())
+    return float(np.abs(np.diff(run.network().predict(line.points)[inside, 0])).sum())
+
+
+def gap_mask(dataset, xs: np.ndarray) -> np.ndarray:
+    """True where x (standardised) lies in the "gap" set's interval without training points."""
+    low, high = dataset.standardize(np.reshape(data.GAP_INTERVAL, (2, 1)))[:, 0]
+    return (xs > low) & (xs < high)
+
+
+def test_mse_where(in_gap: bool) -> Callable[[TrainingRun], float]:
+    """Test MSE of the test-time network on the test points inside (or outside) the gap."""
+    def measure(run: TrainingRun) -> float:
+        dataset = run.dataset
+        if dataset.name != "gap":
+            return math.nan
+        pick = gap_mask(dataset, dataset.X_test[:, 0]) == in_gap
+        outputs = run.network().predict(dataset.X_test[pick])[:, 0]
+        return float(np.mean((outputs - dataset.y_test[pick]) ** 2))
+    return measure
+
+
+def band_gap_ratio(results: ensemble.CurveEnsemble, run: TrainingRun) -> float:
+    """Mean width of the sub-networks' band inside the gap ÷ its mean width over the training
+    points' range outside the gap."""
+    if run.dataset.name != "gap":
+        return math.nan
+    x_train = results.data.X_train[:, 0]
+    in_gap = gap_mask(run.dataset, results.xs)
+    over_data = (results.xs >= x_train.min()) & (results.xs <= x_train.max()) & ~in_gap
+    return float(results.sd[in_gap].mean() / results.sd[over_data].mean())
+
+
 @dataclass(frozen=True)
 class Metric:
     label: str
-    measure: Callable[[Any], float]  # from a run, or from an EnsembleResults (on_ensemble)
+    # From a run, or (on_ensemble) from the ensemble tab's results and the run.
+    measure: Callable[..., float]
     unit: str = "loss"  # how the value reads: "percent", "loss", "count", "small", "ratio"
     on_ensemble: bool = False
 
 
-def _ens(measure) -> Callable[[ensemble.EnsembleResults], float]:
-    return lambda results: float(measure(results))
+def _ens(measure) -> Callable[..., float]:
+    """An ensemble metric that needs only the tab's results."""
+    return lambda results, run: float(measure(results))
 
 
 METRICS: dict[str, Metric] = {
@@ -160,6 +212,16 @@ METRICS: dict[str, Metric] = {
                                input_mean_error, "small"),
     "input_sample_error": Metric("|sampled mean − test-time input| in standard errors",
                                  input_sample_error, "ratio"),
+    "curve_rise_and_fall": Metric("total rise and fall of the test-time curve over the data "
+                                  "(y standardised)", curve_rise_and_fall, "ratio"),
+    "test_mse_in_gap": Metric("test MSE in the gap", test_mse_where(True)),
+    "test_mse_off_gap": Metric("test MSE outside the gap", test_mse_where(False)),
+    "band_gap_ratio": Metric("band width in the gap ÷ band width over the data",
+                             band_gap_ratio, "ratio", True),
+    "band_share": Metric("test points inside the band (mean ± 2 sd)",
+                         _ens(lambda r: r.band_share), "percent", True),
+    "mc_mean_test_mse": Metric("test MSE of the sub-networks' mean",
+                               _ens(lambda r: r.mean_mse), "loss", True),
 }
 assert tuple(METRICS) == CLAIM_METRICS, "presets.CLAIM_METRICS and METRICS must match"
 
@@ -188,8 +250,9 @@ class ClaimResult:
 
 def measure(name: str, settings: Settings, runs: StepRuns) -> float:
     metric = METRICS[name]
-    source = runs.ensemble(settings) if metric.on_ensemble else runs.run(settings)
-    return float(metric.measure(source))
+    if metric.on_ensemble:
+        return float(metric.measure(runs.ensemble(settings), runs.run(settings)))
+    return float(metric.measure(runs.run(settings)))
 
 
 def describe_changes(changes: dict[str, Any]) -> str:

@@ -75,7 +75,9 @@ CLAIM_METRICS = ("train_acc", "test_acc", "train_loss", "test_loss", "gap", "tes
                  "boundary_length", "loss_jitter", "sub_networks_trained",
                  "sub_network_acc_spread", "one_sub_network_acc", "average_test_loss",
                  "average_agreement", "mc_gap", "mc_gap_one", "disagreement_max",
-                 "input_mean_error", "input_sample_error")
+                 "input_mean_error", "input_sample_error", "curve_rise_and_fall",
+                 "test_mse_in_gap", "test_mse_off_gap", "band_gap_ratio", "band_share",
+                 "mc_mean_test_mse")
 ACTIVATION_LABELS = {"relu": "ReLU", "tanh": "tanh", "sigmoid": "sigmoid"}
 OPTIMIZER_LABELS = {"sgd": "SGD", "momentum": "SGD with momentum", "adam": "Adam"}
 MASK_SCOPE_TEXTS = {"epoch": "one mask per epoch", "batch": "a new mask for every mini-batch",
