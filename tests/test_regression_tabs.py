@@ -152,3 +152,34 @@ def test_handmade_tab_draws_the_sub_networks_curve_and_knockouts_in_mse(name):
     assert knockouts["layout"]["yaxis"]["title"]["text"] == "test MSE increase"
     assert handmade_tab.MEASURE_KEY not in {r.key for r in at.radio}
     assert any(c.value.startswith("Each bar: the test MSE increase") for c in at.caption)
+
+
+# ----------------------------------------------------------------------------- around the tabs
+
+
+def test_the_gap_says_its_points_are_all_test_points():
+    at = app(dataset="gap", **SMALL).run()
+    assert_clean(at)
+    data = cache.RUNS.get(small("gap").train_key()).dataset
+    x_test = data.unstandardize(data.X_test)[:, 0]
+    in_gap = int(((x_test > 0.5) & (x_test < 2.5)).sum())
+    x_train = data.unstandardize(data.X_train)[:, 0]
+    assert in_gap > 0 and not ((x_train > 0.5) & (x_train < 2.5)).any()
+    n = len(data.y_train) + len(data.y_test)
+    assert (f"the {in_gap} points there are all test points, so the test split holds "
+            f"{len(data.y_test)} of the {n} points") in " ".join(i.value for i in at.info)
+
+
+def test_the_picker_names_the_regression_sets_and_their_noise_applies():
+    at = app(dataset="sine", **SMALL).run()
+    options = at.selectbox(key="dataset").options
+    assert {"sine (regression)", "gap (regression)", "growing-noise (regression)",
+            "moons", "digits"} <= set(options)
+    assert not at.slider(key="noise").disabled and not at.slider(key="n_samples").disabled
+    at.slider(key="noise").set_value(0.0).run()
+    assert_clean(at)
+    data = cache.RUNS.get(small("sine").replace(noise=0.0).train_key()).dataset
+    # Without noise every point lies on the sine itself (in the data's own units).
+    np.testing.assert_allclose(data.unstandardize_target(data.y_train),
+                               np.sin(data.unstandardize(data.X_train)[:, 0]), atol=1e-12)
+    assert traces(charts_by_key(at)["animation"], role="thinned")
