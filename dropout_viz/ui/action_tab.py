@@ -1,5 +1,6 @@
 """The "Dropout in action" tab: the thinned network of epoch e, its boundary beside the full
-network's (for regression both networks' curves over the points), and the training curves. Scrubbing and Play run in the browser (animation frames)."""
+network's (for regression both networks' curves over the points), and the training curves.
+Scrubbing and Play run in the browser (animation frames)."""
 
 from __future__ import annotations
 
