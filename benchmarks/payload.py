@@ -4,8 +4,9 @@
 
 Opens each tab (URL `tab=<slug>`) at default settings in Streamlit's AppTest, normally and in
 projector mode (`projector=1`), with empty caches, and reads `len(element.proto.spec)` of every
-plotly_chart: the JSON Streamlit sends to the browser for it. Prints each chart's bytes, its
-budget and the share used, and the total per tab. tests/test_payload.py asserts BUDGETS.
+plotly_chart: the JSON Streamlit sends to the browser for it; the tabs that draw regression
+also with `dataset=sine`. Prints each chart's bytes, its budget and the share used, and the
+total per tab. tests/test_payload.py asserts BUDGETS and REGRESSION_BUDGETS.
 """
 
 from __future__ import annotations
@@ -44,6 +45,16 @@ BUDGETS = {
     ("handmade", "handmade_boundary"): 55_000,  # (43,648)
     ("handmade", "handmade_knockouts"): 15_000,  # (8,083)
 }
+# The same with a regression set (REGRESSION_DATASET), on the tabs that draw its curves.
+REGRESSION_DATASET = "sine"
+REGRESSION_TABS = ("action", "handmade")
+REGRESSION_BUDGETS = {
+    ("action", "animation"): 325_000,  # (257,940): the diagram's frames, and 24 × 2 curves
+    ("action", "history"): 12_500,  # (9,821)
+    ("handmade", "handmade_network"): 25_000,  # (19,928)
+    ("handmade", "handmade_curve"): 14_000,  # (10,991)
+    ("handmade", "handmade_knockouts"): 11_000,  # (8,126)
+}
 
 
 def chart_key(element) -> str:
@@ -53,29 +64,35 @@ def chart_key(element) -> str:
     return element_id.split("-", 2)[-1] if element_id.startswith("$$ID-") else element_id
 
 
-def measure(tab: str, projector: bool = False) -> dict[str, int]:
-    """Bytes of every chart's spec on `tab` at default settings, by chart key, in page order."""
+def measure(tab: str, projector: bool = False, dataset: str | None = None) -> dict[str, int]:
+    """Bytes of every chart's spec on `tab` at default settings (but `dataset` if given), by
+    chart key, in page order."""
     from dropout_viz.ui import cache
 
     cache.clear_all()  # as tests/conftest.py does between AppTests: train from scratch
-    at = app(tab=tab, **MODES["projector" if projector else "normal"]).run()
+    url = {"tab": tab, **MODES["projector" if projector else "normal"],
+           **({"dataset": dataset} if dataset else {})}
+    at = app(**url).run()
     if at.exception:
         raise RuntimeError(f"{tab}: " + "; ".join(e.message for e in at.exception))
     return {chart_key(e): len(e.proto.spec) for e in at.get("plotly_chart")}
 
 
 def rows() -> list[tuple[str, ...]]:
+    cases = [(mode, tab, None, BUDGETS) for mode in MODES for tab in TABS]
+    cases += [(mode, tab, REGRESSION_DATASET, REGRESSION_BUDGETS) for mode in MODES
+              for tab in REGRESSION_TABS]
     table = []
-    for mode in MODES:
-        for tab in TABS:
-            sizes = measure(tab, projector=mode == "projector")
-            for key, size in sizes.items():
-                budget = BUDGETS.get((tab, key))
-                table.append((mode, tab, key, f"{size:,}", f"{budget:,}" if budget else "none",
-                              f"{size / budget:.0%}" if budget else "-"))
-            total, budget = sum(sizes.values()), sum(BUDGETS.get((tab, k), 0) for k in sizes)
-            table.append((mode, tab, "total", f"{total:,}", f"{budget:,}",
-                          f"{total / budget:.0%}" if budget else "-"))
+    for mode, tab, dataset, budgets in cases:
+        sizes = measure(tab, projector=mode == "projector", dataset=dataset)
+        mode_name = f"{mode}, {dataset}" if dataset else mode
+        for key, size in sizes.items():
+            budget = budgets.get((tab, key))
+            table.append((mode_name, tab, key, f"{size:,}", f"{budget:,}" if budget else "none",
+                          f"{size / budget:.0%}" if budget else "-"))
+        total, budget = sum(sizes.values()), sum(budgets.get((tab, k), 0) for k in sizes)
+        table.append((mode_name, tab, "total", f"{total:,}", f"{budget:,}",
+                      f"{total / budget:.0%}" if budget else "-"))
     return table
 
 

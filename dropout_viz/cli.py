@@ -19,6 +19,7 @@ from dropout_viz import export, pipeline
 from dropout_viz.presets import apply_preset, load_presets
 from dropout_viz.schema import DATA_FIELDS, FIELD_SPECS, TRAIN_FIELDS, FieldSpec
 from dropout_viz.settings import DEFAULTS, Settings, format_value
+from dropout_viz.tab_figures import FIGURE_BUILDERS
 
 TRAIN_OPTIONS = DATA_FIELDS + TRAIN_FIELDS
 # Every field but the page-only ones (the teacher's view and the preset marker).
@@ -99,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
                                help="folder to write into (created if missing)")
     export_parser.add_argument("--no-png", action="store_true",
                                help="write HTML only, even if PNG export is available")
+    export_parser.add_argument("--tab", dest="tabs", action="append",
+                               choices=list(FIGURE_BUILDERS), metavar="TAB",
+                               help="write only this tab's figures (repeat for several): "
+                                    + ", ".join(FIGURE_BUILDERS) + ". Default: every tab.")
     add_settings_options(export_parser, EXPORT_OPTIONS)
     return parser
 
@@ -137,8 +142,8 @@ def run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 def run_export(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     settings = _checked(lambda: settings_from_args(args, EXPORT_OPTIONS), parser)
     run = _train(settings)
-    report = export.write_export(run, settings, args.out,
-                                 png=False if args.no_png else None)
+    report = export.write_export(run, settings, args.out, png=False if args.no_png else None,
+                                 tabs=tuple(args.tabs) if args.tabs else None)
     for path in report.written:
         print(path)
     if not args.no_png and not report.png:

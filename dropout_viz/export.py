@@ -106,8 +106,9 @@ class ExportReport:
 
 
 def write_export(run: TrainingRun, settings: Settings, out_dir: Path | str,
-                 png: bool | None = None) -> ExportReport:
-    """Write every tab's figures (HTML, and PNG when possible), history.csv and weights.npz.
+                 png: bool | None = None, tabs: tuple[str, ...] | None = None) -> ExportReport:
+    """Write every tab's figures (or those of `tabs`; HTML, and PNG when possible),
+    history.csv and weights.npz.
 
     plotly.js is written once, as plotly.min.js, and every HTML file loads it from beside itself
     (always rewritten, so a copy left by an older Plotly version cannot stay behind)."""
@@ -115,7 +116,7 @@ def write_export(run: TrainingRun, settings: Settings, out_dir: Path | str,
     out.mkdir(parents=True, exist_ok=True)
     png = png_engine_available() if png is None else png
     written: list[Path] = []
-    for tab, figures in tab_figures(run, settings).items():
+    for tab, figures in tab_figures(run, settings, tabs).items():
         for name, fig in figures.items():
             stem = f"{tab}-{_slug(name)}"
             path = out / f"{stem}.html"

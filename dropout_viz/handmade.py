@@ -7,11 +7,13 @@ and units counted from 1, so "1.3" is the third unit of the first hidden layer.
 * `parse_drop` / `known_units` / `format_drop`: the `drop=1.3,1.7,2.12` link value. Junk gets a
   warning naming it and is ignored; nothing raises.
 * `keep_masks`: the hand-made 0/1 keep mask per dropout site. Its predictions are the engine's
-  one forward pass, `MLP.predict_proba(X, keep_masks)`: the thinned network exactly as it would
-  run in training (standard dropout: kept units as they are; inverted: kept units × 1/q).
+  one forward pass, `MLP.predict_proba(X, keep_masks)` (a regression network's curve:
+  `MLP.predict`): the thinned network exactly as it would run in training (standard dropout:
+  kept units as they are; inverted: kept units × 1/q).
 * `knockouts`: remove each hidden unit alone from the test-time network, then pairs of units,
-  and measure the test accuracy and loss. A pair's interaction is what removing both costs
-  minus the sum of what removing each costs.
+  and measure the test accuracy and loss (for regression the loss is the test MSE, and there
+  is no accuracy). A pair's interaction is what removing both costs minus the sum of what
+  removing each costs.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from dropout_viz import pipeline
-from dropout_viz.engine import MLP, accuracy, log_loss, sample_keep_masks, thinned_predict
+from dropout_viz.data import Dataset
+from dropout_viz.engine import MLP, sample_keep_masks, thinned_predict
 from dropout_viz.schema import clip
 
 Unit = tuple[int, int]  # (layer, unit): layer 0 = inputs, hidden layers from 1; units from 1
@@ -33,7 +36,12 @@ DROP_PARAM = "drop"  # the URL parameter
 MAX_DROP_TEXT = 4000  # longer link values are cut here (a 4 × 256 network needs ~6 chars a unit)
 ITEM = re.compile(r"([0-9]{1,4})\.([0-9]{1,4})")
 PAIR_UNITS = 16  # pairs are measured among this many units of each network (all pairs of 16)
-MEASURES = ("accuracy", "loss")
+MEASURES = ("accuracy", "loss")  # a regression network has only "loss": its test MSE
+
+
+def measures(net: MLP) -> tuple[str, ...]:
+    """What a knock-out can measure on this network."""
+    return ("loss",) if net.loss == "mse" else MEASURES
 
 
 def unit_name(unit: Unit) -> str:
@@ -129,13 +137,24 @@ def hand_made_proba(net: MLP, X: np.ndarray, dropped: Iterable[Unit]) -> np.ndar
     return net.predict_proba(X, keep_masks(net.site_sizes, dropped))
 
 
+def hand_made_curve(net: MLP, points: np.ndarray, dropped: Iterable[Unit]) -> np.ndarray:
+    """A regression network's sub-network without the `dropped` units: its outputs (n,) at
+    points (n, 1), from the engine's forward."""
+    return net.predict(points, keep_masks(net.site_sizes, dropped))[:, 0]
+
+
+def hand_made_score(net: MLP, dataset: Dataset, dropped: Iterable[Unit]) -> float:
+    """The sub-network's test accuracy, or test MSE for regression (pipeline.score_on_test)."""
+    return pipeline.score_on_test(net, dataset, keep_masks(net.site_sizes, dropped))
+
+
 # ----------------------------------------------------------------------------- which units matter
 
 
 def test_time_network(net: MLP) -> MLP:
     """The test-time network as a network without dropout rates, so that a 0/1 mask on it
     removes units from the network that predicts (standard dropout: weights × q)."""
-    return MLP(net.test_time_weights(), net.biases, net.activation)
+    return MLP(net.test_time_weights(), net.biases, net.activation, loss=net.loss)
 
 
 def hidden_units(net: MLP) -> tuple[Unit, ...]:
@@ -143,32 +162,35 @@ def hidden_units(net: MLP) -> tuple[Unit, ...]:
                  for unit in range(1, n + 1))
 
 
-def scores_without(net: MLP, X: np.ndarray, y: np.ndarray,
-                   removals: Sequence[Sequence[Unit]]) -> tuple[np.ndarray, np.ndarray]:
+def scores_without(net: MLP, X: np.ndarray, y: np.ndarray, removals: Sequence[Sequence[Unit]]
+                   ) -> tuple[np.ndarray | None, np.ndarray]:
     """(accuracy, loss) of the test-time network with each group of units removed: all groups
-    as one stack of masks through the engine's forward pass."""
+    as one stack of masks through the engine's forward pass. For a regression network
+    (None, MSE): it has no accuracy, and its loss is the MSE."""
     plain = test_time_network(net)
     masks = [keep_masks(net.site_sizes, group) for group in removals]
     stacked = [np.stack([m[site] for m in masks]) for site in range(len(net.site_sizes))]
-    probs = thinned_predict(plain, X, stacked)
-    return (np.array([accuracy(p, y) for p in probs]),
-            np.array([log_loss(p, y) for p in probs]))
+    scored = [pipeline.scores(values, y) for values in thinned_predict(plain, X, stacked)]
+    if net.loss == "mse":
+        return None, np.array([s.mse for s in scored])
+    return np.array([s.accuracy for s in scored]), np.array([s.log_loss for s in scored])
 
 
 @dataclass(frozen=True)
 class Knockouts:
     """Test scores of the test-time network without one hidden unit, and without two.
 
-    A cost is how much worse removal makes it: accuracy lost, or loss gained.
+    A cost is how much worse removal makes it: accuracy lost, or loss gained (for regression
+    the rise in test MSE; its accuracies are None).
     """
 
     units: tuple[Unit, ...]  # every hidden unit, in network order
-    base_accuracy: float
+    base_accuracy: float | None
     base_loss: float
-    accuracy: np.ndarray  # (U,) with that one unit removed
+    accuracy: np.ndarray | None  # (U,) with that one unit removed
     loss: np.ndarray
     pairs: tuple[tuple[int, int], ...]  # indices into `units`
-    pair_accuracy: np.ndarray  # (P,) with both removed
+    pair_accuracy: np.ndarray | None  # (P,) with both removed
     pair_loss: np.ndarray
 
     def cost(self, measure: str) -> np.ndarray:
@@ -189,9 +211,12 @@ class Knockouts:
         return self.pair_cost(measure) - single[firsts] - single[seconds]
 
     def order(self, measure: str) -> np.ndarray:
-        """Unit indices, costliest first (ties: by the other measure, then network order)."""
-        other = self.cost("loss" if measure == "accuracy" else "accuracy")
-        return np.lexsort((np.arange(len(self.units)), -other, -self.cost(measure)))
+        """Unit indices, costliest first (ties: by the other measure if any, then network
+        order)."""
+        keys = [np.arange(len(self.units))]
+        if self.accuracy is not None:
+            keys.append(-self.cost("loss" if measure == "accuracy" else "accuracy"))
+        return np.lexsort((*keys, -self.cost(measure)))
 
     def strongest(self, measure: str, n: int) -> np.ndarray:
         """Indices into `pairs` of the n largest |interaction|, largest first."""
@@ -220,12 +245,13 @@ def knockouts(net: MLP, X: np.ndarray, y: np.ndarray, pair_units: int = PAIR_UNI
     units = hidden_units(net)
     # The whole network first, in the same stack, so a unit that changes nothing costs 0.
     acc, loss = scores_without(net, X, y, [()] + [(u,) for u in units])
-    (base_acc, acc), (base_loss, loss) = (acc[0], acc[1:]), (loss[0], loss[1:])
+    base_acc, acc = (None, None) if acc is None else (float(acc[0]), acc[1:])
+    base_loss, loss = float(loss[0]), loss[1:]
     candidates = pair_candidates(loss - base_loss, pair_units)
     pairs = tuple(itertools.combinations(candidates.tolist(), 2))
     if pairs:
         pair_acc, pair_loss = scores_without(net, X, y, [(units[i], units[j]) for i, j in pairs])
     else:
-        pair_acc = pair_loss = np.zeros(0)
-    return Knockouts(units, float(base_acc), float(base_loss), acc, loss, pairs, pair_acc,
-                     pair_loss)
+        pair_acc = None if acc is None else np.zeros(0)
+        pair_loss = np.zeros(0)
+    return Knockouts(units, base_acc, base_loss, acc, loss, pairs, pair_acc, pair_loss)

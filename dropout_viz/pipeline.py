@@ -133,6 +133,16 @@ def scores(values: np.ndarray, y: np.ndarray) -> Scores:
     return Scores(accuracy(values, y), log_loss(values, y))
 
 
+def score_on_test(net: MLP, dataset: Dataset,
+                  keep_masks: list[np.ndarray] | None = None) -> float:
+    """What a panel's title reports: the test accuracy of a classifier, or the test MSE of a
+    regression network (`scores`). keep_masks=None is the test-time network."""
+    X, y = dataset.X_test, dataset.y_test
+    if net.loss == "mse":
+        return scores(net.predict(X, keep_masks), y).mse
+    return accuracy(net.predict_proba(X, keep_masks), y)
+
+
 def thinned_and_full(net: MLP, keep_mask: list[np.ndarray], points: np.ndarray,
                      dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
     """Probabilities of one thinned sub-network and of the test-time network at the same points

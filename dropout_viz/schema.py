@@ -193,8 +193,8 @@ FIELD_SPECS: dict[str, FieldSpec] = {spec.name: spec for spec in (
       help="How many points to generate, before the train/test split."),
     F("noise", "data", "float", default=0.35, label="Noise", what="the noise",
       min=0.0, max=1.0, step=0.05,
-      help="How much the classes overlap. More noise with few points makes over-fitting easy "
-           "to see."),
+      help="How much the classes overlap (regression: how far the points scatter around the "
+           "curve). More noise with few points makes over-fitting easy to see."),
     F("test_fraction", "data", "float", default=0.4, label="Test fraction",
       what="the test fraction", min=0.1, max=0.9, step=0.05,
       help="Share of the points held out to measure generalisation."),

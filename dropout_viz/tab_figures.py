@@ -12,12 +12,18 @@ import plotly.graph_objects as go
 
 from dropout_viz import ensemble, experiments, pipeline
 from dropout_viz.data import Dataset
-from dropout_viz.engine import MLP, TrainingRun, accuracy
+from dropout_viz.engine import MLP, TrainingRun
 from dropout_viz.figures import boundary_panels, history_figure, network_figure
 from dropout_viz.figures.animation import BoundaryFrames, epoch_animation_figure
 from dropout_viz.figures.ensemble import ensemble_figures
 from dropout_viz.figures.experiments import experiments_figures
 from dropout_viz.figures.lesson import unit_input_figure
+from dropout_viz.figures.regression import (
+    CurveFrames,
+    curves_figure,
+    test_time_curve,
+    thinned_curve,
+)
 from dropout_viz.lesson import default_probe, probe_result
 from dropout_viz.settings import Settings
 
@@ -29,7 +35,18 @@ FRAME_GRID = 40  # boundary grid of the frames (the single-epoch export keeps 10
 
 
 def output_names(dataset: Dataset) -> list[str]:
+    """The diagram's output units: one per class, or a regression network's one output y."""
+    if dataset.task == "regression":
+        return ["y"]
     return [f"class {name}" for name in dataset.class_names]
+
+
+def input_names(dataset: Dataset) -> list[str] | None:
+    """The diagram's input units by name where there are few (x1, x2; a curve's x); the 64
+    pixels of digits go unnamed."""
+    if pipeline.is_planar(dataset) or pipeline.is_curve(dataset):
+        return list(dataset.feature_names)
+    return None
 
 
 def net_title(settings: Settings) -> str:
@@ -47,59 +64,80 @@ def frame_epochs(run: TrainingRun, max_frames: int = MAX_FRAMES) -> np.ndarray:
 
 def thinned_and_full_view(net: MLP, keep_mask: list[np.ndarray], dataset: Dataset,
                           grid: pipeline.Grid) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """One thinned sub-network and the full network: their probabilities on the grid and
-    their test accuracies (thinned, full, thinned_acc, full_acc)."""
+    """One thinned sub-network and the full network at the grid's points and their test scores
+    (thinned, full, thinned_score, full_score): class probabilities and test accuracies, or
+    for a curve the outputs (R,) and test MSEs."""
     thinned, full = pipeline.thinned_and_full(net, keep_mask, grid.points)
-    thinned_acc = accuracy(net.predict_proba(dataset.X_test, keep_mask), dataset.y_test)
-    full_acc = accuracy(net.predict_proba(dataset.X_test), dataset.y_test)
-    return thinned, full, thinned_acc, full_acc
+    if pipeline.is_curve(dataset):
+        thinned, full = thinned[:, 0], full[:, 0]
+    return (thinned, full, pipeline.score_on_test(net, dataset, keep_mask),
+            pipeline.score_on_test(net, dataset))
+
+
+def panel_frames(dataset: Dataset, nets: list[MLP], masks: list[list[np.ndarray]],
+                 settings: Settings) -> BoundaryFrames | CurveFrames | None:
+    """The animation's panel beside the diagram: both networks' boundaries on the plane, or
+    their curves over the points; None for inputs with no picture (digits)."""
+    curve = pipeline.is_curve(dataset)
+    if not (curve or pipeline.is_planar(dataset)):
+        return None
+    grid = pipeline.grid_for(dataset, resolution=None if curve else FRAME_GRID)
+    # Each epoch's thinned and full network run as one stack of two, in float32 (one stack
+    # of all epochs is slower: its layers no longer fit in the processor's cache).
+    views = [thinned_and_full_view(net, mask, dataset, grid)
+             for net, mask in zip(nets, masks, strict=True)]
+    thinned, full, thinned_score, full_score = zip(*views, strict=True)
+    data = (dataset.X_train, dataset.y_train, dataset.X_test, dataset.y_test)
+    if curve:
+        return CurveFrames(grid.xs, np.stack(thinned), np.stack(full), list(thinned_score),
+                           list(full_score), *data, full_title=net_title(settings))
+    return BoundaryFrames(grid.xs, grid.ys, np.stack(thinned), np.stack(full),
+                          list(thinned_score), list(full_score), *data,
+                          n_classes=dataset.n_classes, full_title=net_title(settings))
 
 
 def animation_figure(run: TrainingRun, settings: Settings,
                      max_frames: int = MAX_FRAMES) -> go.Figure:
-    """The thinned network and both boundaries at every frame epoch, as one animated figure
-    (the browser scrubs it without the server). Shown masks: first example / mini-batch."""
+    """The thinned network and both boundaries (or curves) at every frame epoch, as one
+    animated figure (the browser scrubs it without the server). Shown masks: first example /
+    mini-batch."""
     dataset = run.dataset
     epochs = frame_epochs(run, max_frames)
     nets = [run.network(int(e)) for e in epochs]
     masks = [pipeline.view_mask(run.keep_masks(int(e), 0)) for e in epochs]
-    planar = pipeline.is_planar(dataset)
-    boundary = None
-    if planar:
-        grid = pipeline.grid_for(dataset, resolution=FRAME_GRID)
-        # Each epoch's thinned and full network run as one stack of two, in float32 (one stack
-        # of all epochs is slower: its layers no longer fit in the processor's cache).
-        views = [thinned_and_full_view(net, mask, dataset, grid)
-                 for net, mask in zip(nets, masks, strict=True)]
-        thinned, full, thinned_acc, full_acc = zip(*views, strict=True)
-        boundary = BoundaryFrames(
-            grid.xs, grid.ys, np.stack(thinned), np.stack(full), list(thinned_acc),
-            list(full_acc), dataset.X_train, dataset.y_train, dataset.X_test, dataset.y_test,
-            n_classes=dataset.n_classes, full_title=net_title(settings))
     return epoch_animation_figure(
         [int(e) + 1 for e in epochs], [net.weights for net in nets], masks,
-        input_names=list(dataset.feature_names) if planar else None,
-        output_names=output_names(dataset), boundary=boundary, projector=settings.projector)
+        input_names=input_names(dataset), output_names=output_names(dataset),
+        boundary=panel_frames(dataset, nets, masks, settings), projector=settings.projector)
 
 
 def action_figures(run: TrainingRun, settings: Settings, epoch: int) -> dict[str, go.Figure]:
-    """The tab's figures at one epoch (what the command-line export writes)."""
+    """The tab's figures at one epoch (what the command-line export writes): the thinned
+    network, both networks' boundaries (a plane) or curves (regression), the history."""
     dataset = run.dataset
     net = run.network(epoch)
     keep_mask = pipeline.view_mask(run.keep_masks(epoch, 0))
     projector = settings.projector
-    planar = pipeline.is_planar(dataset)
     figures = {"network": network_figure(
-        net.weights, keep_mask, input_names=list(dataset.feature_names) if planar else None,
+        net.weights, keep_mask, input_names=input_names(dataset),
         output_names=output_names(dataset), title=f"Thinned network of epoch {epoch + 1}",
         projector=projector)}
-    if planar:
+    thinned_name = f"Thinned network, epoch {epoch + 1}"
+    if pipeline.is_curve(dataset):
+        grid = pipeline.grid_for(dataset)
+        thinned, full, thinned_mse, full_mse = thinned_and_full_view(net, keep_mask, dataset,
+                                                                     grid)
+        figures["curves"] = curves_figure(
+            grid.xs, [thinned_curve(thinned_name, thinned, thinned_mse),
+                      test_time_curve(net_title(settings), full, full_mse)],
+            dataset.X_train, dataset.y_train, dataset.X_test, dataset.y_test,
+            projector=projector)
+    elif pipeline.is_planar(dataset):
         grid = pipeline.grid_for(dataset)
         thinned, full, thinned_acc, full_acc = thinned_and_full_view(net, keep_mask, dataset,
                                                                      grid)
         figures["boundary"] = boundary_panels(
-            [{"grid_probs": thinned, "title": f"Thinned network, epoch {epoch + 1}",
-              "accuracy": thinned_acc},
+            [{"grid_probs": thinned, "title": thinned_name, "accuracy": thinned_acc},
              {"grid_probs": full, "title": net_title(settings), "accuracy": full_acc}],
             grid.xs, grid.ys, dataset.X_train, dataset.y_train, dataset.X_test,
             dataset.y_test, n_classes=dataset.n_classes, ncols=2, projector=projector,

@@ -181,7 +181,7 @@ def test_every_control_runs_at_its_extremes(name, value):
     run = cached_run(settings)
     charts = charts_by_key(at)
     dataset = run.dataset
-    expected_sizes = [dataset.n_features, *settings.hidden, dataset.n_classes]
+    expected_sizes = [dataset.n_features, *settings.hidden, dataset.n_outputs]
     assert charts["animation"]["layout"]["meta"]["layer_sizes"] == expected_sizes
     if run.diverged_at is None:
         assert charts["history"]["layout"]["meta"]["n_epochs"] == settings.epochs
@@ -195,6 +195,11 @@ def test_every_control_runs_at_its_extremes(name, value):
             assert z.shape == (FRAME_GRID, FRAME_GRID)
             top = 100 if dataset.n_classes == 2 else 1
             assert np.all((z[~np.isnan(z)] >= 0) & (z[~np.isnan(z)] <= top))
+    elif pipeline.is_curve(dataset):  # regression: both networks' curves over the points
+        for role in ("thinned", "test_time", "train", "test"):
+            assert len(traces(charts["animation"], role=role)) == 1, role
+        assert not traces(charts["animation"], role="probability")
+        assert any("test MSE" in c.value for c in at.caption)
     else:
         assert not traces(charts["animation"], role="probability")
         assert any("no plane to draw" in c.value for c in at.caption)

@@ -185,3 +185,25 @@ def test_python_dash_m_entry_point():
     result = subprocess.run([sys.executable, "-m", "dropout_viz", "--help"], cwd=ROOT,
                             capture_output=True, text=True, check=True)
     assert "train" in result.stdout and "export" in result.stdout
+
+
+def test_export_of_a_regression_run_writes_the_action_tabs_curves(tmp_path, capsys):
+    out = tmp_path / "sine"
+    args = ["--dataset", "sine", "--epochs", "3", "--width", "8"]
+    assert cli.main(["export", *args, "--tab", "action", "--out", str(out), "--no-png"]) == 0
+    names = {path.name for path in out.iterdir()}
+    assert {"action-network.html", "action-curves.html", "action-history.html", "history.csv",
+            "weights.npz", "settings.json"} <= names
+    assert not any(name.startswith(("ensemble-", "experiments-", "learn-")) for name in names)
+    # The curves chart states the final epoch's test MSEs, as training the settings gives them.
+    settings = Settings(dataset="sine", epochs=3, width=8)
+    run = pipeline.train_for(settings.train_key())
+    full_mse = pipeline.scores(run.network().predict(run.dataset.X_test), run.dataset.y_test).mse
+    html = (out / "action-curves.html").read_text(encoding="utf-8")
+    assert f"Full network, weights × q: test MSE {full_mse:.3f}" in html
+    rows = list(csv.reader(io.StringIO((out / "history.csv").read_text())))
+    assert rows[0] == ["epoch", *run.history] and "test_acc" not in rows[0]
+    with np.load(out / "weights.npz") as weights:
+        assert weights["W0"].shape == (1, 8) and weights["W2"].shape == (8, 1)
+    assert cli.main(["train", *args]) == 0
+    assert f"  test_mse       {run.history['test_loss'][-1]:.4f}\n" in capsys.readouterr().out

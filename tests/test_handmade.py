@@ -1,7 +1,7 @@
 """Build a sub-network by hand: the drop= link, the mask, knock-outs (pure), and the tab (AppTest).
 
 The tab's numbers are checked against direct evaluation through the engine's one forward pass,
-`MLP.predict_proba(X, keep_masks)`.
+`MLP.predict_proba(X, keep_masks)` (for regression `MLP.predict`, and the MSE).
 """
 
 from __future__ import annotations
@@ -126,6 +126,58 @@ def test_pairs_are_among_the_costliest_units_and_sorted(run):
         assert np.all(np.diff(result.cost(measure)[result.order(measure)]) <= 0)
         strength = np.abs(result.interaction(measure))[result.strongest(measure, 6)]
         assert np.all(np.diff(strength) <= 0)
+
+
+# ----------------------------------------------------------------------------- regression
+
+SINE = DEFAULTS.replace(dataset="sine", width=8, epochs=20)
+
+
+@pytest.fixture(scope="module")
+def sine_run():
+    return pipeline.train_for(SINE.train_key())
+
+
+def direct_mse(net: MLP, X, y, removed) -> float:
+    """The test-time network without `removed`: its outputs from the weights, and their MSE."""
+    plain = MLP(net.test_time_weights(), net.biases, net.activation, loss="mse")
+    outputs = plain.predict(X, hm.keep_masks(net.site_sizes, removed))
+    return float(np.mean((outputs[:, 0] - y) ** 2))
+
+
+def test_a_regression_sub_network_is_the_engines_thinned_network(sine_run):
+    net, data = sine_run.network(), sine_run.dataset
+    dropped = ((1, 2), (1, 5), (2, 8))
+    masks = hm.keep_masks(net.site_sizes, dropped)
+    line = pipeline.grid_for(data)
+    np.testing.assert_array_equal(hm.hand_made_curve(net, line.points, dropped),
+                                  net.predict(line.points, masks)[:, 0])
+    mse = float(np.mean((net.predict(data.X_test, masks)[:, 0] - data.y_test) ** 2))
+    assert hm.hand_made_score(net, data, dropped) == pytest.approx(mse, rel=1e-12)
+    assert hm.hand_made_score(net, data, dropped) != hm.hand_made_score(net, data, ())
+
+
+def test_regression_knockouts_equal_direct_evaluation_in_mse(sine_run):
+    net, data = sine_run.network(), sine_run.dataset
+    result = hm.knockouts(net, data.X_test, data.y_test, pair_units=5)
+    assert hm.measures(net) == ("loss",)
+    assert result.accuracy is None and result.base_accuracy is None
+    assert result.base_loss == pytest.approx(direct_mse(net, data.X_test, data.y_test, ()),
+                                             rel=1e-12)
+    assert len(result.units) == 16 and len(result.pairs) == 10
+    for i, unit in enumerate(result.units):
+        mse = direct_mse(net, data.X_test, data.y_test, [unit])
+        assert result.loss[i] == pytest.approx(mse, rel=1e-12)
+        # Dropping a unit that matters RAISES the MSE: its cost is the rise, > 0.
+        assert result.cost("loss")[i] == pytest.approx(mse - result.base_loss, abs=1e-12)
+    assert (result.cost("loss") > 0).any()
+    for p, (i, j) in enumerate(result.pairs):
+        both = direct_mse(net, data.X_test, data.y_test, [result.units[i], result.units[j]])
+        assert result.pair_loss[p] == pytest.approx(both, rel=1e-12)
+        single = result.cost("loss")
+        assert result.interaction("loss")[p] == pytest.approx(
+            both - result.base_loss - single[i] - single[j])
+    assert np.all(np.diff(result.cost("loss")[result.order("loss")]) <= 0)
 
 
 # ----------------------------------------------------------------------------- the tab

@@ -8,9 +8,10 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from helpers import app, assert_clean
+from helpers import app, assert_clean, charts_by_key, traces
 from streamlit.testing.v1 import AppTest
 
+from dropout_viz import pipeline
 from dropout_viz.csv_data import dataset_from_csv
 from dropout_viz.ui import cache, upload
 
@@ -105,6 +106,36 @@ def test_good_file_is_trained_on_under_a_key_naming_its_content():
     assert run.epochs_completed == 5
     # Points and noise do not apply to a file.
     assert at.slider(key="n_samples").disabled and at.slider(key="noise").disabled
+
+
+def curve_csv(n: int = 40) -> bytes:
+    rows = [f"{i / 4:.3f},{(i * 7) % 11 / 5 - 1:.3f}" for i in range(n)]
+    return ("x,y\n" + "\n".join(rows) + "\n").encode()
+
+
+def test_an_x_y_file_trains_a_regression_and_draws_its_curves():
+    content = curve_csv()
+    at = app(epochs="5", width="8").run()
+    send(at, "curve.csv", content)
+    assert_clean(at)
+    assert not at.error
+    assert at.session_state["dataset"] == "upload"
+    assert "Using: curve.csv, 40 points, regression." in [c.value for c in at.caption]
+    # The picker names the regression sets, and this file, as such.
+    assert {"upload (regression)", "sine (regression)", "moons"} <= set(
+        at.selectbox(key="dataset").options)
+    [key] = [k for k in cache.RUNS._items if k.data.dataset == "upload"]
+    run = cache.RUNS.get(key)
+    expected = dataset_from_csv(content, test_fraction=0.4, seed=0)
+    assert run.task == "regression" and (run.dataset.X_train == expected.X_train).all()
+    charts = charts_by_key(at)
+    assert set(charts) == {"animation", "history"}
+    animation = charts["animation"]
+    assert animation["layout"]["meta"]["layer_sizes"] == [1, 8, 8, 1]
+    net = run.network()
+    full_mse = pipeline.scores(net.predict(run.dataset.X_test), run.dataset.y_test).mse
+    assert animation["layout"]["meta"]["frames"][-1]["full_mse"] == pytest.approx(full_mse)
+    assert traces(animation, role="thinned") and traces(animation, role="test_time")
 
 
 def test_a_bad_file_after_a_good_one_keeps_the_good_one():

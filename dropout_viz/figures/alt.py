@@ -287,11 +287,14 @@ def unit_maps_alt(fig: go.Figure, epoch: int, accuracy: float) -> str:
             f"that epoch's mask" + (f": {_join(dropped)}." if dropped else "."))
 
 
-def network_alt(fig: go.Figure, accuracy: float | None = None) -> str:
+def network_alt(fig: go.Figure, accuracy: float | None = None, mse: float | None = None) -> str:
+    """A diagram: its dropped units, and the test accuracy (or MSE) of the network drawn."""
     m = _meta(fig)
     title = _plain(fig.layout.title.text) or "Network " + " → ".join(
         str(n) for n in m["layer_sizes"])
     text = f"{title}: {dropped_text(m['layer_sizes'], m['n_dropped'])}"
     if accuracy is not None:
         text += f"; test accuracy {accuracy:.1%}"
+    if mse is not None:
+        text += f"; test MSE {mse:.3f} ({MSE_UNITS})"
     return text + "."

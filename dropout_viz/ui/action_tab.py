@@ -1,5 +1,6 @@
 """The "Dropout in action" tab: the thinned network of epoch e, its boundary beside the full
-network's, and the training curves. Scrubbing and Play run in the browser (animation frames)."""
+network's (for regression both networks' curves over the points), and the training curves.
+Scrubbing and Play run in the browser (animation frames)."""
 
 from __future__ import annotations
 
@@ -88,26 +89,40 @@ def animation_view(animation: AnimatedFigure, one_screen: bool = False) -> None:
         help="The chart's own epoch slider and ▶ Play work with the mouse; this one works "
              "with the keyboard too: focus it (Tab) and press ← or → for the previous or next "
              "kept epoch, Home or End for the first or last. The chart above then shows that "
-             "epoch's thinned network and boundaries.")
+             "epoch's thinned network and its boundaries or curves.")
     st.session_state[EPOCH_SHOWN] = st.session_state[EPOCH_KEY]
+
+
+def has_panel(dataset) -> bool:
+    """The animation draws a panel beside the diagram: boundaries on a plane, or curves."""
+    return pipeline.is_planar(dataset) or pipeline.is_curve(dataset)
+
+
+def animation_caption(dataset, n_frames: int) -> str:
+    """What the animation shows and how to step through it, for this kind of data."""
+    steps = (f"Drag the epoch slider or press ▶ Play: {n_frames} of the kept epochs, stepped "
+             "through in your browser. ")
+    keyboard = f" With the keyboard, use the “{EPOCH_LABEL}” slider under the chart."
+    if pipeline.is_curve(dataset):
+        return (steps + "Filled points train, hollow points test; the panel's title gives "
+                "each network's test MSE (y standardised). The thinned network's curve "
+                "(solid) is one member of the ensemble; the full network's (dashed) is what "
+                "dropout predicts with." + keyboard)
+    if pipeline.is_planar(dataset):
+        return (steps + "Filled points train, hollow points test; panel titles give test "
+                "accuracy. The thinned network is one member of the ensemble; the full "
+                "network is what dropout predicts with." + keyboard)
+    return (f"Drag the epoch slider or press ▶ Play: {n_frames} of the kept epochs. "
+            f"The {dataset.name} data have {dataset.n_features} inputs, so there is no plane "
+            "to draw a decision boundary on; the curves below and the Experiments tab show "
+            "how the network does." + keyboard)
 
 
 def epoch_view(run: TrainingRun, settings: Settings, key: TrainKey) -> None:
     animation = cached_animation(run, settings, key)
-    one_screen = settings.projector and pipeline.is_planar(run.dataset)
+    one_screen = settings.projector and has_panel(run.dataset)
     st.fragment(animation_view)(animation, one_screen)
-    n_frames = len(animation.spec["frames"])
-    keyboard = (f" With the keyboard, use the “{EPOCH_LABEL}” slider under the chart.")
-    if pipeline.is_planar(run.dataset):
-        st.caption(f"Drag the epoch slider or press ▶ Play: {n_frames} of the kept epochs, "
-                   "stepped through in your browser. Filled points train, hollow points test; "
-                   "panel titles give test accuracy. The thinned network is one member of the "
-                   "ensemble; the full network is what dropout predicts with." + keyboard)
-    else:
-        st.caption(f"Drag the epoch slider or press ▶ Play: {n_frames} of the kept epochs. "
-                   "Digits have 64 inputs, so there is no plane to draw a decision boundary "
-                   "on; the curves below and the Experiments tab show how the network does."
-                   + keyboard)
+    st.caption(animation_caption(run.dataset, len(animation.spec["frames"])))
     st.caption(scope_caption(settings, run))
     history = history_base(run, settings, key)
     st.plotly_chart(history, key="history", config=PLOTLY_CONFIG, alt=alt.history_alt(history))

@@ -1,7 +1,8 @@
 """The "Build a sub-network" tab: drop units by hand (a click on the diagram, or the keyboard
-twin below it), see that sub-network's boundary beside the full network's, and measure which
-units matter. Computation lives in dropout_viz.handmade; the dropped units live in the page's
-state (state.dropped), which the URL mirrors as `drop=`."""
+twin below it), see that sub-network's boundary beside the full network's (for regression
+both curves over the points), and measure which units matter. Computation lives in
+dropout_viz.handmade; the dropped units live in the page's state (state.dropped), which the
+URL mirrors as `drop=`."""
 
 from __future__ import annotations
 
@@ -10,13 +11,13 @@ import streamlit as st
 
 from dropout_viz import handmade as hm
 from dropout_viz import pipeline
-from dropout_viz.engine import MLP, TrainingRun, accuracy
+from dropout_viz.engine import MLP, TrainingRun
 from dropout_viz.experiments import run_label
 from dropout_viz.figures import PLOTLY_CONFIG, alt, boundary_panels, network_figure
 from dropout_viz.figures import handmade as fh
 from dropout_viz.figures.network import MAX_NODES
 from dropout_viz.settings import Settings, TrainKey
-from dropout_viz.tab_figures import net_title, output_names
+from dropout_viz.tab_figures import input_names, net_title, output_names
 from dropout_viz.ui import cache, runs, state
 from dropout_viz.ui.experiments_tab import twin_key
 
@@ -27,6 +28,7 @@ LAST_SEED_KEY = "_handmade_last_seed"
 EPOCH_KEY = "handmade_epoch"
 MEASURE_KEY = "handmade_measure"
 MEASURE_LABELS = {"accuracy": "test accuracy lost", "loss": "test loss gained"}
+MSE_LABEL = "test MSE increase"  # regression's one measure: its loss is the MSE
 SHOWN_PAIRS = 8
 # Knock-outs above this many multiply-adds (a few seconds here: 4 × 256 units on 800 test
 # points) wait for a button instead of running on every first visit.
@@ -36,8 +38,8 @@ RUN_KNOCKOUTS_KEY = "_handmade_run_knockouts"  # the run keys whose knock-outs w
 # Knock-outs of a run and of its twin without dropout, shared by every session.
 KNOCKOUTS = cache.LRUCache(cache.MAX_RUNS)
 cache.register(KNOCKOUTS.clear)
-# What a click does not change: the full network's grid probabilities and test accuracy, and
-# the knock-out bars (per measure and projector mode).
+# What a click does not change: the full network's grid probabilities (or curve) and test
+# score, and the knock-out bars (per measure and projector mode).
 VIEWS = cache.LRUCache(4 * cache.MAX_RUNS)
 cache.register(VIEWS.clear)
 
@@ -51,6 +53,10 @@ def unit_label(layer: int, unit: int, input_names) -> str:
     if layer == 0:
         return f"{input_names[unit - 1] if input_names else f'x{unit}'} (0.{unit})"
     return f"h{layer}.{unit}"
+
+
+def measure_label(measure: str, regression: bool) -> str:
+    return MSE_LABEL if regression else MEASURE_LABELS[measure]
 
 
 # ----------------------------------------------------------------------------- callbacks
@@ -161,8 +167,25 @@ def boundary_view(run: TrainingRun, run_key: tuple, net: MLP, dropped, settings:
                                                       "the full network": full_acc}))
 
 
-def scaling_note(net: MLP, settings: Settings) -> str:
-    """Why "keep all" is not the full network, from this run's rates and convention."""
+def curve_view(run: TrainingRun, run_key: tuple, net: MLP, dropped, settings: Settings,
+               hand_mse: float, full_mse: float) -> None:
+    """Regression: the hand-made sub-network's curve and the full network's over the points,
+    with both test MSEs."""
+    dataset = run.dataset
+    line = pipeline.grid_for(dataset)
+    full = VIEWS.get_or_build(("curve", run_key), lambda _: net.predict(line.points)[:, 0])
+    fig = fh.handmade_curve_figure(
+        line.xs, hm.hand_made_curve(net, line.points, dropped), full, hand_mse, full_mse,
+        dataset.X_train, dataset.y_train, dataset.X_test, dataset.y_test,
+        full_name="Full network" if settings.projector else net_title(settings),
+        projector=settings.projector)
+    st.plotly_chart(fig, key="handmade_curve", config=PLOTLY_CONFIG,
+                    alt=alt.curves_over_points_alt(fig))
+
+
+def scaling_note(net: MLP, settings: Settings, shown: str = "panels") -> str:
+    """Why "keep all" is not the full network, from this run's rates and convention; `shown`
+    names what is compared ("panels", "curves")."""
     rates = [1.0 - q for q in net.keep_probs if q < 1.0]
     if not rates:
         return ("This network was trained without dropout, so keeping every unit gives the "
@@ -170,43 +193,47 @@ def scaling_note(net: MLP, settings: Settings) -> str:
     if settings.convention == "standard":
         return ("Your sub-network runs as training ran it: kept units pass their values as "
                 "they are. The full network instead multiplies each unit's outgoing weights by "
-                "q = 1 − p, so even with every unit kept the two panels differ.")
+                f"q = 1 − p, so even with every unit kept the two {shown} differ.")
     return ("Your sub-network runs as training ran it: kept units are scaled by 1/q. The full "
-            "network uses the weights as they are, so even with every unit kept the two "
-            "panels differ.")
+            f"network uses the weights as they are, so even with every unit kept the two "
+            f"{shown} differ.")
 
 
 def hand_made_view(run: TrainingRun, run_key: tuple, net: MLP, settings: Settings) -> None:
     dataset = run.dataset
-    planar = pipeline.is_planar(dataset)
-    input_names = list(dataset.feature_names) if planar else None
+    curve = pipeline.is_curve(dataset)
     dropped = state.dropped()
-    hand_acc = accuracy(hm.hand_made_proba(net, dataset.X_test, dropped), dataset.y_test)
-    full_acc = VIEWS.get_or_build(("accuracy", run_key), lambda _: accuracy(
-        net.predict_proba(dataset.X_test), dataset.y_test))
+    # Test accuracy, or test MSE for regression.
+    hand_score = hm.hand_made_score(net, dataset, dropped)
+    full_score = VIEWS.get_or_build(("score", run_key),
+                                    lambda _: pipeline.score_on_test(net, dataset))
     controls(run, net, settings)
     left, right = st.columns([1, 1] if settings.projector else [2, 3])
     with left:
         fig = fh.clickable(network_figure(
-            net.weights, hm.keep_masks(net.site_sizes, dropped), input_names=input_names,
-            output_names=output_names(dataset),
+            net.weights, hm.keep_masks(net.site_sizes, dropped),
+            input_names=input_names(dataset), output_names=output_names(dataset),
             title="Click a unit to drop it" if settings.projector
             else "Click a unit to drop it or bring it back",
             projector=settings.projector))
         st.session_state[SITES_KEY] = net.site_sizes
         st.plotly_chart(fig, key=NETWORK_KEY, on_select=toggle_clicked,
                         selection_mode="points", config=PLOTLY_CONFIG,
-                        alt=alt.network_alt(fig, hand_acc))
+                        alt=alt.network_alt(fig, mse=hand_score) if curve
+                        else alt.network_alt(fig, hand_score))
     with right:
-        boundary_view(run, run_key, net, dropped, settings, hand_acc, full_acc)
+        if curve:
+            curve_view(run, run_key, net, dropped, settings, hand_score, full_score)
+        else:
+            boundary_view(run, run_key, net, dropped, settings, hand_score, full_score)
     wide = [layer for layer, n in enumerate(net.site_sizes) if n > MAX_NODES]
     st.caption(
         f"{len(dropped)} unit{'s' if len(dropped) != 1 else ''} dropped, on the final weights "
-        f"of the run. {scaling_note(net, settings)} "
+        f"of the run. {scaling_note(net, settings, 'curves' if curve else 'panels')} "
         + (f"The diagram draws the first {MAX_NODES - 1} units of layers wider than "
            f"{MAX_NODES}. " if wide else "")
         + "The lists below are the diagram's keyboard twin, and reach every unit.")
-    keyboard_twin(net, input_names)
+    keyboard_twin(net, input_names(dataset))
 
 
 # ----------------------------------------------------------------------------- which units matter
@@ -244,15 +271,16 @@ def pair_rows(result: hm.Knockouts, measure: str) -> list[dict]:
     return rows
 
 
-def pairs_caption(results: dict, measure: str) -> str:
+def pairs_caption(results: dict, measure: str, regression: bool = False) -> str:
     means = {label: float(np.mean(np.abs(r.interaction(measure)))) if r.pairs else 0.0
              for label, r in results.items()}
     n_pairs = {label: len(r.pairs) for label, r in results.items()}
     text = ("Interaction = the cost of removing both units minus the two costs of removing "
             "each alone: positive when the pair together costs more than apart, negative "
             "when it costs less. ")
+    costliest = "raises the test MSE the most" if regression else "costs the most test loss"
     text += (f"Measured among the {min(hm.PAIR_UNITS, len(next(iter(results.values())).units))}"
-             " units of each network whose removal alone costs the most test loss ("
+             f" units of each network whose removal alone {costliest} ("
              + ", ".join(f"{n} pairs" for n in set(n_pairs.values())) + " each). ")
     parts = [f"{means[label]:.4f} for {label}" for label in results]
     text += "Mean |interaction| on this run: " + ", ".join(parts) + "."
@@ -261,6 +289,30 @@ def pairs_caption(results: dict, measure: str) -> str:
         if va != vb:
             text += f" It is larger for {a if va > vb else b}."
     return text
+
+
+def knockout_measure(net: MLP) -> str:
+    """The measure the bars show: the user's choice for a classifier (accuracy or loss);
+    regression has one, the test MSE."""
+    options = hm.measures(net)
+    if len(options) == 1:
+        return options[0]
+    st.session_state.setdefault(MEASURE_KEY, "accuracy")
+    return st.radio("Measure", options, key=MEASURE_KEY, horizontal=True,
+                    format_func=MEASURE_LABELS.get)
+
+
+def bars_caption(costs: dict, measure: str, n_test: int, regression: bool) -> str:
+    label = measure_label(measure, regression)
+    text = (f"Each bar: the {label} when that one hidden unit is removed from the test-time "
+            f"network, on the {n_test} test points")
+    if regression:
+        text += (" (y standardised). Above zero, the network fits the test points worse "
+                 "without that unit (its MSE rises); below zero, better")
+    elif measure == "accuracy":
+        text += f" (one point is {1 / n_test:.1%})"
+    return (text + ". " + "; ".join(f"{label}: {count_text(c)}"
+                                    for label, (_, c) in costs.items()) + ".")
 
 
 def knockout_section(run: TrainingRun, settings: Settings, key: TrainKey) -> None:
@@ -285,9 +337,8 @@ def knockout_section(run: TrainingRun, settings: Settings, key: TrainKey) -> Non
         results = dict(list(results.items())[:1])
         st.info("Your dropout rate is p = 0, so the run and its twin without dropout are the "
                 "same network: one set of bars.")
-    st.session_state.setdefault(MEASURE_KEY, "accuracy")
-    measure = st.radio("Measure", hm.MEASURES, key=MEASURE_KEY, horizontal=True,
-                       format_func=MEASURE_LABELS.get)
+    regression = run.loss == "mse"
+    measure = knockout_measure(run.network())
     costs = {}
     for label, result in results.items():
         order = result.order(measure)
@@ -296,21 +347,17 @@ def knockout_section(run: TrainingRun, settings: Settings, key: TrainKey) -> Non
     fig = VIEWS.get_or_build(
         ("bars", key, run.epochs_completed, twin.epochs_completed, len(results), measure,
          settings.projector),
-        lambda _: fh.knockout_figure(costs, MEASURE_LABELS[measure], settings.projector))
+        lambda _: fh.knockout_figure(costs, measure_label(measure, regression),
+                                     settings.projector))
     st.plotly_chart(fig, key="handmade_knockouts", config=PLOTLY_CONFIG,
                     alt="Bars, costliest first: " + "; ".join(
                         f"{label}: {count_text(c)}" for label, (_, c) in costs.items()) + ".")
-    n_test = len(run.dataset.y_test)
-    st.caption(
-        f"Each bar: the {MEASURE_LABELS[measure]} when that one hidden unit is removed from the "
-        f"test-time network, on the {n_test} test points"
-        + (f" (one point is {1 / n_test:.1%})" if measure == "accuracy" else "") + ". "
-        + "; ".join(f"{label}: {count_text(c)}" for label, (_, c) in costs.items()) + ".")
+    st.caption(bars_caption(costs, measure, len(run.dataset.y_test), regression))
     columns = st.columns(len(results))
     for column, (label, result) in zip(columns, results.items()):
         column.markdown(f"**Strongest pairs, {label}**")
         column.dataframe(pair_rows(result, measure), hide_index=True)
-    st.caption(pairs_caption(results, measure))
+    st.caption(pairs_caption(results, measure, regression))
 
 
 def render(settings: Settings, key: TrainKey) -> None:

@@ -8,6 +8,7 @@ import logging
 import streamlit as st
 from threadpoolctl import threadpool_limits
 
+from dropout_viz.data import GAP_INTERVAL
 from dropout_viz.settings import TABS
 from dropout_viz.ui import (
     action_tab,
@@ -40,12 +41,23 @@ def limit_blas_threads() -> None:
 
 
 def data_notes(settings, key) -> list[str]:
-    """Facts about the data that change what the settings mean (the batch is clamped to n)."""
-    n_train = len(cache.get_dataset(key.data).y_train)
+    """Facts about the data that change what the settings mean: the batch is clamped to n;
+    the gap's points all go to the test split, whatever the test fraction."""
+    dataset = cache.get_dataset(key.data)
+    n_train, n_test = len(dataset.y_train), len(dataset.y_test)
+    notes = []
     if settings.batch_size > n_train:
-        return [f"Batch size {settings.batch_size} is larger than the {n_train} training "
-                f"points, so every step uses all {n_train} (full-batch training)."]
-    return []
+        notes.append(f"Batch size {settings.batch_size} is larger than the {n_train} training "
+                     f"points, so every step uses all {n_train} (full-batch training).")
+    if dataset.name == "gap":
+        low, high = GAP_INTERVAL
+        x_test = dataset.unstandardize(dataset.X_test)[:, 0]
+        in_gap = int(((x_test > low) & (x_test < high)).sum())
+        notes.append(f"Gap: no training point lies between x = {low:g} and {high:g}; the "
+                     f"{in_gap} points there are all test points, so the test split holds "
+                     f"{n_test} of the {n_train + n_test} points (test fraction "
+                     f"{settings.test_fraction:g}). Its test MSE includes the gap.")
+    return notes
 
 
 def render_tab(slug: str, settings, key) -> None:

@@ -61,9 +61,9 @@ def grid_keys(settings: Settings, key: TrainKey) -> list[tuple[Settings, TrainKe
 
 def worth_preparing(key: TrainKey, dataset: Dataset) -> bool:
     seconds = pipeline.estimated_training_s(key, len(dataset.y_train), len(dataset.y_test),
-                                            dataset.n_features, dataset.n_classes)
-    per_epoch = runs.weight_bytes_per_epoch(key, dataset.n_features, dataset.n_classes)
-    stride = runs.snapshot_stride(key, dataset.n_features, dataset.n_classes)
+                                            dataset.n_features, dataset.n_outputs)
+    per_epoch = runs.weight_bytes_per_epoch(key, dataset.n_features, dataset.n_outputs)
+    stride = runs.snapshot_stride(key, dataset.n_features, dataset.n_outputs)
     return seconds <= MAX_RUN_S and per_epoch * -(-key.epochs // stride) <= MAX_RUN_BYTES
 
 
@@ -98,7 +98,7 @@ def _train_chunk(keys: list[TrainKey], dataset: Dataset, should_stop: Callable[[
         stopped = stopped or should_stop()
         return False if stopped else None
 
-    stride = runs.snapshot_stride(keys[0], dataset.n_features, dataset.n_classes)
+    stride = runs.snapshot_stride(keys[0], dataset.n_features, dataset.n_outputs)
     trained = pipeline.train_together(keys, dataset, on_progress=on_progress,
                                       store_weights=stride)
     if not stopped:  # a chunk stopped early holds partial runs: dropped, trained again later

@@ -45,15 +45,15 @@ class LongRun(Exception):
         self.key, self.seconds = key, seconds
 
 
-def weight_bytes_per_epoch(key: TrainKey, n_features: int, n_classes: int) -> int:
+def weight_bytes_per_epoch(key: TrainKey, n_features: int, n_outputs: int) -> int:
     """Bytes of one stored epoch of weights and biases (float64)."""
-    sizes = (n_features,) + key.hidden + (n_classes,)
+    sizes = (n_features,) + key.hidden + (n_outputs,)
     return 8 * sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
 
 
-def snapshot_stride(key: TrainKey, n_features: int, n_classes: int) -> int:
+def snapshot_stride(key: TrainKey, n_features: int, n_outputs: int) -> int:
     """Keep every k-th epoch's weights so one run stays within SNAPSHOT_BUDGET_BYTES."""
-    per_epoch = weight_bytes_per_epoch(key, n_features, n_classes)
+    per_epoch = weight_bytes_per_epoch(key, n_features, n_outputs)
     return max(1, -(-key.epochs * per_epoch // SNAPSHOT_BUDGET_BYTES))
 
 
@@ -212,7 +212,7 @@ def get_run(key: TrainKey, session=None, session_id: str | None = None) -> Train
     if key not in session.get(CONFIRMED_RUNS, ()):
         dataset = get_dataset(key.data)
         seconds = pipeline.estimated_training_s(key, len(dataset.y_train), len(dataset.y_test),
-                                                dataset.n_features, dataset.n_classes)
+                                                dataset.n_features, dataset.n_outputs)
         if seconds > LONG_RUN_S:
             raise LongRun(key, seconds)
     return RUNS.get_or_build(key, lambda flight: _train(key, session_id, flight),
@@ -236,7 +236,7 @@ def _train(key: TrainKey, session_id: str, flight: Flight) -> TrainingRun:
         flight.done = epoch + 1
         return reporter(epoch, metrics)
 
-    stride = snapshot_stride(key, dataset.n_features, dataset.n_classes)
+    stride = snapshot_stride(key, dataset.n_features, dataset.n_outputs)
     HANDOVER.started(session_id, key)
     interrupted = True
     run = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dropout_viz.data import REGRESSION_DATASETS
 from dropout_viz.presets import apply_preset, differences, load_presets
 from dropout_viz.settings import FIELD_SPECS, GROUP_FIELDS, Settings
 from dropout_viz.ui import classroom, state, upload
@@ -26,8 +27,8 @@ GROUP_TITLES = {"data": "Data", "network": "Network", "dropout": "Dropout",
                 "training": "Training"}
 LABEL_OVERRIDES = {"p_hidden": "Dropout rate p", "max_norm": "Max-norm c (0 = off)"}
 # Help about the page itself, after the field's help (the command line has no upload).
-PAGE_HELP = {"dataset": "Upload is a CSV file of your own (x1, x2, label) chosen below; a link "
-                        "cannot carry the file."}
+PAGE_HELP = {"dataset": "Upload is a CSV file of your own (x1, x2, label; or x, y for a curve) "
+                        "chosen below; a link cannot carry the file."}
 PRESET_KEY = "_preset_choice"
 
 
@@ -78,6 +79,16 @@ def preset_picker(settings: Settings) -> None:
               on_click=_apply_chosen_preset)
 
 
+def dataset_label(name: str) -> str:
+    """How the picker names a data set: the regression sets (and an uploaded x, y file) say
+    so, "sine (regression)"; the others by their name."""
+    uploaded = upload.current()
+    if name in REGRESSION_DATASETS or (name == upload.UPLOAD and uploaded is not None
+                                       and not uploaded.n_classes):
+        return f"{name} (regression)"
+    return name
+
+
 def control(name: str, disabled: bool = False) -> None:
     """One settings widget, keyed by the field name (its value lives in session state)."""
     spec = FIELD_SPECS[name]
@@ -99,7 +110,7 @@ def control(name: str, disabled: bool = False) -> None:
     elif name == "dataset":
         # "upload" is offered once this session holds an accepted file.
         choices = [c for c in spec.choices if c != upload.UPLOAD or upload.current()]
-        st.selectbox(label, choices, **common)
+        st.selectbox(label, choices, format_func=dataset_label, **common)
     elif spec.kind == "choice":
         st.selectbox(label, spec.choices, **common)
     elif spec.kind == "bool":

@@ -1,4 +1,5 @@
-"""A custom 2-D data set uploaded as CSV (x1, x2, label), held by the session that uploaded it.
+"""A custom data set uploaded as CSV, held by the session that uploaded it: 2-D labelled points
+(x1, x2, label) to classify, or x, y pairs to fit a curve to (regression).
 
 The file's bytes live in the uploading session's state (they vanish with the session); what the
 shared caches see is their content hash: `cache.resolve` puts it in the data key
@@ -33,7 +34,12 @@ class UploadedCSV:
     digest: str  # SHA-256 of the bytes: the cache key of this content
     raw: bytes
     n_points: int
-    n_classes: int
+    n_classes: int  # 0 for an x, y file (regression)
+
+    def summary(self) -> str:
+        """ "120 points, 3 classes" or "120 points, regression"."""
+        kind = f"{self.n_classes} classes" if self.n_classes else "regression"
+        return f"{self.n_points} points, {kind}"
 
 
 def content_digest(raw: bytes) -> str:
@@ -89,14 +95,15 @@ def render() -> None:
         "Upload your own points (CSV)", type=["csv"], key=FILE_WIDGET, on_change=_accept_file,
         max_upload_size=MAX_UPLOAD_BYTES // 1_000_000,
         help=f"A UTF-8 CSV with a header row x1,x2,label and one row per point: x1 and x2 "
-             f"numbers, label 2 to {CSV_MAX_CLASSES} classes (whole numbers or words). At most "
-             f"{MAX_UPLOAD_BYTES // 1_000_000} MB. The file stays in this browser session.")
+             f"numbers, label 2 to {CSV_MAX_CLASSES} classes (whole numbers or words). Or a "
+             "header row x,y and one row per point, both numbers: a curve to fit "
+             f"(regression). At most {MAX_UPLOAD_BYTES // 1_000_000} MB. The file stays in "
+             "this browser session.")
     error = st.session_state.get(UPLOAD_ERROR)
     if error:
         st.error(error)
     uploaded = current()
     if uploaded is not None:
         in_use = st.session_state.get("dataset") == UPLOAD
-        st.caption(f"{'Using' if in_use else 'Uploaded'}: {uploaded.name}, {uploaded.n_points} "
-                   f"points, {uploaded.n_classes} classes."
+        st.caption(f"{'Using' if in_use else 'Uploaded'}: {uploaded.name}, {uploaded.summary()}."
                    + ("" if in_use else ' Choose "upload" as the dataset to use it.'))
