@@ -368,7 +368,8 @@ def _layer_annotations(sizes: list[int], dropped: list[list[int]], masked: list[
     annotations = []
     for l in range(n_layers):
         # Short stacked lines, so four layers fit side by side in a narrow column.
-        text = f"<b>{_layer_title(l, n_layers)}</b><br>{sizes[l]} units"
+        units = "1 unit" if sizes[l] == 1 else f"{sizes[l]} units"
+        text = f"<b>{_layer_title(l, n_layers)}</b><br>{units}"
         if l < n_layers - 1 and masked[l]:
             text += f"<br>{len(dropped[l])} dropped"
         annotations.append({"x": l, "y": 1.0, "xref": "x", "yref": "paper",

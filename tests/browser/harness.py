@@ -196,6 +196,18 @@ def wait_until_loaded(page, chart_keys: tuple[str, ...] = (), timeout_ms: float 
         arg=keys, polling="raf", timeout=timeout_ms)
 
 
+def wait_for_tab_charts(page, timeout_ms: float = 120_000) -> None:
+    """The script is idle and the open tab shows at least one drawn chart (whatever its key)."""
+    page.wait_for_selector(SETTLED, timeout=timeout_ms)
+    page.wait_for_function(
+        """() => { const app = document.querySelector('[data-testid="stApp"]');
+             const panel = document.querySelector('[role="tabpanel"]:not([hidden])');
+             return app.getAttribute('data-test-script-state') === 'notRunning' && panel
+                    && [...panel.querySelectorAll('.js-plotly-plot')]
+                           .some(gd => gd._fullLayout); }""",
+        polling="raf", timeout=timeout_ms)
+
+
 def wait_until_changed(page, before: dict[str, str], timeout_ms: float = 90_000) -> None:
     """The script is idle again and every chart in `before` shows different content."""
     page.wait_for_function(CHANGED_JS, arg=[before, None], polling="raf", timeout=timeout_ms)

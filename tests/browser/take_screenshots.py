@@ -12,6 +12,7 @@ Not a test: for looking at what the page shows.
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import sys
 import tempfile
@@ -25,6 +26,7 @@ from harness import (  # noqa: E402
     StreamlitServer,
     chromium,
     new_page,
+    wait_for_tab_charts,
     wait_until_loaded,
 )
 
@@ -47,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--height", type=int, default=1000)
     parser.add_argument("--tabs", default=",".join(TABS))
     parser.add_argument("--present", action="store_true")
+    parser.add_argument("--query", default="",
+                        help="more of the link, e.g. dataset=sine or preset=NAME&step=2")
     args = parser.parse_args(argv)
     modes = dict(MODES) if args.present else {k: MODES[k] for k in ("", "-projector")}
     out = args.out or Path(tempfile.mkdtemp(prefix="dropout_viz-shots-"))
@@ -56,12 +60,17 @@ def main(argv: list[str] | None = None) -> int:
         for suffix, flags in modes.items():
             for tab in args.tabs.split(","):
                 with new_page(browser, args.width, args.height) as page:
-                    page.goto(f"{server.url}?tab={tab}{flags}")
-                    wait_until_loaded(page, TABS[tab])
+                    extra = f"&{args.query}" if args.query else ""
+                    page.goto(f"{server.url}?tab={tab}{flags}{extra}")
+                    if args.query:  # other data, other charts: any chart of the tab will do
+                        wait_for_tab_charts(page)
+                    else:
+                        wait_until_loaded(page, TABS[tab])
                     page.wait_for_timeout(500)  # let Plotly finish its last redraw
                     if page.locator(EXCEPTION).count():
                         print(f"{tab}{suffix}: EXCEPTION on the page")
-                    path = out / f"{tab}{suffix}.png"
+                    name = re.sub(r"[^A-Za-z0-9]+", "-", args.query).strip("-")
+                    path = out / f"{tab}{suffix}{'-' + name if name else ''}.png"
                     page.screenshot(path=str(path))
                     print(path)
                     if args.readme and not suffix:

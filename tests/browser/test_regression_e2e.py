@@ -11,11 +11,11 @@ import re
 import pytest
 from harness import (
     EXCEPTION,
-    SETTLED,
     animation_title,
     click_epoch_slider,
     fingerprints,
     nudge,
+    wait_for_tab_charts,
     wait_until_changed,
     wait_until_loaded,
 )
@@ -61,12 +61,5 @@ def test_every_tab_draws_for_a_regression_set(server, page, dataset):
     wait_until_loaded(page, ("animation",))
     for name in TAB_NAMES:
         page.get_by_role("tab", name=name).click()
-        page.wait_for_selector(SETTLED, timeout=90_000)
-        page.wait_for_function(
-            """() => { const app = document.querySelector('[data-testid="stApp"]');
-                 const panel = document.querySelector('[role="tabpanel"]:not([hidden])');
-                 return app.getAttribute('data-test-script-state') === 'notRunning' && panel
-                        && [...panel.querySelectorAll('.js-plotly-plot')]
-                               .some(gd => gd._fullLayout); }""",
-            polling="raf", timeout=120_000)
+        wait_for_tab_charts(page)
         assert page.locator(EXCEPTION).count() == 0, f"{name} shows an exception"
