@@ -22,11 +22,17 @@ from helpers import app  # noqa: E402
 
 TABS = ("action", "ensemble", "experiments", "learn", "handmade")
 MODES = {"normal": {}, "projector": {"projector": "1"}}
+# The tabs also measured on a regression set (curves over x; keys of their own where the
+# charts differ). The other tabs follow when they draw regression.
+REGRESSION_DATASET = "sine"
+REGRESSION_TABS = ("ensemble", "experiments", "learn")
 
 # Bytes per chart, the same in both modes (projector specs are ~0.1% larger, well inside).
 # The animation's is the target; every other one is 1.25 × its size when set (in brackets, the
 # larger mode's) rounded up to a round number (two digits, the second 0 or 5): a chart that
-# doubles fails, noise does not.
+# doubles fails, noise does not. Charts a regression set draws under the same key as a 2-D set
+# (convergence, training curves, activations, the unit input) share its budget; they are
+# smaller there (sine: 6,768, 12,952, 15,644 and 16,069).
 BUDGETS = {
     ("action", "animation"): 350_000,  # target (344,349)
     ("action", "history"): 20_000,  # (15,430)
@@ -34,7 +40,9 @@ BUDGETS = {
     ("ensemble", "ensemble_comparison"): 150_000,  # (108,011)
     ("ensemble", "ensemble_convergence"): 12_500,  # (6,619)
     ("ensemble", "ensemble_uncertainty"): 85_000,  # (64,125)
+    ("ensemble", "ensemble_subnetworks"): 50_000,  # sine (39,083)
     ("experiments", "twin_boundaries"): 55_000,  # (43,488)
+    ("experiments", "twin_fits"): 15_000,  # sine (10,970)
     ("experiments", "twin_curves"): 35_000,  # (24,212)
     ("experiments", "activations"): 20_000,  # (15,090)
     ("experiments", "unit_maps_1"): 250_000,  # (181,245)
@@ -53,12 +61,15 @@ def chart_key(element) -> str:
     return element_id.split("-", 2)[-1] if element_id.startswith("$$ID-") else element_id
 
 
-def measure(tab: str, projector: bool = False) -> dict[str, int]:
-    """Bytes of every chart's spec on `tab` at default settings, by chart key, in page order."""
+def measure(tab: str, projector: bool = False, dataset: str | None = None) -> dict[str, int]:
+    """Bytes of every chart's spec on `tab` at default settings (on `dataset` if given), by
+    chart key, in page order."""
     from dropout_viz.ui import cache
 
     cache.clear_all()  # as tests/conftest.py does between AppTests: train from scratch
-    at = app(tab=tab, **MODES["projector" if projector else "normal"]).run()
+    url = {**MODES["projector" if projector else "normal"],
+           **({"dataset": dataset} if dataset else {})}
+    at = app(tab=tab, **url).run()
     if at.exception:
         raise RuntimeError(f"{tab}: " + "; ".join(e.message for e in at.exception))
     return {chart_key(e): len(e.proto.spec) for e in at.get("plotly_chart")}
@@ -66,9 +77,12 @@ def measure(tab: str, projector: bool = False) -> dict[str, int]:
 
 def rows() -> list[tuple[str, ...]]:
     table = []
+    pages = [(tab, None) for tab in TABS] + [(tab, REGRESSION_DATASET) for tab in REGRESSION_TABS]
     for mode in MODES:
-        for tab in TABS:
-            sizes = measure(tab, projector=mode == "projector")
+        for tab, dataset in pages:
+            sizes = measure(tab, projector=mode == "projector", dataset=dataset)
+            if dataset:
+                tab = f"{tab} ({dataset})"
             for key, size in sizes.items():
                 budget = BUDGETS.get((tab, key))
                 table.append((mode, tab, key, f"{size:,}", f"{budget:,}" if budget else "none",

@@ -14,11 +14,15 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import payload  # noqa: E402
 
+PAGES = [(tab, None) for tab in payload.TABS] + [
+    (tab, payload.REGRESSION_DATASET) for tab in payload.REGRESSION_TABS]
+
 
 @pytest.mark.parametrize("projector", [False, True], ids=["normal", "projector"])
-@pytest.mark.parametrize("tab", payload.TABS)
-def test_every_chart_has_a_budget_and_stays_within_it(tab, projector):
-    sizes = payload.measure(tab, projector=projector)
+@pytest.mark.parametrize(("tab", "dataset"), PAGES,
+                         ids=[tab + (f"-{dataset}" if dataset else "") for tab, dataset in PAGES])
+def test_every_chart_has_a_budget_and_stays_within_it(tab, dataset, projector):
+    sizes = payload.measure(tab, projector=projector, dataset=dataset)
     assert sizes, f"no chart drawn on the {tab} tab"
     missing = [key for key in sizes if (tab, key) not in payload.BUDGETS]
     assert not missing, (
