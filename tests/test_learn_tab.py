@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from dropout_viz import lesson, tab_figures
 from dropout_viz.engine import sample_keep_masks
 from dropout_viz.settings import DEFAULTS, FIELD_SPECS, Settings
-from dropout_viz.ui import cache, learn_tab, runs
+from dropout_viz.ui import cache, learn_regression, learn_tab, runs
 
 SMALL = {"epochs": "10", "width": "12"}
 
@@ -235,7 +235,7 @@ def test_regression_weight_scaling_numbers_equal_compare_curves(dataset):
     # Two hidden layers: the approximate case, and the verdict follows the measured ratio.
     assert not comparison.exact_case
     assert "**This run is the approximate case**: relu units follow a dropout site" in text
-    verdict = ("larger than sampling noise explains" if ratio > learn_tab.BEYOND_NOISE
+    verdict = ("larger than sampling noise explains" if ratio > learn_regression.BEYOND_NOISE
                else "no larger than sampling noise explains")
     assert verdict in text
     # The regression section replaces the softmax one; the band is model uncertainty only.
@@ -256,7 +256,7 @@ def test_regression_exact_case_with_dropout_on_the_last_hidden_layer_only():
     assert "**This run is the exact case**: dropout acts only on the last hidden layer" in text
     assert "approximate case" not in text
     # In the exact case the gap is sampling noise: about √(2/π) standard errors.
-    assert comparison.mean_gap / comparison.standard_error < learn_tab.BEYOND_NOISE
+    assert comparison.mean_gap / comparison.standard_error < learn_regression.BEYOND_NOISE
     # Input dropout before the relu layer makes it approximate again.
     text = text_of(learn(dataset="gap", n_layers="1", p_input="0.2"))
     assert "**This run is the approximate case**" in text
