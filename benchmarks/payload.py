@@ -45,12 +45,18 @@ BUDGETS = {
     ("handmade", "handmade_boundary"): 55_000,  # (43,648)
     ("handmade", "handmade_knockouts"): 15_000,  # (8,083)
 }
-# The same with a regression set (REGRESSION_DATASET), on the tabs that draw its curves.
+# The same with a regression set (REGRESSION_DATASET): curves over x instead of maps.
 REGRESSION_DATASET = "sine"
-REGRESSION_TABS = ("action", "handmade")
+REGRESSION_TABS = TABS
 REGRESSION_BUDGETS = {
     ("action", "animation"): 325_000,  # (257,940): the diagram's frames, and 24 × 2 curves
     ("action", "history"): 12_500,  # (9,821)
+    ("ensemble", "ensemble_subnetworks"): 50_000,  # (39,083)
+    ("ensemble", "ensemble_convergence"): 10_000,  # (6,768)
+    ("experiments", "twin_fits"): 15_000,  # (10,970)
+    ("experiments", "twin_curves"): 17_500,  # (12,952)
+    ("experiments", "activations"): 20_000,  # (15,644)
+    ("learn", "learn_unit_input"): 20_000,  # (16,069)
     ("handmade", "handmade_network"): 25_000,  # (19,928)
     ("handmade", "handmade_curve"): 14_000,  # (10,991)
     ("handmade", "handmade_knockouts"): 11_000,  # (8,126)

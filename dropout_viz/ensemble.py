@@ -334,3 +334,53 @@ def compute_curve_ensemble(run: TrainingRun, k: int, source: str = "sampled", se
         test_time_mse=float(squared_errors(full[n_line:], y_test)),
         band_share=float(inside.mean()), convergence=convergence,
         convention=net.convention, keep_probs=net.keep_probs)
+
+
+# A stretch of x inside the training range with no training point is called empty when it is
+# wider than this many median spacings of the training points (random points leave gaps of a
+# few spacings; the `gap` data set leaves one of about thirty).
+EMPTY_STRETCH_SPACINGS = 10
+
+
+@dataclass(frozen=True)
+class BandPlaces:
+    """Where the band of a CurveEnsemble is wide, relative to the training points (x
+    standardised). Half-widths are 2 sd (the band is mean ± 2 sd)."""
+
+    widest_x: float
+    widest_half_width: float
+    widest_where: str  # "beyond" the training points, in the "stretch" without any, or "among"
+    train_range: tuple[float, float]  # smallest and largest training x
+    # The widest stretch inside the training range with no training point, when it is wider
+    # than EMPTY_STRETCH_SPACINGS median spacings (else None), and the mean half-width there.
+    stretch: tuple[float, float] | None
+    stretch_half_width: float | None
+    among_half_width: float  # mean half-width over the xs among the training points
+    beyond_half_width: float | None  # mean half-width outside the training range (None: none)
+
+
+def band_places(curves: CurveEnsemble) -> BandPlaces:
+    """Where the band is widest, and its mean half-width among, between and beyond the training
+    points: what a caption may say about this run's band."""
+    xs, half = np.asarray(curves.xs, float), 2.0 * np.asarray(curves.sd, float)
+    train = np.sort(np.asarray(curves.data.X_train, float)[:, 0])
+    low, high = float(train[0]), float(train[-1])
+    spacing = np.diff(train)
+    stretch = None
+    if len(spacing) and spacing.max() > EMPTY_STRETCH_SPACINGS * np.median(spacing):
+        i = int(np.argmax(spacing))
+        stretch = (float(train[i]), float(train[i + 1]))
+    beyond = (xs < low) | (xs > high)
+    in_stretch = np.zeros(len(xs), bool) if stretch is None else \
+        (xs > stretch[0]) & (xs < stretch[1])
+    among = ~beyond & ~in_stretch
+    widest = int(np.argmax(half))
+    where = "beyond" if beyond[widest] else "stretch" if in_stretch[widest] else "among"
+
+    def mean_over(where_: np.ndarray) -> float | None:
+        return float(half[where_].mean()) if where_.any() else None
+
+    return BandPlaces(
+        widest_x=float(xs[widest]), widest_half_width=float(half[widest]), widest_where=where,
+        train_range=(low, high), stretch=stretch, stretch_half_width=mean_over(in_stretch),
+        among_half_width=float(half[among].mean()), beyond_half_width=mean_over(beyond))

@@ -15,7 +15,7 @@ from dropout_viz.data import Dataset
 from dropout_viz.engine import MLP, TrainingRun
 from dropout_viz.figures import boundary_panels, history_figure, network_figure
 from dropout_viz.figures.animation import BoundaryFrames, epoch_animation_figure
-from dropout_viz.figures.ensemble import ensemble_figures
+from dropout_viz.figures.ensemble import curve_ensemble_figures, ensemble_figures
 from dropout_viz.figures.experiments import experiments_figures
 from dropout_viz.figures.lesson import unit_input_figure
 from dropout_viz.figures.regression import (
@@ -167,6 +167,10 @@ def _action(run: TrainingRun, settings: Settings) -> dict[str, go.Figure]:
 
 def _ensemble(run: TrainingRun, settings: Settings) -> dict[str, go.Figure]:
     # Seeded by the training seed, as on the page, so the export shows the same gallery.
+    if run.task == "regression":
+        curves = ensemble.compute_curve_ensemble(run, settings.k_subnets,
+                                                 settings.gallery_source, seed=settings.seed)
+        return curve_ensemble_figures(curves, projector=settings.projector)
     results = ensemble.compute_ensemble(run, settings.k_subnets, settings.gallery_source,
                                         settings.ensemble_kind, settings.uncertainty,
                                         seed=settings.seed)

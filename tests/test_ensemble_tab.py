@@ -4,13 +4,14 @@ computations give, its controls change them, and its settings survive a tab swit
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from helpers import APP, charts_by_key, traces
 from streamlit.testing.v1 import AppTest
 
-from dropout_viz import ensemble, pipeline
+from dropout_viz import ensemble, pipeline, tab_figures
 from dropout_viz.engine import ensemble_mean
 from dropout_viz.settings import DEFAULTS
-from dropout_viz.ui import cache, state
+from dropout_viz.ui import cache, runs, state
 
 CHARTS = {"ensemble_gallery", "ensemble_comparison", "ensemble_convergence",
           "ensemble_uncertainty"}
@@ -212,3 +213,116 @@ def test_disagreement_is_named_mutual_information_and_not_called_white_where_una
     assert f"there it reaches {meta['unanimous_max']:.3f}" in caption
     gallery = caption_with(at, "Grey, crossed-out units are dropped")
     assert "Layers wider than 10 units show their first 9." in gallery
+
+
+# ---- regression: the sub-networks as curves ----------------------------------------------
+
+REGRESSION = {"epochs": "30"}
+
+
+def open_curves(dataset: str, **url: str) -> AppTest:
+    """The tab for a regression set, opened directly (no error box: the page catches errors)."""
+    at = open_tab(dataset=dataset, **REGRESSION, **url)
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def curves_of(settings, source: str = "sampled"):
+    run = run_of(settings)
+    return run, ensemble.compute_curve_ensemble(run, settings.k_subnets, source,
+                                                seed=settings.seed)
+
+
+@pytest.mark.parametrize("dataset", ["sine", "gap", "growing-noise"])
+def test_regression_draws_the_sub_networks_curves_band_and_convergence_in_mse(dataset):
+    at = open_curves(dataset)
+    settings = DEFAULTS.replace(dataset=dataset, epochs=30)
+    run, results = curves_of(settings)
+    charts = charts_by_key(at)
+    assert {"ensemble_subnetworks", "ensemble_convergence"} <= set(charts)
+    assert not {"ensemble_gallery", "ensemble_comparison", "ensemble_uncertainty"} & set(charts)
+    # The curves, mean, band and test-time curve are the computed ones.
+    spec = charts["ensemble_subnetworks"]
+    [lines] = traces(spec, role="sub_networks")
+    np.testing.assert_allclose(lines["y"].reshape(8, -1)[:, :-1], results.curves, atol=1e-6)
+    [mean] = traces(spec, role="mean")
+    np.testing.assert_allclose(mean["y"], results.mean, atol=1e-6)
+    [band] = traces(spec, role="band")
+    np.testing.assert_allclose(band["y"][:len(results.xs)], results.mean + 2 * results.sd,
+                               atol=1e-5)
+    [test_time] = traces(spec, role="test_time")
+    np.testing.assert_allclose(test_time["y"], results.test_time, atol=1e-6)
+    # Words from the numbers: the MSEs, the band's share of test points, where it is widest.
+    line = next(m.value for m in at.markdown if m.value.startswith("Test MSE"))
+    assert f"**{results.mean_mse:.3f}**" in line and f"**{results.test_time_mse:.3f}**" in line
+    assert f"**{results.test_mse.mean():.3f}** on average" in line
+    band_text = caption_with(at, "The shaded band is the mean ± 2 standard deviations")
+    inside = round(results.band_share * 60)
+    assert f"**{inside} of 60 test points ({results.band_share:.0%})** lie inside" in band_text
+    places = ensemble.band_places(results)
+    assert f"widest at x = {places.widest_x:.2f}" in band_text
+    assert f"half-width 2 sd = {places.widest_half_width:.2f}" in band_text
+    assert f"{places.among_half_width:.2f} among the training points" in band_text
+    assert "τ⁻¹" in band_text and "Model uncertainty only" in band_text
+    if dataset == "gap":  # the empty stretch of x is named, with this run's width there
+        a, b = places.stretch
+        assert f"{places.stretch_half_width:.2f} between x = {a:.2f} and {b:.2f}" in band_text
+    else:
+        assert places.stretch is None and "between x =" not in band_text
+    # Convergence in MSE, not accuracy.
+    meta = charts["ensemble_convergence"]["layout"]["meta"]
+    assert "mse" in meta and "accuracy" not in meta
+    np.testing.assert_allclose(meta["mse"], results.convergence.mse.mean(axis=0))
+    text = caption_with(at, "Each point averages the first K")
+    assert f"the test-time network {results.convergence.test_time.mse:.3f} (dashed)" in text
+    assert "accuracy" not in text
+    # The controls that mean nothing for a curve are disabled, saying why.
+    for key in ("ensemble_kind", "uncertainty"):
+        assert at.radio(key=key).disabled
+    assert "averaged by their plain mean" in at.radio(key="ensemble_kind").help
+
+
+def test_regression_as_trained_uses_the_last_epochs_masks():
+    at = open_curves("sine", gallery_source="trained", k_subnets="4")
+    settings = DEFAULTS.replace(dataset="sine", epochs=30, k_subnets=4)
+    _, results = curves_of(settings, "trained")
+    assert results.epochs.tolist() == [26, 27, 28, 29]
+    [lines] = traces(charts_by_key(at)["ensemble_subnetworks"], role="sub_networks")
+    np.testing.assert_allclose(lines["y"].reshape(4, -1)[:, :-1], results.curves, atol=1e-6)
+    assert caption_with(at, "**As trained:**").startswith(
+        "**As trained:** each epoch trained exactly one mask, so these are the sub-networks "
+        "of the last 4 epochs")
+    assert "carry weights from different epochs" in caption_with(at, "only approximates")
+
+
+def test_regression_exactness_follows_where_dropout_acts():
+    at = open_curves("gap", n_layers="1")
+    assert "exactly the mean over all sub-networks" in caption_with(at, "only the linear output")
+    at = open_curves("gap")  # two hidden layers: relu units follow the first dropout site
+    assert not any("exactly the mean over all" in c.value for c in at.caption)
+    assert "Dropout acts before relu units here" in caption_with(at, "only approximates")
+    at = open_curves("gap", p_hidden="0")
+    assert "the band has no width here" in caption_with(at, "The shaded band")
+
+
+def test_regression_projector_mode_puts_curves_and_convergence_side_by_side():
+    at = open_curves("sine", projector="1")
+    charts = charts_by_key(at)
+    curves, convergence = charts["ensemble_subnetworks"], charts["ensemble_convergence"]
+    assert curves["layout"]["height"] == convergence["layout"]["height"] <= 540
+    assert curves["layout"]["font"]["size"] == 22
+    # Side by side, each in its own column (3 : 2), on one 1920×1080 screen.
+    holding = [column for column in at.columns if column.get("plotly_chart")]
+    assert [len(column.get("plotly_chart")) for column in holding] == [1, 1]
+    assert [column.weight for column in holding] == pytest.approx([0.6, 0.4])
+    assert any(c.value.startswith("**Sampled now:**") for c in at.caption)
+
+
+def test_regression_figures_for_the_export_are_the_pages():
+    settings = DEFAULTS.replace(dataset="gap", epochs=30)
+    run = runs.get_run(settings.train_key())
+    figures = tab_figures.tab_figures(run, settings, ("ensemble",))["ensemble"]
+    assert set(figures) == {"subnetworks", "convergence"}
+    results = ensemble.compute_curve_ensemble(run, settings.k_subnets, seed=settings.seed)
+    assert figures["subnetworks"].layout.meta["curves"][0]["mse"] == pytest.approx(
+        results.mean_mse)

@@ -4,11 +4,12 @@ inside the neurons, and the notes' Keras model on digits."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from helpers import APP, charts_by_key, traces
 from streamlit.testing.v1 import AppTest
 
 from dropout_viz import experiments as ex
-from dropout_viz import neurons, pipeline
+from dropout_viz import neurons, pipeline, tab_figures
 from dropout_viz.settings import DEFAULTS
 from dropout_viz.ui import cache, experiments_tab
 
@@ -171,3 +172,77 @@ def test_shown_units_note_follows_the_diagram():
         f"Layers wider than {MAX_NODES} units show only their first {MAX_NODES - 1}, the rest "
         "summarised below them: here hidden layer 1 (40 units). ")
     assert experiments_tab.shown_units_note((2, 8, 2)) == "Every unit is drawn. "
+
+
+# ---- regression ----------------------------------------------------------------------------
+
+
+def open_regression(dataset: str, **url: str) -> AppTest:
+    """The tab opened directly for a regression set; no error box either."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    for key, value in {"dataset": dataset, "tab": "experiments", **QUICK, **url}.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+@pytest.mark.parametrize("dataset", ["sine", "gap", "growing-noise"])
+def test_regression_with_and_without_in_mse(dataset):
+    at = open_regression(dataset)
+    settings = settings_of(dataset=dataset)
+    run = cache.RUNS.get(settings.train_key())
+    twin = cache.RUNS.get(experiments_tab.twin_key(settings.train_key()))
+    gap, twin_gap = ex.generalisation_gap(run), ex.generalisation_gap(twin)
+    assert metric(at, "Gap (test − train MSE), p = 0.5") == f"{gap:.3f}"
+    assert metric(at, "Gap (test − train MSE), p = 0 ") == f"{twin_gap:.3f}"
+    line = next(m.value for m in at.markdown if m.value.startswith("**p = 0.5**"))
+    h = run.history
+    assert (f"train MSE {h['train_loss'][-1]:.3f}, test MSE {h['test_loss'][-1]:.3f}, so the "
+            f"gap is **{gap:.3f}** (y standardised)") in line
+    assert "accuracy" not in line and "nan" not in line.lower()
+    charts = charts_by_key(at)
+    assert {"twin_fits", "twin_curves", "activations"} <= set(charts)
+    assert not {"twin_boundaries", "twin_confusion", "unit_maps_1"} & set(charts)
+    # Both networks' curves over x are the networks' predictions, titled with their test MSEs.
+    fits = charts["twin_fits"]
+    xs = pipeline.grid_for(run.dataset).points
+    drawn = sorted(traces(fits, role="run"), key=lambda t: t["meta"]["name"], reverse=True)
+    for trace, net in zip(drawn, (run.network(), twin.network()), strict=True):
+        np.testing.assert_allclose(trace["y"], net.predict(xs)[:, 0], atol=1e-5)
+    mses = (h["test_loss"][-1], twin.history["test_loss"][-1])
+    assert [c["mse"] for c in fits["layout"]["meta"]["curves"]] == pytest.approx(mses)
+    caption = next(c.value for c in at.caption if c.value.startswith("Both test-time networks"))
+    assert f"{mses[0]:.3f} with p = 0.5 and {mses[1]:.3f} with p = 0 (no dropout)" in caption
+    assert f"{abs(mses[0] - mses[1]):.3f} lower with" in caption
+    assert any("each unit's output is a curve over x" in i.value for i in at.info)
+
+
+def test_regression_sweep_is_in_mse():
+    at = open_regression("sine")
+    at.button(key="run_sweep").click().run()
+    assert not at.exception and not at.error
+    sweep = charts_by_key(at)["sweep"]
+    settings = settings_of(dataset="sine")
+    expected = ex.sweep_p(cache.get_dataset(settings.data_key()),
+                          pipeline.config_for(settings.train_key()))
+    assert "test_acc" not in expected.metrics
+    [means] = traces(sweep, role="sweep_mean", key="test_loss")
+    np.testing.assert_allclose(means["y"], expected.mean("test_loss"))
+    titles = [a["text"] for a in sweep["layout"]["annotations"]]
+    assert "test MSE" in titles and "gap: test − train MSE" in titles
+    best = int(np.nanargmin(expected.mean("test_loss")))
+    caption = next(c.value for c in at.caption if "Lowest mean test" in c.value)
+    assert (f"Lowest mean test MSE (y standardised) at p = {expected.ps[best]:g} "
+            f"({expected.mean('test_loss')[best]:.3f}") in caption
+
+
+def test_regression_projector_and_export_figures():
+    at = open_regression("gap", projector="1")
+    assert charts_by_key(at)["twin_fits"]["layout"]["font"]["size"] == 22
+    settings = settings_of(dataset="gap").replace(projector=True)
+    run = cache.RUNS.get(settings.train_key())
+    figures = tab_figures.tab_figures(run, settings, ("experiments",))["experiments"]
+    assert {"fits", "curves", "sweep", "activations"} <= set(figures)
+    assert not {"boundaries", "confusion"} & set(figures)

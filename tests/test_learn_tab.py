@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from dropout_viz import lesson, tab_figures
 from dropout_viz.engine import sample_keep_masks
 from dropout_viz.settings import DEFAULTS, FIELD_SPECS, Settings
-from dropout_viz.ui import cache, learn_tab, runs
+from dropout_viz.ui import cache, learn_regression, learn_tab, runs
 
 SMALL = {"epochs": "10", "width": "12"}
 
@@ -207,3 +207,71 @@ def test_help_texts_say_what_the_engine_does():
     assert "generalised linear models" in l2
     assert FIELD_SPECS["uncertainty"].help.startswith(
         "How much the sub-networks disagree: the mutual information")
+
+
+# ---- regression ----------------------------------------------------------------------------
+
+
+def curve_comparison(**url: str) -> tuple[lesson.CurveComparison, object]:
+    run = cache.RUNS.get(settings_of(**url).train_key())
+    return lesson.compare_curves(run.network(), run.dataset.X_test, learn_tab.N_MC,
+                                 seed=run.config.seed), run
+
+
+@pytest.mark.parametrize("dataset", ["sine", "gap", "growing-noise"])
+def test_regression_weight_scaling_numbers_equal_compare_curves(dataset):
+    at = learn(dataset=dataset)
+    comparison, run = curve_comparison(dataset=dataset)
+    shown = metrics(at)
+    assert shown[f"MC mean vs test-time output (K = {learn_tab.N_MC})"] == \
+        f"{comparison.mean_gap:.4f}"
+    assert shown["Its standard error (sd / √K)"] == f"{comparison.standard_error:.4f}"
+    assert shown["Sub-networks' spread (sd)"] == f"{comparison.spread:.4f}"
+    text = text_of(at)
+    ratio = comparison.mean_gap / comparison.standard_error
+    assert (f"by {comparison.mean_gap:.4f} on average, {ratio:.1f} times its standard error "
+            f"{comparison.standard_error:.4f}; sampling noise alone would make it about 0.8 "
+            "times") in text
+    # Two hidden layers: the approximate case, and the verdict follows the measured ratio.
+    assert not comparison.exact_case
+    assert "**This run is the approximate case**: relu units follow a dropout site" in text
+    verdict = ("larger than sampling noise explains" if ratio > learn_regression.BEYOND_NOISE
+               else "no larger than sampling noise explains")
+    assert verdict in text
+    # The regression section replaces the softmax one; the band is model uncertainty only.
+    assert "Weight scaling for a regression output" in [s.value for s in at.subheader]
+    assert "normalised geometric mean" not in text and "logits" not in text
+    assert "**The band is model uncertainty only.**" in text and "**plus τ⁻¹**" in text
+    assert f"sd is {comparison.spread:.4f} on average over the test points" in text
+    assert ("**Linear network** (no nonlinear hidden unit): the mean over all masks of the "
+            "output equals the weight-scaled network's output exactly") in text
+    assert "**A nonlinear hidden layer after a dropout site**" in text
+
+
+def test_regression_exact_case_with_dropout_on_the_last_hidden_layer_only():
+    at = learn(dataset="gap", n_layers="1")
+    comparison, _ = curve_comparison(dataset="gap", n_layers="1")
+    assert comparison.exact_case
+    text = text_of(at)
+    assert "**This run is the exact case**: dropout acts only on the last hidden layer" in text
+    assert "approximate case" not in text
+    # In the exact case the gap is sampling noise: about √(2/π) standard errors.
+    assert comparison.mean_gap / comparison.standard_error < learn_regression.BEYOND_NOISE
+    # Input dropout before the relu layer makes it approximate again.
+    text = text_of(learn(dataset="gap", n_layers="1", p_input="0.2"))
+    assert "**This run is the approximate case**" in text
+
+
+def test_regression_unit_probe_reads_the_output_y_and_p_zero_explains():
+    at = learn(dataset="sine", n_layers="1")
+    run = cache.RUNS.get(settings_of(dataset="sine", n_layers="1").train_key())
+    probe = lesson.probe_result(run, *lesson.default_probe(run))
+    assert metrics(at)["Test-time input, weights × q"] == f"{probe.test_time:.4f}"
+    assert probe.expected == pytest.approx(probe.test_time)
+    assert "Receiving output y (1–1)" in [n.label for n in at.number_input]
+    at = learn(dataset="sine", p_hidden="0")
+    assert any("nothing to average" in i.value for i in at.info)
+    assert not [m for m in at.metric if m.label.startswith("MC mean")]
+    figures = tab_figures.learn_figures(run, settings_of(dataset="sine", n_layers="1")
+                                        .replace(projector=True))
+    assert json.loads(figures["unit_input"].to_json())["layout"]["font"]["size"] == 22

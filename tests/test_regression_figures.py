@@ -12,6 +12,7 @@ import pytest
 from helpers import decode
 from test_animation import weights
 
+from dropout_viz.engine import mc_mean_and_sd
 from dropout_viz.ensemble_measures import Convergence, Scores
 from dropout_viz.figures import alt, style
 from dropout_viz.figures.animation import epoch_animation_figure
@@ -155,7 +156,9 @@ def test_animation_alt_states_both_mses_of_the_shown_frame():
 def subnetworks(projector: bool = False):
     subs = np.sin(XS)[None] + rng.normal(0, 0.2, (8, R))
     test_time = np.sin(XS) * 0.9
-    fig = subnetworks_figure(XS, subs, test_time, X_TRAIN, Y_TRAIN, X_TEST, Y_TEST,
+    # The mean and sd as the engine computes them (one computation of the band).
+    mean, sd = (a[:, 0] for a in mc_mean_and_sd(subs[:, :, None]))
+    fig = subnetworks_figure(XS, subs, mean, sd, test_time, X_TRAIN, Y_TRAIN, X_TEST, Y_TEST,
                              mean_mse=0.081, test_time_mse=0.074,
                              test_time_name="Test-time network (weights × q)",
                              projector=projector)

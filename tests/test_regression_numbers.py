@@ -130,3 +130,35 @@ def test_experiments_for_a_regression_run_draw_curves_and_sweep_in_mse():
     assert set(sweep.metrics) == {"thinned_loss", "train_loss", "test_loss"}
     assert sweep.metrics["test_loss"].shape == (2, 2)
     assert np.isfinite(sweep.metrics["test_loss"]).all()
+
+
+@functools.cache
+def gap_run():
+    config = TrainConfig(hidden=(32, 32), p_hidden=0.5, epochs=40, lr=0.01, optimizer="adam",
+                         batch_size=16, seed=1)
+    return train(load_dataset("gap", n_samples=150, noise=0.1, test_fraction=0.4, seed=0),
+                 config)
+
+
+def test_band_places_say_where_the_band_is_wide_relative_to_the_training_points():
+    result = ensemble.compute_curve_ensemble(gap_run(), 8, "sampled", seed=2)
+    places = ensemble.band_places(result)
+    train = np.sort(result.data.X_train[:, 0].astype(float))
+    half = 2 * result.sd
+    assert places.train_range == (train[0], train[-1])
+    # The widest stretch without training points: the gap's, between two neighbours.
+    i = int(np.argmax(np.diff(train)))
+    assert places.stretch == (train[i], train[i + 1])
+    assert train[i + 1] - train[i] > ensemble.EMPTY_STRETCH_SPACINGS * np.median(np.diff(train))
+    xs = result.xs
+    inside = (xs > train[i]) & (xs < train[i + 1])
+    beyond = (xs < train[0]) | (xs > train[-1])
+    assert places.stretch_half_width == pytest.approx(half[inside].mean())
+    assert places.beyond_half_width == pytest.approx(half[beyond].mean())
+    assert places.among_half_width == pytest.approx(half[~inside & ~beyond].mean())
+    widest = int(np.argmax(half))
+    assert (places.widest_x, places.widest_half_width) == (xs[widest], pytest.approx(half[widest]))
+    assert places.widest_where == ("beyond" if beyond[widest] else
+                                   "stretch" if inside[widest] else "among")
+    # Evenly scattered points leave no stretch worth naming.
+    assert ensemble.band_places(ensemble.compute_curve_ensemble(sine_run(), 8)).stretch is None

@@ -17,11 +17,13 @@ from plotly.subplots import make_subplots
 from dropout_viz.figures import style
 from dropout_viz.figures.boundary import boundary_panels
 from dropout_viz.figures.gallery import gallery_figure
+from dropout_viz.figures.regression import subnetworks_figure
 
 if TYPE_CHECKING:  # the figures package stays free of engine imports at run time
     from dropout_viz.ensemble import (
         Comparison,
         Convergence,
+        CurveEnsemble,
         EnsembleResults,
         PlotData,
         Uncertainty,
@@ -263,3 +265,15 @@ def ensemble_figures(results: EnsembleResults, projector: bool = False) -> dict[
     if results.uncertainty is not None:
         figures["uncertainty"] = uncertainty_figure(results.uncertainty, results.data, projector)
     return figures
+
+
+def curve_ensemble_figures(results: CurveEnsemble, projector: bool = False
+                           ) -> dict[str, go.Figure]:
+    """The tab's figures for a regression run: the K sub-networks' curves with their mean, band
+    and the test-time network over the points, and the MC mean's test MSE as K grows."""
+    data = results.data
+    return {"subnetworks": subnetworks_figure(
+                results.xs, results.curves, results.mean, results.sd, results.test_time,
+                data.X_train, data.y_train, data.X_test, data.y_test, results.mean_mse,
+                results.test_time_mse, test_time_name(results.convention), projector),
+            "convergence": convergence_figure(results.convergence, projector)}

@@ -324,13 +324,19 @@ def images_figure(images: np.ndarray, true_labels: Sequence[Any], predicted: Seq
 # ----------------------------------------------------------------------------- everything
 
 
+def final_test_mses(histories: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, float]:
+    """Each regression run's test MSE after its last epoch (its history's test loss)."""
+    return {label: float(history["test_loss"][-1]) for label, history in histories.items()}
+
+
 def _slug(label: str) -> str:
     return "no-dropout" if label.startswith("p = 0 ") else "dropout"
 
 
 def experiments_figures(results: ExperimentResults, projector: bool = False
                         ) -> dict[str, go.Figure]:
-    """Every figure of the Experiments tab for one ExperimentResults (used by the export)."""
+    """Every figure of the Experiments tab for one ExperimentResults (used by the export):
+    decision boundaries for 2-D data, curves over x ("fits") for a 1-D regression."""
     dataset, histories = results.dataset, results.histories
     figures: dict[str, go.Figure] = {}
     if results.grid is not None and results.grid_probs is not None:
@@ -340,6 +346,10 @@ def experiments_figures(results: ExperimentResults, projector: bool = False
         figures["boundaries"] = twin_boundary_figure(
             xs, ys, results.grid_probs, accuracies, dataset.X_train, dataset.y_train,
             dataset.X_test, dataset.y_test, int(dataset.n_classes), projector)
+    if results.line is not None and results.curves is not None:  # regression: curves over x
+        figures["fits"] = twin_curve_figure(
+            results.line, results.curves, final_test_mses(histories), dataset.X_train,
+            dataset.y_train, dataset.X_test, dataset.y_test, projector)
     figures["curves"] = twin_curves_figure(histories, projector)
     if results.classifications is not None:
         figures["confusion"] = confusion_figure(

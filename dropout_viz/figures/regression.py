@@ -159,24 +159,19 @@ def curves_figure(xs: np.ndarray, curves: Sequence[Curve], X_train, y_train, X_t
     return fig
 
 
-def band(sub_curves: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation over K sub-networks' curves (K, R) at each x. The sd is over
-    these K (ddof 0), as Gal's predictive variance is the passes' own variance."""
-    sub_curves = np.asarray(sub_curves, dtype=np.float64)
-    return sub_curves.mean(axis=0), sub_curves.std(axis=0)
-
-
-def subnetworks_figure(xs: np.ndarray, sub_curves: np.ndarray, test_time: np.ndarray,
-                       X_train, y_train, X_test, y_test, mean_mse: float, test_time_mse: float,
+def subnetworks_figure(xs: np.ndarray, sub_curves: np.ndarray, mean: np.ndarray,
+                       sd: np.ndarray, test_time: np.ndarray, X_train, y_train, X_test, y_test,
+                       mean_mse: float, test_time_mse: float,
                        test_time_name: str = "Test-time network",
                        projector: bool = False) -> go.Figure:
-    """K sub-networks' curves (K, R) as thin lines, their mean, the band mean ± 2 sd, and the
-    test-time network's curve (R,) dashed, over the points. mean_mse / test_time_mse: test
-    MSEs of the mean of these K and of the test-time network."""
+    """K sub-networks' curves (K, R) as thin lines, their mean (R,), the band mean ± 2 sd
+    (sd (R,): their spread, as the engine's `mc_mean_and_sd` computes it), and the test-time
+    network's curve (R,) dashed, over the points. mean_mse / test_time_mse: test MSEs of the
+    mean of these K and of the test-time network."""
     xs = np.asarray(xs, dtype=float)
     sub_curves = np.asarray(sub_curves, dtype=float)
+    mean, sd = np.asarray(mean, dtype=float), np.asarray(sd, dtype=float)
     k = len(sub_curves)
-    mean, sd = band(sub_curves)
     upper, lower = mean + 2 * sd, mean - 2 * sd
     under = [{
         "type": "scatter", "mode": "lines", "name": "mean ± 2 sd", "fill": "toself",

@@ -10,10 +10,15 @@ from dropout_viz import ensemble
 from dropout_viz.engine import TrainingRun
 from dropout_viz.ensemble import Convergence, EnsembleResults
 from dropout_viz.figures import PLOTLY_CONFIG, alt
-from dropout_viz.figures.ensemble import KIND_NAMES, ensemble_figures, test_time_name
+from dropout_viz.figures.ensemble import (
+    KIND_NAMES,
+    ensemble_figures,
+    test_time_name,
+)
 from dropout_viz.figures.gallery import GALLERY_MAX_NODES, gallery_figure
 from dropout_viz.settings import FIELD_SPECS, Settings, TrainKey
 from dropout_viz.ui import cache, downloads, runs
+from dropout_viz.ui import ensemble_curves as curves
 
 MAX_CACHED = 12  # results for this many (run, K, source, average, measure) combinations
 SOURCE_LABELS = {"sampled": "sampled now", "trained": "as trained"}
@@ -67,9 +72,19 @@ def tab_figures(results: EnsembleResults, projector: bool) -> dict:
     return figures
 
 
-def controls(hidden: tuple[str, ...] = ()) -> None:
+REGRESSION_ONLY_MEAN = ("A regression network's sub-networks output numbers, not "
+                        "probabilities: they are averaged by their plain mean, so this "
+                        "choice does not apply.")
+REGRESSION_NO_MAP = ("The disagreement map is drawn over a 2-D input plane; for a curve the "
+                     "band (mean ± 2 sd) shows the disagreement, so this choice does not "
+                     "apply.")
+
+
+def controls(hidden: tuple[str, ...] = (), regression: bool = False) -> None:
     """The tab's view settings; keyed by their Settings field, values live in session state.
-    Controls in `hidden` (the teacher's view) are not drawn; their values stay as set."""
+    Controls in `hidden` (the teacher's view) are not drawn; their values stay as set. For a
+    regression run the average and disagreement choices mean nothing: shown disabled, saying
+    why."""
     k_col, source_col, kind_col, measure_col = st.columns([3, 2, 2, 2])
     if "k_subnets" not in hidden:
         spec = FIELD_SPECS["k_subnets"]
@@ -84,60 +99,70 @@ def controls(hidden: tuple[str, ...] = ()) -> None:
     if "ensemble_kind" not in hidden:
         kind_col.radio(
             "Average", FIELD_SPECS["ensemble_kind"].choices, key="ensemble_kind",
-            format_func=KIND_LABELS.get,
-            help="How the sub-networks' probabilities are combined: their mean, or the "
-                 "normalised geometric mean (exp of the mean log-probability, rescaled "
-                 "to sum to 1).")
+            format_func=KIND_LABELS.get, disabled=regression,
+            help=REGRESSION_ONLY_MEAN if regression else
+            "How the sub-networks' probabilities are combined: their mean, or the "
+            "normalised geometric mean (exp of the mean log-probability, rescaled to sum to 1).")
     if "uncertainty" not in hidden:
         measure_col.radio(
             "Disagreement", FIELD_SPECS["uncertainty"].choices, key="uncertainty",
-            format_func=MEASURE_LABELS.get,
-            help="Mutual information: the entropy of the averaged prediction minus the "
-                 "sub-networks' average entropy, the part of the uncertainty due to their "
-                 "disagreement. Standard deviation: the spread of the probability they give "
-                 "the predicted class. Both are zero only where the sub-networks give "
-                 "identical probabilities.")
+            format_func=MEASURE_LABELS.get, disabled=regression,
+            help=REGRESSION_NO_MAP if regression else
+            "Mutual information: the entropy of the averaged prediction minus the "
+            "sub-networks' average entropy, the part of the uncertainty due to their "
+            "disagreement. Standard deviation: the spread of the probability they give "
+            "the predicted class. Both are zero only where the sub-networks give "
+            "identical probabilities.")
+
+
+def source_text(source: str, run: TrainingRun, k: int, wanted: int, drawing: str,
+                titled: bool) -> str:
+    """Where the K shown sub-networks come from ("sampled now" or "as trained"); each draws
+    its own `drawing` (boundary, curve); `titled`: the picture titles each with its epoch."""
+    if source == "sampled":
+        return (f"**Sampled now:** {k} fresh random masks (drawn from the training seed, so a "
+                "shared link shows the same ones) on the final weights. Every sub-network is "
+                f"built from the same shared weights, yet each draws its own {drawing}: look "
+                "at how much they differ, and where.")
+    scope = run.config.mask_scope
+    which = {
+        "epoch": "each epoch trained exactly one mask, so these are the sub-networks of "
+                 f"the last {k} epochs",
+        "batch": f"every mini-batch trained its own mask ({run.n_batches} per epoch); "
+                 f"shown is the one of the first mini-batch of each of the last {k} epochs",
+        "example": "every example at every step had its own mask; shown is the one of the "
+                   "first example of the first mini-batch of each of the last "
+                   f"{k} epochs",
+    }[scope]
+    text = (f"**As trained:** {which}, each drawn with the weights at the end of that "
+            "epoch." + (" Titles give the epoch." if titled else ""))
+    if run.snapshot_every > 1:
+        text += (f" This run kept every {run.snapshot_every}th epoch's weights (to bound "
+                 "memory), so these are the last kept epochs.")
+    if k < wanted:
+        text += f" Only {k} epochs were trained, so only {k} are shown."
+    return text
+
+
+def empty_note(keep_masks, keep_probs, k: int) -> str:
+    """Which of the K sub-networks lost every unit of a layer (they predict a constant)."""
+    empty = [i for i in range(k)
+             if any(not m[i].any() for m, q in zip(keep_masks, keep_probs) if q < 1.0)]
+    if not empty:
+        return ""
+    names = ", ".join(f"#{i + 1}" for i in empty[:6])
+    return f" {names} lost every unit of a layer, so it predicts the same for every point."
 
 
 def gallery_caption(results: EnsembleResults, run: TrainingRun, settings: Settings,
                     wanted: int) -> str:
     gallery = results.gallery
-    if gallery.source == "sampled":
-        text = (f"**Sampled now:** {gallery.k} fresh random masks (drawn from the training "
-                "seed, so a shared link shows the same ones) on the final weights. Every "
-                "sub-network is built from the same shared weights, yet each draws its own "
-                "boundary: look at how much they differ, and where.")
-    else:
-        scope = run.config.mask_scope
-        which = {
-            "epoch": "each epoch trained exactly one mask, so these are the sub-networks of "
-                     f"the last {gallery.k} epochs",
-            "batch": f"every mini-batch trained its own mask ({run.n_batches} per epoch); "
-                     f"shown is the one of the first mini-batch of each of the last "
-                     f"{gallery.k} epochs",
-            "example": "every example at every step had its own mask; shown is the one of the "
-                       "first example of the first mini-batch of each of the last "
-                       f"{gallery.k} epochs",
-        }[scope]
-        text = (f"**As trained:** {which}, each drawn with the weights at the end of that "
-                "epoch. Titles give the epoch.")
-        if run.snapshot_every > 1:
-            text += (f" This run kept every {run.snapshot_every}th epoch's weights (to bound "
-                     "memory), so these are the last kept epochs.")
-        if gallery.k < wanted:
-            text += f" Only {gallery.k} epochs were trained, so only {gallery.k} are shown."
+    text = source_text(gallery.source, run, gallery.k, wanted, "boundary", titled=True)
     text += (" Grey, crossed-out units are dropped; blue links are positive weights, orange "
              f"negative, thicker for larger |w|. Layers wider than {GALLERY_MAX_NODES} units "
              f"show their first {GALLERY_MAX_NODES - 1}. Titles give each sub-network's test "
              "accuracy.")
-    empty = [i for i in range(gallery.k)
-             if any(not m[i].any() for m, q in zip(gallery.keep_masks, results.keep_probs)
-                    if q < 1.0)]
-    if empty:
-        names = ", ".join(f"#{i + 1}" for i in empty[:6])
-        text += (f" {names} lost every unit of a layer, so it predicts the same for every "
-                 "point.")
-    return text
+    return text + empty_note(gallery.keep_masks, results.keep_probs, gallery.k)
 
 
 def exactness_note(results: EnsembleResults, source: str) -> str:
@@ -252,18 +277,64 @@ def uncertainty_caption(results: EnsembleResults, source: str) -> str:
     return text
 
 
+# ----------------------------------------------------------------------------- regression
+
+PROJECTOR_CURVE_COLUMNS = [3, 2]  # projector mode: the curves and the convergence side by side
+
+
+def render_curves(settings: Settings, key: TrainKey, run: TrainingRun) -> None:
+    """The tab for a regression run: the K sub-networks' curves, band and convergence."""
+    source = settings.gallery_source
+    view = (key, settings.k_subnets, source)
+    results = curves.cached_curve_results(*view, run)
+    figures = FIGURES.get_or_build(
+        ("curves", *view, settings.projector, run.epochs_completed),
+        lambda _: curves.curve_tab_figures(results, settings.projector))
+    places = ensemble.band_places(results)
+    texts = [source_text(source, run, results.k, settings.k_subnets, "curve", titled=False)
+             + empty_note(results.keep_masks, results.keep_probs, results.k),
+             curves.band_caption(results, places),
+             curves.curve_exactness_note(results, run.config.activation, source)]
+    st.subheader(f"{results.k} thinned sub-networks, their mean and the test-time network")
+    curves_col, convergence_col = (st.columns(PROJECTOR_CURVE_COLUMNS) if settings.projector
+                                   else (st.container(), st.container()))
+    curves_col.plotly_chart(figures["subnetworks"], key="ensemble_subnetworks",
+                            config=PLOTLY_CONFIG, alt=alt.subnetworks_alt(figures["subnetworks"]))
+    if not settings.projector:
+        st.markdown(curves.mse_line(results))
+        for text in texts:
+            st.caption(text)
+        st.subheader("More sub-networks, better average")
+    convergence_col.plotly_chart(figures["convergence"], key="ensemble_convergence",
+                                 config=PLOTLY_CONFIG,
+                                 alt=alt.convergence_alt(figures["convergence"]))
+    if settings.projector:  # the pictures fill the screen; the words and controls follow
+        st.markdown(curves.mse_line(results))
+        controls(settings.hidden_controls, regression=True)
+        for text in texts:
+            st.caption(text)
+    st.caption(curves.curve_convergence_caption(results.convergence))
+    downloads.download_row(figures, run, settings, "ensemble")
+
+
 def render(settings: Settings, key: TrainKey) -> None:
     st.markdown("Dropout trains many **thinned sub-networks** that share one set of weights. "
                 "Here are some of them, their average, and how it compares with the single "
                 "network used at test time.")
+    # Known before training (an uploaded CSV may be a regression too), so the controls show
+    # even while a long run waits for its start button.
+    regression = cache.get_dataset(key.data).task == "regression"
     if not settings.projector:  # projector mode: under the pictures, which fill the screen
-        controls(settings.hidden_controls)
+        controls(settings.hidden_controls, regression)
     run = runs.get_run(key)
     if run.diverged_at is not None:
         st.error(f"Training diverged in epoch {run.diverged_at + 1}; showing the last finite "
                  "weights. A lower learning rate helps.")
     if run.epochs_completed == 0:
         st.info("No epoch finished with finite weights, so there are no sub-networks to show.")
+        return
+    if regression:
+        render_curves(settings, key, run)
         return
     source = settings.gallery_source
     view = (key, settings.k_subnets, source, settings.ensemble_kind, settings.uncertainty)

@@ -92,11 +92,43 @@ def _apply_keras_preset() -> None:
     state.open_tab(preset.tab)
 
 
+def loss_word(run: TrainingRun) -> str:
+    """What the run's loss is called on the page: "MSE" for a regression, else "loss"."""
+    return "MSE" if run.task == "regression" else "loss"
+
+
 def _gap_line(label: str, run: TrainingRun) -> str:
-    h = run.history
-    return (f"**{label}**: train loss {h['train_loss'][-1]:.3f}, test loss "
-            f"{h['test_loss'][-1]:.3f}, so the gap is **{ex.generalisation_gap(run):.3f}**; "
-            f"test accuracy {h['test_acc'][-1]:.1%}.")
+    h, loss = run.history, loss_word(run)
+    text = (f"**{label}**: train {loss} {h['train_loss'][-1]:.3f}, test {loss} "
+            f"{h['test_loss'][-1]:.3f}, so the gap is **{ex.generalisation_gap(run):.3f}**")
+    if run.task == "regression":
+        return text + " (y standardised)."
+    return text + f"; test accuracy {h['test_acc'][-1]:.1%}."
+
+
+def fits_caption(run: TrainingRun, twin: TrainingRun, labels: tuple[str, str]) -> str:
+    """Under the two regression curves: which one fits the test points better, in numbers."""
+    mse, twin_mse = run.history["test_loss"][-1], twin.history["test_loss"][-1]
+    label, twin_label = labels
+    if mse == twin_mse:
+        verdict = "the same test MSE"
+    else:
+        better = label if mse < twin_mse else twin_label
+        verdict = f"{abs(mse - twin_mse):.3f} lower with {better}"
+    return ("Both test-time networks' curves over the points: filled points train, hollow "
+            f"points test. Test MSE (y standardised) {mse:.3f} with {label} and {twin_mse:.3f} "
+            f"with {twin_label}: {verdict}.")
+
+
+def history_caption(run: TrainingRun, twin: TrainingRun) -> str:
+    """Under the training curves: whether the training loss fell further without dropout here."""
+    loss = loss_word(run)
+    train, twin_train = run.history["train_loss"][-1], twin.history["train_loss"][-1]
+    if twin_train < train:
+        said = f"The {loss} on the training points falls further without dropout"
+    else:
+        said = f"Here the {loss} on the training points does not fall further without dropout"
+    return f"Dashed: training split, solid: test split. {said}; what matters is the test curve."
 
 
 def with_and_without(run: TrainingRun, twin: TrainingRun, results: ex.ExperimentResults,
@@ -111,13 +143,14 @@ def with_and_without(run: TrainingRun, twin: TrainingRun, results: ex.Experiment
         st.info("Your dropout rate is p = 0, so both runs are the same network. Raise p in "
                 "the sidebar to see what dropout changes.")
     gap, twin_gap = ex.generalisation_gap(run), ex.generalisation_gap(twin)
+    loss = loss_word(run)
     left, right = st.columns(2)
-    left.metric(f"Gap (test − train loss), {label}", f"{gap:.3f}",
+    left.metric(f"Gap (test − train {loss}), {label}", f"{gap:.3f}",
                 delta=f"{gap - twin_gap:+.3f} vs p = 0", delta_color="inverse",
-                help="Test loss minus training loss of the test-time network after the last "
+                help=f"Test {loss} minus training {loss} of the test-time network after the last "
                      "epoch. A large gap means the network learned its training points rather "
                      "than the pattern: over-fitting.")
-    right.metric(f"Gap (test − train loss), {twin_label}", f"{twin_gap:.3f}")
+    right.metric(f"Gap (test − train {loss}), {twin_label}", f"{twin_gap:.3f}")
     st.markdown(_gap_line(label, run) + "  \n" + _gap_line(twin_label, twin))
     if "boundaries" in figures:
         accuracies = {label: float(run.history["test_acc"][-1]),
@@ -126,14 +159,17 @@ def with_and_without(run: TrainingRun, twin: TrainingRun, results: ex.Experiment
                         alt=alt.twin_boundaries_alt(figures["boundaries"], accuracies))
         st.caption("One colour scale for both: deeper colour is a more confident network. "
                    "Filled points train, hollow points test.")
+    elif "fits" in figures:
+        st.plotly_chart(figures["fits"], key="twin_fits", config=PLOTLY_CONFIG,
+                        alt=alt.curves_over_points_alt(figures["fits"]))
+        st.caption(fits_caption(run, twin, results.labels))
     else:
         st.info(f"The {run.dataset.name} data have {run.dataset.n_features} inputs, so there "
                 "is no plane to draw a decision boundary on. The confusion matrices and "
                 "misclassified examples below show what each network gets wrong.")
     st.plotly_chart(figures["curves"], key="twin_curves", config=PLOTLY_CONFIG,
                     alt=alt.curves_alt(figures["curves"]))
-    st.caption("Dashed: training split, solid: test split. The loss on the training points "
-               "falls further without dropout; what matters is the test curve.")
+    st.caption(history_caption(run, twin))
     if "confusion" in figures:
         st.plotly_chart(figures["confusion"], key="twin_confusion", config=PLOTLY_CONFIG,
                         alt=alt.confusion_alt(figures["confusion"]))
@@ -211,10 +247,13 @@ def sweep_section(settings: Settings, key: TrainKey) -> None:
                           result.widths, settings.projector)
     st.plotly_chart(fig, key="sweep", config=PLOTLY_CONFIG, alt=alt.sweep_alt(fig))
     best = int(np.nanargmin(result.mean("test_loss")))
-    text = (f"Lowest mean test loss at p = {result.ps[best]:g} "
-            f"({result.mean('test_loss')[best]:.3f} ± {result.std('test_loss')[best]:.3f}); "
-            f"at p = 0 it is {result.mean('test_loss')[0]:.3f}. Error bars: ± 1 standard "
-            f"deviation over {len(result.seeds)} training seeds on the same data split.")
+    loss = "MSE (y standardised)" if "test_acc" not in result.metrics else "loss"
+    lowest = (f"Lowest mean test {loss} at p = {result.ps[best]:g} "
+              f"({result.mean('test_loss')[best]:.3f} ± {result.std('test_loss')[best]:.3f})")
+    text = lowest + (", without dropout." if best == 0 else
+                     f"; at p = 0 it is {result.mean('test_loss')[0]:.3f}.")
+    text += (f" Error bars: ± 1 standard deviation over {len(result.seeds)} training seeds on "
+             "the same data split.")
     text += f" Trained in {seconds:.1f} s."
     if result.diverged.any():
         text += f" {int(result.diverged.sum())} runs diverged (shown at their last finite epoch)."
@@ -239,6 +278,11 @@ def neurons_section(results: ex.ExperimentResults, figures: dict, run: TrainingR
                "data, not their numbers. Dashed lines mark each network's mean."
                + (" For sigmoid units 'near zero' means saturated low, not switched off."
                   if settings.activation == "sigmoid" else ""))
+    if pipeline.is_curve(run.dataset):
+        st.info("Unit maps draw each hidden unit's output over a 2-D input plane. With one "
+                "input x, each unit's output is a curve over x instead; this tab does not draw "
+                "them (the Thinned sub-networks tab shows whole networks' curves).")
+        return
     if not pipeline.is_planar(run.dataset):
         st.info(f"Unit maps need a 2-D input plane; the {run.dataset.name} data have "
                 f"{run.dataset.n_features} inputs.")

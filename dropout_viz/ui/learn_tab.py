@@ -15,7 +15,7 @@ from dropout_viz.figures import PLOTLY_CONFIG
 from dropout_viz.figures.lesson import site_name, unit_input_figure
 from dropout_viz.lesson import N_MASKS, probe_result
 from dropout_viz.settings import Settings, TrainKey
-from dropout_viz.ui import cache, downloads, runs
+from dropout_viz.ui import cache, downloads, learn_regression, runs
 
 SITE_KEY, UNIT_KEY, POINT_KEY = "learn_site", "learn_unit", "learn_point"
 N_MC = 200  # sub-networks behind the Monte-Carlo comparison
@@ -62,14 +62,22 @@ def co_adaptation_text(mask_scope: str) -> str:
     return CO_ADAPTATION + "\n" + MASK_SCOPE_TEXT[mask_scope]
 
 
+def output_name(loss: str) -> str:
+    """A network's output unit: a logit before the softmax, or a regression's linear y."""
+    return "output y" if loss == "mse" else "output logit"
+
+
 def _receiver_name(net, site: int) -> str:
-    return "output logit" if site == len(net.weights) - 1 else f"unit of hidden layer {site + 1}"
+    if site == len(net.weights) - 1:
+        return output_name(net.loss)
+    return f"unit of hidden layer {site + 1}"
 
 
-def unit_input_alt(result: lesson.UnitInput, point: int, n_weight_layers: int) -> str:
+def unit_input_alt(result: lesson.UnitInput, point: int, n_weight_layers: int,
+                   loss: str = "cross_entropy") -> str:
     """The histogram's text alternative: the numbers its three lines mark."""
     low, high = float(result.sampled.min()), float(result.sampled.max())
-    receiver = (f"output logit {result.unit + 1}" if result.site == n_weight_layers - 1
+    receiver = (f"{output_name(loss)} {result.unit + 1}" if result.site == n_weight_layers - 1
                 else f"unit {result.unit + 1} of hidden layer {result.site + 1}")
     return (f"Histogram of the input {receiver} receives from test point {point + 1} over "
             f"{result.n_masks} sampled masks of {site_name(result.site)} (q = "
@@ -124,7 +132,7 @@ def _live_unit_input(run: TrainingRun, settings: Settings) -> None:
         net.activation))
     figure = unit_input_figure(result, settings.projector)
     st.plotly_chart(figure, key="learn_unit_input", config=PLOTLY_CONFIG,
-                    alt=unit_input_alt(result, point, len(net.weights)))
+                    alt=unit_input_alt(result, point, len(net.weights), net.loss))
     downloads.download_row({"unit_input": figure}, run, settings, "learn")
 
 
@@ -348,7 +356,10 @@ def render(settings: Settings, key: TrainKey) -> None:
     _live_unit_input(run, settings)
     _inverted_section(settings)
     _masks_section(run, settings)
-    _ensemble_section(run, settings, key)
+    if run.task == "regression":  # no softmax: the output is linear
+        learn_regression.render(run, key, N_MC)
+    else:
+        _ensemble_section(run, settings, key)
     _practice_section(settings)
     st.subheader("References")
     st.markdown(REFERENCES)
