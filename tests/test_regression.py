@@ -13,7 +13,7 @@ import json
 
 import numpy as np
 import pytest
-from test_engine_gradients import EPS, relative_error
+from test_engine_gradients import numerical_gradient, relative_error
 from test_engine_maths import all_masks, points
 
 from dropout_viz import cli, pipeline
@@ -60,19 +60,6 @@ def scope_masks(scope: str, seed: int) -> list[np.ndarray]:
         mask.flat[0] = 1.0
         masks.append(mask)
     return masks
-
-
-def numerical_gradient(net: MLP, X, y, masks, array: np.ndarray) -> np.ndarray:
-    grad = np.zeros_like(array)
-    for index in np.ndindex(array.shape):
-        original = array[index]
-        array[index] = original + EPS
-        plus, _ = net.loss_and_grads(X, y, masks)
-        array[index] = original - EPS
-        minus, _ = net.loss_and_grads(X, y, masks)
-        array[index] = original
-        grad[index] = (plus - minus) / (2 * EPS)
-    return grad
 
 
 # ----------------------------------------------------------------------------- the loss

@@ -1,6 +1,7 @@
 """The Learn tab's section for a regression run: weight scaling for a linear output, measured
 on the current network (lesson.compare_curves), and what the sub-networks' band means. Every
-statement follows /work/shared/dropout-facts.md; there is no softmax here."""
+statement follows the project's dropout facts (../shared/dropout-facts.md); there is no
+softmax here."""
 
 from __future__ import annotations
 
