@@ -2,7 +2,7 @@
 
 What holds exactly (linear networks; softmax as the only nonlinearity after the dropout site,
 where weight scaling is the weighted normalised geometric mean) and what only approximately
-(hidden nonlinearities after the site). See /work/shared/dropout-facts.md.
+(hidden nonlinearities after the site). See ../shared/dropout-facts.md.
 """
 
 from __future__ import annotations

@@ -276,10 +276,19 @@ def test_regression_draws_the_sub_networks_curves_band_and_convergence_in_mse(da
     text = caption_with(at, "Each point averages the first K")
     assert f"the test-time network {results.convergence.test_time.mse:.3f} (dashed)" in text
     assert "accuracy" not in text
-    # The controls that mean nothing for a curve are disabled, saying why.
-    for key in ("ensemble_kind", "uncertainty"):
-        assert at.radio(key=key).disabled
-    assert "averaged by their plain mean" in at.radio(key="ensemble_kind").help
+    # The controls that mean nothing for a curve are not drawn; a caption says why.
+    drawn = {radio.key for radio in at.radio}
+    assert not {"ensemble_kind", "uncertainty"} & drawn
+    assert caption_with(at, "averaged by their plain mean")
+
+
+def test_regression_keeps_the_classification_only_choices_for_the_next_run():
+    at = open_curves("sine")
+    at.session_state["ensemble_kind"] = "geometric"
+    at.run()
+    at.sidebar.selectbox(key="dataset").select("moons").run()
+    assert not at.exception
+    assert at.radio(key="ensemble_kind").value == "geometric"
 
 
 def test_regression_as_trained_uses_the_last_epochs_masks():

@@ -73,18 +73,16 @@ def tab_figures(results: EnsembleResults, projector: bool) -> dict:
 
 
 REGRESSION_ONLY_MEAN = ("A regression network's sub-networks output numbers, not "
-                        "probabilities: they are averaged by their plain mean, so this "
-                        "choice does not apply.")
-REGRESSION_NO_MAP = ("The disagreement map is drawn over a 2-D input plane; for a curve the "
-                     "band (mean ± 2 sd) shows the disagreement, so this choice does not "
-                     "apply.")
+                        "probabilities: they are averaged by their plain mean.")
+REGRESSION_NO_MAP = ("Their disagreement is the band (mean ± 2 sd), not a map over a "
+                     "plane.")
 
 
 def controls(hidden: tuple[str, ...] = (), regression: bool = False) -> None:
     """The tab's view settings; keyed by their Settings field, values live in session state.
     Controls in `hidden` (the teacher's view) are not drawn; their values stay as set. For a
-    regression run the average and disagreement choices mean nothing: shown disabled, saying
-    why."""
+    regression run the average and disagreement choices mean nothing: they are not drawn (a
+    caption says why) and keep their values for the next classification run."""
     k_col, source_col, kind_col, measure_col = st.columns([3, 2, 2, 2])
     if "k_subnets" not in hidden:
         spec = FIELD_SPECS["k_subnets"]
@@ -96,23 +94,28 @@ def controls(hidden: tuple[str, ...] = (), regression: bool = False) -> None:
             format_func=SOURCE_LABELS.get,
             help="Sampled now: fresh random masks on the final weights. As trained: the "
                  "masks training used in the last K epochs, with that epoch's weights.")
+    if regression:
+        for name in ("ensemble_kind", "uncertainty"):  # not drawn in this run: keep them
+            if name in st.session_state:
+                st.session_state[name] = st.session_state[name]
+        kind_col.caption(REGRESSION_ONLY_MEAN + " " + REGRESSION_NO_MAP)
+        return
     if "ensemble_kind" not in hidden:
         kind_col.radio(
             "Average", FIELD_SPECS["ensemble_kind"].choices, key="ensemble_kind",
-            format_func=KIND_LABELS.get, disabled=regression,
-            help=REGRESSION_ONLY_MEAN if regression else
-            "How the sub-networks' probabilities are combined: their mean, or the "
-            "normalised geometric mean (exp of the mean log-probability, rescaled to sum to 1).")
+            format_func=KIND_LABELS.get,
+            help="How the sub-networks' probabilities are combined: their mean, or the "
+                 "normalised geometric mean (exp of the mean log-probability, rescaled "
+                 "to sum to 1).")
     if "uncertainty" not in hidden:
         measure_col.radio(
             "Disagreement", FIELD_SPECS["uncertainty"].choices, key="uncertainty",
-            format_func=MEASURE_LABELS.get, disabled=regression,
-            help=REGRESSION_NO_MAP if regression else
-            "Mutual information: the entropy of the averaged prediction minus the "
-            "sub-networks' average entropy, the part of the uncertainty due to their "
-            "disagreement. Standard deviation: the spread of the probability they give "
-            "the predicted class. Both are zero only where the sub-networks give "
-            "identical probabilities.")
+            format_func=MEASURE_LABELS.get,
+            help="Mutual information: the entropy of the averaged prediction minus the "
+                 "sub-networks' average entropy, the part of the uncertainty due to their "
+                 "disagreement. Standard deviation: the spread of the probability they give "
+                 "the predicted class. Both are zero only where the sub-networks give "
+                 "identical probabilities.")
 
 
 def source_text(source: str, run: TrainingRun, k: int, wanted: int, drawing: str,

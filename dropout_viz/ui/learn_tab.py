@@ -1,6 +1,6 @@
 """The "Learn" tab: the lesson in words and formulas, with live numbers from the current run.
 
-Every statement here follows /work/shared/dropout-facts.md. The app's p is the probability of
+Every statement here follows ../shared/dropout-facts.md. The app's p is the probability of
 DROPPING a unit (as in the notes, Keras and PyTorch); Srivastava et al. and Gal & Ghahramani
 write p for the KEEP probability, so quotes from them are translated and say so.
 """

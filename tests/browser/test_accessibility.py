@@ -10,7 +10,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from harness import EXCEPTION, axe_violations, chart_text_contrast, new_page, wait_until_loaded
+from harness import (
+    EXCEPTION,
+    axe_violations,
+    chart_text_contrast,
+    new_page,
+    wait_for_tab_charts,
+    wait_until_loaded,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -68,6 +75,29 @@ def test_classroom_modes_have_no_wcag_21_aa_violations(server, tall_page, tab, f
     page = tall_page
     page.goto(f"{server.url}?tab={tab}&{flags}")
     wait_until_loaded(page, charts, timeout_ms=180_000)
+    assert page.locator(EXCEPTION).count() == 0
+    violations = axe_violations(page)
+    assert violations == [], describe(violations)
+    faint = [t for t in chart_text_contrast(page) if t["ratio"] < AA_TEXT]
+    assert faint == [], faint[:10]
+
+
+# Every tab on a regression set (curves over x instead of maps), and a running guided lesson
+# (its panel above the tabs, with the answer shown).
+REGRESSION_PAGES = [f"tab={tab}&dataset=sine" for tab in TABS] + [
+    "preset=what-happens-in-the-gap&step=2"]
+
+
+@pytest.mark.parametrize("query", REGRESSION_PAGES)
+def test_regression_tabs_and_a_lesson_have_no_wcag_21_aa_violations(server, tall_page, query):
+    page = tall_page
+    page.goto(f"{server.url}?{query}")
+    wait_for_tab_charts(page, timeout_ms=180_000)
+    if "step=" in query:
+        page.get_by_role("button", name="Show the answer").click()
+        page.wait_for_selector(".st-key-lesson_panel [data-testid='stAlertContentSuccess']",
+                               timeout=60_000)
+        wait_for_tab_charts(page)
     assert page.locator(EXCEPTION).count() == 0
     violations = axe_violations(page)
     assert violations == [], describe(violations)
