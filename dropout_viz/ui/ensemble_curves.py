@@ -38,10 +38,7 @@ for _cached in (cached_curve_results, cached_curve_convergence):
 
 
 def curve_tab_figures(results: CurveEnsemble, projector: bool) -> dict:
-    figures = curve_ensemble_figures(results, projector=projector)
-    if projector:  # beside the curves, at their height: both on one 1920×1080 screen
-        figures["convergence"].update_layout(height=figures["subnetworks"].layout.height)
-    return figures
+    return curve_ensemble_figures(results, projector=projector)
 
 
 def mse_line(results: CurveEnsemble) -> str:

@@ -282,9 +282,6 @@ def uncertainty_caption(results: EnsembleResults, source: str) -> str:
 
 # ----------------------------------------------------------------------------- regression
 
-PROJECTOR_CURVE_COLUMNS = [3, 2]  # projector mode: the curves and the convergence side by side
-
-
 def render_curves(settings: Settings, key: TrainKey, run: TrainingRun) -> None:
     """The tab for a regression run: the K sub-networks' curves, band and convergence."""
     source = settings.gallery_source
@@ -299,18 +296,17 @@ def render_curves(settings: Settings, key: TrainKey, run: TrainingRun) -> None:
              curves.band_caption(results, places),
              curves.curve_exactness_note(results, run.config.activation, source)]
     st.subheader(f"{results.k} thinned sub-networks, their mean and the test-time network")
-    curves_col, convergence_col = (st.columns(PROJECTOR_CURVE_COLUMNS) if settings.projector
-                                   else (st.container(), st.container()))
-    curves_col.plotly_chart(figures["subnetworks"], key="ensemble_subnetworks",
-                            config=PLOTLY_CONFIG, alt=alt.subnetworks_alt(figures["subnetworks"]))
+    # One under the other in projector mode too: side by side, the convergence chart's two
+    # panels and legend do not fit beside the curves below about 1920 pixels.
+    st.plotly_chart(figures["subnetworks"], key="ensemble_subnetworks", config=PLOTLY_CONFIG,
+                    alt=alt.subnetworks_alt(figures["subnetworks"]))
     if not settings.projector:
         st.markdown(curves.mse_line(results))
         for text in texts:
             st.caption(text)
         st.subheader("More sub-networks, better average")
-    convergence_col.plotly_chart(figures["convergence"], key="ensemble_convergence",
-                                 config=PLOTLY_CONFIG,
-                                 alt=alt.convergence_alt(figures["convergence"]))
+    st.plotly_chart(figures["convergence"], key="ensemble_convergence", config=PLOTLY_CONFIG,
+                    alt=alt.convergence_alt(figures["convergence"]))
     if settings.projector:  # the pictures fill the screen; the words and controls follow
         st.markdown(curves.mse_line(results))
         controls(settings.hidden_controls, regression=True)
