@@ -244,7 +244,7 @@ def frame_curve_traces(frames: CurveFrames, epochs: Sequence[int], active: int,
     xs = np.asarray(frames.xs, dtype=float)
     # Legend names without the epoch: the legend is static, the title says the epoch.
     shown = [thinned_curve("Thinned network", frames.thinned[active]),
-             test_time_curve(frames.full_title, frames.full[active])]
+             test_time_curve("Full network", frames.full[active])]  # title: which weights
     animated = [curve_trace(xs, c, projector, axes) for c in shown]
     static = point_traces(frames.X_train, frames.y_train, frames.X_test, frames.y_test,
                           projector, axes)

@@ -149,3 +149,26 @@ def test_a_laptop_window_keeps_the_normal_page_inside_its_width(browser, server)
         assert page.evaluate("() => document.documentElement.scrollWidth") <= width
         assert slider(page, "Dropout rate p").count() == 1  # p in the sidebar, as usual
         assert sidebar_box(page)["left"] == 0 and sidebar_box(page)["width"] > 200  # open
+
+
+def test_projector_mode_fits_the_regression_curve_panel_on_a_720p_screen(browser, server):
+    # 1000 epochs: the longest title ("Thinned network of epoch 1000") beside the curves'
+    # legend, whose names are longer than the maps' class names.
+    width, height = 1280, 720
+    with new_page(browser, width, height) as page:
+        page.goto(f"{server.url}?dataset=sine&projector=1&epochs=1000&n_samples=60")
+        wait_until_loaded(page, ("animation",), timeout_ms=180_000)
+        assert page.locator(EXCEPTION).count() == 0
+        boxes = page.evaluate(BOXES_JS, "animation")
+        diagram, curves = boxes["plots"]  # one panel of curves beside the diagram
+        for part in (diagram, curves, *boxes["buttons"], *boxes["rail"]):
+            assert inside(part, width, height), part
+        assert diagram["right"] <= curves["left"] and curves["height"] >= 0.25 * height
+        title, legend = page.evaluate("""() => {
+            const chart = document.querySelector('.st-key-animation .js-plotly-plot');
+            const box = el => { const r = el.getBoundingClientRect();
+                                return {top: r.top, bottom: r.bottom, left: r.left,
+                                        right: r.right}; };
+            return [box(chart.querySelector('.gtitle')), box(chart.querySelector('.legend'))];
+        }""")
+        assert not overlaps(title, legend), (title, legend)
