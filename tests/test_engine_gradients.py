@@ -81,6 +81,11 @@ def test_gradients_match_finite_differences(activation, convention, shared_masks
         # hidden pre-activation well away from 0 compared with what a step of EPS can move it.
         assert min(np.abs(z).min() for z in pre_activations(net, X, masks)) > 1e-4
 
+    assert_gradients_match(net, X, y, masks, weight_grads, bias_grads)
+
+
+def assert_gradients_match(net: MLP, X, y, masks, weight_grads, bias_grads) -> None:
+    """Every weight's and bias's gradient against central differences of the loss."""
     for layer in range(len(net.weights)):
         for analytic, array in ((weight_grads[layer], net.weights[layer]),
                                 (bias_grads[layer], net.biases[layer])):
