@@ -7,6 +7,14 @@ from harness import StreamlitServer, chromium, new_page
 from playwright.sync_api import sync_playwright
 
 
+def pytest_collection_modifyitems(items):
+    """All browser tests on one xdist worker: one Chromium and one server at a time, while the
+    other worker runs the rest of the suite."""
+    for item in items:
+        if "tests/browser/" in item.nodeid:
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     log = tmp_path_factory.mktemp("streamlit") / "server.log"
