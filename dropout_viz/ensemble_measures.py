@@ -14,6 +14,7 @@ import numpy as np
 
 from dropout_viz.engine import MLP, sample_keep_masks
 from dropout_viz.engine.inference import thinned_predict
+from dropout_viz.engine.network import mean_squared_error
 from dropout_viz.pipeline import Scores, scores
 
 KINDS = ("arithmetic", "geometric")
@@ -188,9 +189,9 @@ def convergence_curve(net: MLP, X_test: np.ndarray, y_test: np.ndarray, kind: st
 
 
 def squared_errors(outputs: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Mean over the points of (ŷ − y)², for outputs (..., n, 1) → (...): torch's MSELoss."""
-    residuals = np.asarray(outputs, dtype=np.float64)[..., 0] - np.asarray(y, dtype=np.float64)
-    return (residuals * residuals).mean(axis=-1)
+    """The engine's MSE (torch's MSELoss) of outputs (..., n, 1) against targets y (n,) → (...)."""
+    return mean_squared_error(np.asarray(outputs, dtype=np.float64),
+                              np.asarray(y, dtype=np.float64)[:, None])
 
 
 def mean_abs_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:

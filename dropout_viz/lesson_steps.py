@@ -149,8 +149,8 @@ def test_mse_where(in_gap: bool) -> Callable[[TrainingRun], float]:
         if dataset.name != "gap":
             return math.nan
         pick = gap_mask(dataset, dataset.X_test[:, 0]) == in_gap
-        outputs = run.network().predict(dataset.X_test[pick])[:, 0]
-        return float(np.mean((outputs - dataset.y_test[pick]) ** 2))
+        return pipeline.scores(run.network().predict(dataset.X_test[pick]),
+                               dataset.y_test[pick]).mse
     return measure
 
 

@@ -26,7 +26,7 @@ from dropout_viz.engine.dropout import (
     test_time_multipliers,
     training_multipliers,
 )
-from dropout_viz.engine.network import forward, log_softmax
+from dropout_viz.engine.network import forward, log_softmax, mean_squared_error
 from dropout_viz.schema import ENGINE_FIELDS
 from dropout_viz.settings import DataKey, TrainKey
 
@@ -129,7 +129,7 @@ def scores(values: np.ndarray, y: np.ndarray) -> Scores:
     targets y (n,): their MSE as torch.nn.MSELoss, in the dataset's standardised units."""
     values = np.asarray(values)
     if values.shape[-1] == 1:
-        return Scores(None, None, float(np.mean((values[:, 0] - np.asarray(y)) ** 2)))
+        return Scores(None, None, float(mean_squared_error(values, np.reshape(y, (-1, 1)))))
     return Scores(accuracy(values, y), log_loss(values, y))
 
 
