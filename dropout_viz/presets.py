@@ -40,6 +40,7 @@ another metric's name (on the same run).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import re
@@ -124,13 +125,28 @@ class Preset:
 def load_presets(directory: Path | str | None = None) -> dict[str, Preset]:
     """Every preset in `directory` (default PRESET_DIR), by file name, validated.
 
-    Raises ValueError naming the file (and the field) for anything malformed.
+    Raises ValueError naming the file (and the field) for anything malformed. Parsed once per
+    version of the files (name, size, modification time): every rerun of the page reads them.
     """
     if directory is None and not PRESET_DIR.is_dir():  # a broken install: say so, not "none"
         raise FileNotFoundError(f"the lesson presets are missing: no folder {PRESET_DIR}")
     folder = Path(directory) if directory is not None else PRESET_DIR
-    presets: dict[str, Preset] = {}
+    versions = []
     for path in sorted(folder.glob("*.json")):
+        try:
+            stat = path.stat()
+        except OSError:  # unreadable: _load_preset says so
+            versions.append((path, None, None))
+        else:
+            versions.append((path, stat.st_size, stat.st_mtime_ns))
+    return dict(_parse_presets(tuple(versions)))
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_presets(versions: tuple[tuple[Path, int | None, int | None], ...]
+                   ) -> dict[str, Preset]:
+    presets: dict[str, Preset] = {}
+    for path, _, _ in versions:
         preset = _load_preset(path)
         if preset.name in presets:
             raise ValueError(f"{path.name}: preset name {preset.name!r} is used twice")

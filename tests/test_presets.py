@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -123,6 +124,21 @@ def test_load_from_a_directory_in_file_name_order(tmp_path):
     assert presets["tiny"].settings == {"width": 8, "hidden_controls": ("lr",)}
     assert apply_preset(presets["tiny"]).hidden_controls == ("lr",)
     assert load_presets(tmp_path / "empty-but-missing") == {}
+
+
+def test_presets_are_read_once_and_an_edited_file_is_read_again(tmp_path):
+    """Every rerun of the page asks for the presets: they are parsed once per version of
+    the files, and a file edited (or added) while the server runs is read again."""
+    write(tmp_path, "tiny.json", GOOD)
+    first = load_presets(tmp_path)
+    assert load_presets(tmp_path)["tiny"] is first["tiny"]  # parsed once
+    first.pop("tiny")  # a caller changing its copy changes nobody else's
+    assert "tiny" in load_presets(tmp_path)
+    write(tmp_path, "tiny.json", {**GOOD, "title": "Tiny, edited"})
+    os.utime(tmp_path / "tiny.json", ns=(1, 10**18))  # a new modification time for sure
+    assert load_presets(tmp_path)["tiny"].title == "Tiny, edited"
+    write(tmp_path, "other.json", {**GOOD, "name": "other"})
+    assert list(load_presets(tmp_path)) == ["other", "tiny"]
 
 
 @pytest.mark.parametrize(
