@@ -12,11 +12,11 @@ returned without copying, so callers treat them as read-only.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 import time
 from collections import OrderedDict
-from contextlib import contextmanager
 
 import streamlit as st
 
@@ -92,10 +92,12 @@ class LRUCache:
         while len(self._items) > self.max_entries:
             self._items.popitem(last=False)
 
-    def get_or_build(self, key, build, wait=None):
+    def get_or_build(self, key, build, wait=None, gated=True):
         """The entry for `key`, or `build(flight)`'s result stored under it. While another
         thread builds the key, `wait(flight)` (default: until it lands) and look again: the
-        entry is there, or that build was stopped and this thread builds it."""
+        entry is there, or that build was stopped and this thread builds it. A build may
+        return None (then nothing is stored); `gated=False` for a build that waits for
+        another process (workers.py) without holding a compute slot."""
         while True:
             value = self.get(key)
             if value is not None:
@@ -109,9 +111,10 @@ class LRUCache:
                 (wait or _wait_until_landed)(flight)
                 continue
             try:
-                with _COMPUTE:
+                with _COMPUTE if gated else contextlib.nullcontext():
                     value = build(flight)
-                self.put(key, value)
+                if value is not None:  # None: nothing built (workers.py had no worker)
+                    self.put(key, value)
                 return value
             finally:
                 with self._lock:
@@ -149,7 +152,7 @@ class ScriptCount:
         self._last_end = 0.0  # time.monotonic() when the last script ended
         self._lock = threading.Lock()
 
-    @contextmanager
+    @contextlib.contextmanager
     def running(self):
         with self._lock:
             self._count += 1

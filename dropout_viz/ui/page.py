@@ -22,6 +22,7 @@ from dropout_viz.ui import (
     runs,
     sidebar,
     state,
+    workers,
 )
 
 # Each tab is a module with render(settings, key); only the open one runs. `key` is the
@@ -85,6 +86,7 @@ def main() -> None:
     for warning in state.take_warnings():
         st.warning(warning)
     limit_blas_threads()  # before anything computes
+    workers.POOL.start()  # the training worker, ahead of the first quick run
     lesson_panel.render(settings)
     key = cache.resolve(settings)
     try:

@@ -24,6 +24,7 @@ import streamlit as st
 from dropout_viz import pipeline
 from dropout_viz.engine import TrainingRun
 from dropout_viz.settings import TrainKey
+from dropout_viz.ui import workers
 from dropout_viz.ui.cache import RUNS, Flight, get_dataset
 
 SNAPSHOT_BUDGET_BYTES = 48 * 2**20
@@ -209,14 +210,24 @@ def get_run(key: TrainKey, session=None, session_id: str | None = None) -> Train
     run = RUNS.get(key)
     if run is not None:
         return run
-    if key not in session.get(CONFIRMED_RUNS, ()):
-        dataset = get_dataset(key.data)
-        seconds = pipeline.estimated_training_s(key, len(dataset.y_train), len(dataset.y_test),
-                                                dataset.n_features, dataset.n_outputs)
-        if seconds > LONG_RUN_S:
-            raise LongRun(key, seconds)
-    return RUNS.get_or_build(key, lambda flight: _train(key, session_id, flight),
-                             wait=lambda flight: _wait_for(flight, key.epochs))
+    dataset = get_dataset(key.data)
+    seconds = pipeline.estimated_training_s(key, len(dataset.y_train), len(dataset.y_test),
+                                            dataset.n_features, dataset.n_outputs)
+    if seconds > LONG_RUN_S and key not in session.get(CONFIRMED_RUNS, ()):
+        raise LongRun(key, seconds)
+    wait = lambda flight: _wait_for(flight, key.epochs)  # noqa: E731
+    if seconds <= workers.QUICK_RUN_S:
+        run = RUNS.get_or_build(key, lambda _: _train_in_worker(key), wait=wait, gated=False)
+        if run is not None:
+            return run
+    return RUNS.get_or_build(key, lambda flight: _train(key, session_id, flight), wait=wait)
+
+
+def _train_in_worker(key: TrainKey) -> TrainingRun | None:
+    """The run from a worker process, or None (nothing is stored) when none can take it."""
+    dataset = get_dataset(key.data)
+    return workers.POOL.train(dataset, pipeline.config_for(key),
+                              snapshot_stride(key, dataset.n_features, dataset.n_outputs))
 
 
 def _wait_for(flight: Flight, epochs: int) -> None:
@@ -224,7 +235,8 @@ def _wait_for(flight: Flight, epochs: int) -> None:
     update is a point where a newer rerun of this session may stop the wait."""
     reporter = ProgressReporter(epochs, label="Training (started in another session)")
     while not flight.landed.wait(0.1):
-        reporter(flight.done - 1, {})
+        if flight.done:  # a run in a worker (quick) reports no epochs
+            reporter(flight.done - 1, {})
     reporter.done()
 
 

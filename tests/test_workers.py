@@ -1,0 +1,64 @@
+"""Quick runs trained in a worker process (ui/workers.py) are the runs the page's thread trains."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+from dropout_viz import pipeline
+from dropout_viz.engine import train
+from dropout_viz.settings import DEFAULTS
+from dropout_viz.ui import runs, workers
+
+
+@pytest.fixture
+def pool(monkeypatch):
+    """A pool of its own, as under a Streamlit server, shut down after the test."""
+    monkeypatch.setattr(workers.st.runtime, "exists", lambda: True)
+    pool = workers.TrainingPool()
+    pool.start()
+    pool._started.result(timeout=120)  # the worker has started
+    yield pool
+    if pool._pool is not None:
+        pool._pool.shutdown(cancel_futures=True)
+
+
+def assert_same_run(a, b) -> None:
+    assert a.epochs_completed == b.epochs_completed
+    assert a.history.keys() == b.history.keys()
+    for name in a.history:
+        np.testing.assert_array_equal(a.history[name], b.history[name])
+    for name in ("initial_params", "final_params", "params_by_epoch"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+@pytest.mark.parametrize("changes", [{}, {"mask_scope": "example", "convention": "standard"},
+                                     {"dataset": "sine", "n_samples": 60}])
+def test_a_run_from_the_worker_is_the_run_trained_here(pool, changes):
+    key = DEFAULTS.replace(**changes, epochs=30).train_key()
+    dataset = pipeline.dataset_for(key.data)
+    stride = runs.snapshot_stride(key, dataset.n_features, dataset.n_outputs)
+    from_worker = pool.train(dataset, pipeline.config_for(key), stride)
+    with threadpool_limits(1, user_api="blas"):  # as the server and the worker
+        here = train(dataset, pipeline.config_for(key), store_weights=stride)
+    assert_same_run(from_worker, here)
+
+
+def test_a_dead_worker_means_training_here_then_a_new_worker(pool):
+    key = DEFAULTS.replace(epochs=5).train_key()
+    dataset = pipeline.dataset_for(key.data)
+    config = pipeline.config_for(key)
+    for process in list(pool._pool._processes.values()):
+        process.kill()
+        process.join()
+    assert pool.train(dataset, config, 1) is None  # the caller trains it
+    pool.start()
+    pool._started.result(timeout=120)
+    assert pool.train(dataset, config, 1).epochs_completed == 5
+
+
+def test_no_worker_without_a_server():
+    key = DEFAULTS.replace(epochs=5).train_key()
+    dataset = pipeline.dataset_for(key.data)
+    assert workers.TrainingPool().train(dataset, pipeline.config_for(key), 1) is None
