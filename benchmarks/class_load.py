@@ -18,8 +18,8 @@ reference). Times run from sending a rerun to its `script_finished`: on loopback
 2. One session under a new seed: p moved to values not trained yet, then back to values trained
    before (medians of --moves), with the bytes received per move.
 2b. One session under another new seed, left idle until the server has prepared the p grid
-   (ui/prefetch.py; "idle": the server's CPU time stops growing), then p moved to values no
-   session asked for.
+   (ui/prefetch.py; "idle": the CPU time of the server and its workers stops growing), then p
+   moved to values no session asked for.
 3. N sessions opening one link (a new seed, shared) at once.
 4. N sessions, each opened under a new seed of its own, moving p at once to a grid value
    right away (nothing prepared).
@@ -191,8 +191,17 @@ class Session:
 
 
 def rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
+    """Resident memory of the server and its worker processes."""
+    total = 0
+    for path in Path("/proc").glob("[0-9]*/status"):
+        try:
+            status = path.read_text()
+        except OSError:
+            continue
+        if path.parent.name == str(pid) or re.search(rf"PPid:\s+{pid}\n", status):
+            found = re.search(r"VmRSS:\s+(\d+) kB", status)
+            total += int(found.group(1)) if found else 0
+    return total / 1024
 
 
 async def open_all(port: int, queries: list[str]) -> tuple[list[Session], list[Rerun]]:
@@ -214,14 +223,26 @@ async def alone(port: int, query: str, moves: int) -> dict[str, float]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (/proc/PID/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time so far of a process and of its child processes (the server's
+    workers, ui/workers.py), from /proc/PID/stat."""
+    def stat(path: Path) -> list[str]:
+        return path.read_text().rsplit(")", 1)[1].split()
+
+    total = 0
+    for path in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat(path)
+        except OSError:  # ended meanwhile
+            continue
+        if path.parent.name == str(pid) or fields[1] == str(pid):  # fields[1]: parent's pid
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 async def until_idle(pid: int, quiet_s: float = 0.5, timeout_s: float = 300.0) -> float:
-    """Seconds until the server's CPU time stops growing (its background work is done),
-    counted after the pause before background work starts (prefetch.IDLE_GRACE_S)."""
+    """Seconds until the server's CPU time (its workers' included) stops growing: its
+    background work is done. Counted after the pause before that work starts
+    (prefetch.IDLE_GRACE_S)."""
     started = time.perf_counter()
     await asyncio.sleep(IDLE_GRACE_S + quiet_s)
     last = cpu_seconds(pid)

@@ -1,10 +1,12 @@
 """Explore p without waiting (ui/prefetch.py): the p grid prepared ahead of use is exactly what
-a p move would have built, prepared entries never push out the ones sessions asked for, and the
-work stops as soon as a page script runs."""
+a p move would have built, prepared entries never push out the ones sessions asked for, a newer
+grid replaces an older one at the next chunk, and the work runs in a worker process at the
+lowest priority."""
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import pytest
 
 from dropout_viz import pipeline, tab_figures
 from dropout_viz.settings import DEFAULTS, FIELD_SPECS
-from dropout_viz.ui import action_tab, cache, prefetch
+from dropout_viz.ui import action_tab, cache, prefetch, workers
 
 SMALL = DEFAULTS.replace(epochs=12, width=8, n_samples=80)
 
@@ -38,7 +40,7 @@ def test_the_grid_is_the_sliders_values_nearest_first():
 def test_prepared_runs_and_views_equal_what_a_p_move_builds():
     key = SMALL.train_key()
     dataset = pipeline.dataset_for(key.data)
-    assert prefetch.prepare_grid(SMALL, key, dataset, action_tab.prepare_views,
+    assert prefetch.prepare_grid(SMALL, key, dataset, action_tab.store_views,
                                  should_stop=lambda: False)
     grid = prefetch.grid_keys(SMALL, key)
     for settings_p, key_p in grid[:3] + grid[-1:]:
@@ -70,19 +72,21 @@ def test_prepared_entries_only_displace_each_other():
     assert lru.peek("prepared 2") == 2
 
 
-def test_a_page_script_stops_the_work_and_nothing_partial_is_kept():
+def test_a_newer_request_stops_the_work_at_the_next_chunk():
     key = SMALL.train_key()
     dataset = pipeline.dataset_for(key.data)
-    calls = []
+    chunks = []
 
-    def stop_during_the_first_chunk() -> bool:
-        calls.append(1)
-        return len(calls) > 3  # a script started after a few epochs of the first chunk
+    def run_chunk(items, data, stride):
+        chunks.append([k.p_hidden for _, k in items])
+        return workers.prepare_chunk(items, data, stride)
 
-    assert not prefetch.prepare_grid(SMALL, key, dataset, action_tab.prepare_views,
-                                     should_stop=stop_during_the_first_chunk)
-    assert len(cache.RUNS) == 0 and len(action_tab.ANIMATIONS) == 0
-    assert len(calls) < SMALL.epochs  # stopped at an epoch, not at the end of the chunk
+    assert not prefetch.prepare_grid(SMALL, key, dataset, action_tab.store_views,
+                                     should_stop=lambda: len(chunks) == 1, run_chunk=run_chunk)
+    assert chunks == [[0.45, 0.55, 0.4, 0.6]]  # the nearest values, trained together
+    assert len(cache.RUNS) == prefetch.CHUNK and len(action_tab.ANIMATIONS) == prefetch.CHUNK
+    assert not prefetch.prepare_grid(SMALL, key, dataset, action_tab.store_views,
+                                     should_stop=lambda: False, run_chunk=lambda *_: None)
 
 
 def test_slow_or_large_runs_are_not_prepared():
@@ -98,7 +102,7 @@ def test_slow_or_large_runs_are_not_prepared():
 def test_nothing_is_prepared_without_a_server():
     key = SMALL.train_key()
     worker = prefetch.Prefetcher()
-    worker.request(SMALL, key, pipeline.dataset_for(key.data), action_tab.prepare_views)
+    worker.request(SMALL, key, pipeline.dataset_for(key.data), action_tab.store_views)
     assert worker._thread is None and len(cache.RUNS) == 0
 
 
@@ -110,26 +114,37 @@ def test_the_page_asks_for_the_grid_after_showing_a_run(monkeypatch):
                            default_timeout=60)
     at.query_params.update({"epochs": "12", "width": "8", "n_samples": "80"})
     at.run()
-    [(settings, key, dataset, prepare_views)] = asked
+    [(settings, key, dataset, store_views)] = asked
     assert key == SMALL.train_key() and settings.train_key() == key
-    assert prepare_views is action_tab.prepare_views
+    assert store_views is action_tab.store_views
 
 
-def test_the_background_thread_waits_for_idle_and_prepares_the_grid(monkeypatch):
+def test_a_worker_at_the_lowest_priority_prepares_the_grid_when_no_script_runs(monkeypatch):
     monkeypatch.setattr(prefetch.st.runtime, "exists", lambda: True)
     monkeypatch.setattr(prefetch, "IDLE_GRACE_S", 0.3)
-    key = SMALL.train_key()
-    dataset = pipeline.dataset_for(key.data)
-    worker = prefetch.Prefetcher()
-    with cache.SCRIPTS.running():  # a page script runs: nothing starts meanwhile
-        worker.request(SMALL, key, dataset, action_tab.prepare_views)
-        time.sleep(2 * prefetch.IDLE_GRACE_S)
-        assert len(cache.RUNS) == 0
-    deadline = time.monotonic() + 120
-    while worker._request is not None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert worker._request is None  # done
-    for settings_p, key_p in prefetch.grid_keys(SMALL, key):
-        run = cache.RUNS.peek(key_p)
-        assert run is not None and run.epochs_completed == SMALL.epochs
-        assert action_tab.ANIMATIONS.peek(action_tab.view_key(run, settings_p, key_p)) is not None
+    background = workers.WorkerPool(workers.BACKGROUND_NICE)
+    monkeypatch.setattr(workers, "BACKGROUND", background)
+    try:
+        pid = background.worker_pid()
+        assert os.getpriority(os.PRIO_PROCESS, pid) == 19  # only time nothing else wants
+        key = SMALL.train_key()
+        dataset = pipeline.dataset_for(key.data)
+        prefetcher = prefetch.Prefetcher()
+        with cache.SCRIPTS.running():  # a page script runs: nothing starts meanwhile
+            prefetcher.request(SMALL, key, dataset, action_tab.store_views)
+            time.sleep(3 * prefetch.IDLE_GRACE_S)
+            assert len(cache.RUNS) == 0
+        deadline = time.monotonic() + 120
+        while prefetcher._request is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert prefetcher._request is None  # done
+        for settings_p, key_p in prefetch.grid_keys(SMALL, key):
+            run = cache.RUNS.peek(key_p)
+            assert run is not None and run.epochs_completed == SMALL.epochs
+            entry = action_tab.view_key(run, settings_p, key_p)
+            assert action_tab.ANIMATIONS.peek(entry) is not None
+            assert action_tab.HISTORY_BASES.peek(entry) is not None
+        alone = pipeline.train_for(key_p, dataset)  # the farthest p, from the worker
+        assert np.array_equal(run.final_params, alone.final_params)
+    finally:
+        background.shutdown()

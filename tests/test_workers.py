@@ -1,4 +1,5 @@
-"""Quick runs trained in a worker process (ui/workers.py) are the runs the page's thread trains."""
+"""Quick runs trained in a worker process (ui/workers.py) are the runs the page's thread trains;
+a dead worker costs nothing but a new one. (The p grid's worker: tests/test_prefetch.py.)"""
 
 from __future__ import annotations
 
@@ -16,12 +17,10 @@ from dropout_viz.ui import runs, workers
 def pool(monkeypatch):
     """A pool of its own, as under a Streamlit server, shut down after the test."""
     monkeypatch.setattr(workers.st.runtime, "exists", lambda: True)
-    pool = workers.TrainingPool()
-    pool.start()
-    pool._started.result(timeout=120)  # the worker has started
+    pool = workers.WorkerPool()
+    pool.worker_pid()  # the worker has started
     yield pool
-    if pool._pool is not None:
-        pool._pool.shutdown(cancel_futures=True)
+    pool.shutdown()
 
 
 def assert_same_run(a, b) -> None:
@@ -39,7 +38,7 @@ def test_a_run_from_the_worker_is_the_run_trained_here(pool, changes):
     key = DEFAULTS.replace(**changes, epochs=30).train_key()
     dataset = pipeline.dataset_for(key.data)
     stride = runs.snapshot_stride(key, dataset.n_features, dataset.n_outputs)
-    from_worker = pool.train(dataset, pipeline.config_for(key), stride)
+    from_worker = pool.run(workers.train_quick_run, dataset, pipeline.config_for(key), stride)
     with threadpool_limits(1, user_api="blas"):  # as the server and the worker
         here = train(dataset, pipeline.config_for(key), store_weights=stride)
     assert_same_run(from_worker, here)
@@ -52,13 +51,14 @@ def test_a_dead_worker_means_training_here_then_a_new_worker(pool):
     for process in list(pool._pool._processes.values()):
         process.kill()
         process.join()
-    assert pool.train(dataset, config, 1) is None  # the caller trains it
-    pool.start()
-    pool._started.result(timeout=120)
-    assert pool.train(dataset, config, 1).epochs_completed == 5
+    assert pool.run(workers.train_quick_run, dataset, config, 1) is None  # trained here
+    pool.worker_pid()  # a new worker
+    assert pool.run(workers.train_quick_run, dataset, config, 1).epochs_completed == 5
 
 
 def test_no_worker_without_a_server():
     key = DEFAULTS.replace(epochs=5).train_key()
     dataset = pipeline.dataset_for(key.data)
-    assert workers.TrainingPool().train(dataset, pipeline.config_for(key), 1) is None
+    pool = workers.WorkerPool()
+    assert pool.run(workers.train_quick_run, dataset, pipeline.config_for(key), 1) is None
+    assert pool._pool is None  # no process started

@@ -9,11 +9,11 @@ import streamlit as st
 
 from dropout_viz import pipeline
 from dropout_viz.engine import TrainingRun
-from dropout_viz.figures import PLOTLY_CONFIG, alt, history_figure
+from dropout_viz.figures import PLOTLY_CONFIG, alt
 from dropout_viz.figures.animation import PROJECTOR_HEIGHT
 from dropout_viz.figures.spec import AnimatedFigure, at_frame
 from dropout_viz.settings import Settings, TrainKey
-from dropout_viz.tab_figures import animation_figure
+from dropout_viz.tab_figures import animation_figure, history_view
 from dropout_viz.ui import cache, classroom, downloads, prefetch, runs
 
 # The keyboard twin of the animation's Plotly slider (which the keyboard cannot reach): a
@@ -134,21 +134,21 @@ cache.register(HISTORY_BASES.clear)
 
 
 def history_base(run: TrainingRun, settings: Settings, key: TrainKey) -> go.Figure:
-    """The run's curves without an epoch marker (the animation's slider cannot move one in
-    another chart), built once per run."""
-    return HISTORY_BASES.get_or_build(
-        view_key(run, settings, key),
-        lambda _: history_figure(run.history, projector=settings.projector))
+    """The run's curves, built once per run."""
+    return HISTORY_BASES.get_or_build(view_key(run, settings, key),
+                                      lambda _: history_view(run, settings))
 
 
-def prepare_views(run: TrainingRun, settings: Settings, key: TrainKey) -> None:
-    """Draw a run's animation and curves ahead of use, as prepared entries (prefetch.py)."""
+def store_views(run: TrainingRun, settings: Settings, key: TrainKey,
+                views: tuple[go.Figure, go.Figure]) -> None:
+    """Keep a run's animation and curves drawn ahead of use (tab_figures.action_views), as
+    prepared entries (prefetch.py)."""
     entry = view_key(run, settings, key)
+    animation, history = views
     if ANIMATIONS.peek(entry) is None:
-        ANIMATIONS.put(entry, animation_figure(run, settings), prepared=True)
+        ANIMATIONS.put(entry, animation, prepared=True)
     if HISTORY_BASES.peek(entry) is None:
-        HISTORY_BASES.put(entry, history_figure(run.history, projector=settings.projector),
-                          prepared=True)
+        HISTORY_BASES.put(entry, history, prepared=True)
 
 
 def training_notes(run: TrainingRun, settings: Settings) -> None:
@@ -176,4 +176,4 @@ def render(settings: Settings, key: TrainKey) -> None:
         return
     epoch_view(run, settings, key)
     if cache.RUNS.peek(key) is run:  # a finished shared run (not one stopped by this session)
-        prefetch.PREFETCHER.request(settings, key, run.dataset, prepare_views)
+        prefetch.PREFETCHER.request(settings, key, run.dataset, store_views)

@@ -86,7 +86,8 @@ def main() -> None:
     for warning in state.take_warnings():
         st.warning(warning)
     limit_blas_threads()  # before anything computes
-    workers.POOL.start()  # the training worker, ahead of the first quick run
+    workers.POOL.start()  # the workers, ahead of their first work
+    workers.BACKGROUND.start()
     lesson_panel.render(settings)
     key = cache.resolve(settings)
     try:

@@ -1,4 +1,4 @@
-"""Explore p without waiting: the p slider's other values, prepared while the server is idle.
+"""Explore p without waiting: the p slider's other values, prepared in a worker process.
 
 After "Dropout in action" has shown a run, the runs for the slider's other values of p (every
 other setting the same) are trained in the background, a few at a time in one `train_many`
@@ -6,49 +6,50 @@ call, nearest p first, and their animation and curves are drawn: the very entrie
 reads, so moving p then only sends a figure that is ready. `train_many` gives each run exactly
 what training it alone gives (tests/test_prefetch.py checks it), so a prepared run is the run.
 
-The work never delays a session: it runs only while no page script runs (`cache.SCRIPTS`), and
-a chunk of training stops at its next epoch when a script starts (it is done again later).
-Prepared entries sit beside the ones sessions asked for and only displace each other
-(`LRUCache.put(prepared=True)`). One p grid at a time: a newer request replaces the older one.
-Off without a Streamlit server (scripts) and when `enabled` is False (the tests' AppTest pages);
-`prepare_grid` does the same work in the caller's thread.
+The work keeps out of the sessions' way: it runs in a worker process of its own at the lowest
+priority (workers.BACKGROUND, nice 19) and holds neither the server's GIL nor a compute slot
+(the server only stores what comes back); and a chunk starts only after no page script has run
+for IDLE_GRACE_S, because even a niced process slows the server down: it shares the
+processor's caches and, on a virtual machine, often its physical core (measured with
+benchmarks/class_load.py). Prepared entries sit beside the ones sessions asked for and only
+displace each other (`LRUCache.put(prepared=True)`). One p grid at a time: a newer request
+replaces the older one at the next chunk. Off without a Streamlit server (scripts) and when
+`enabled` is False (the tests' AppTest pages); `prepare_grid` does the same work in the
+caller's thread.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import threading
 import time
 from collections.abc import Callable
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from dropout_viz import pipeline
 from dropout_viz.data import Dataset
 from dropout_viz.engine import TrainingRun
 from dropout_viz.settings import FIELD_SPECS, Settings, TrainKey
-from dropout_viz.ui import cache, runs
+from dropout_viz.ui import cache, runs, workers
 
 _P = FIELD_SPECS["p_hidden"]
 P_VALUES = tuple(round(_P.min + i * _P.step, 10)
                  for i in range(round((_P.max - _P.min) / _P.step) + 1))
-CHUNK = 4  # runs per train_many call: most of its gain, and a short wait if it must stop
+CHUNK = 4  # runs per train_many call: most of its gain, and a newer grid waits little
 MAX_RUN_S = 1.0  # prepare only grids of quick runs (pipeline.estimated_training_s)
 MAX_RUN_BYTES = 8 * 2**20  # ... whose stored weights are small (19 of them are kept)
-# Start only after no script has run for this long: past a class's gaps between reruns, and
-# past the sending of the last run's messages, which the server's event loop does after the
-# script ends.
-IDLE_GRACE_S = 5.0
+IDLE_GRACE_S = 1.0  # no page script for this long: the server is idle (a class is not)
 IDLE_POLL_S = 0.05
-# A pause after every epoch and every drawing: the work holds Python's GIL, and the server's
-# event loop (which receives a new rerun and sends its messages) gets it back only at these.
-YIELD_S = 0.002
 LOG = logging.getLogger(__name__)
 
-# Draws a run's views and stores them as prepared entries (action_tab.prepare_views).
-PrepareViews = Callable[[TrainingRun, Settings, TrainKey], None]
+# Keeps a run's drawn views as prepared entries (action_tab.store_views).
+StoreViews = Callable[[TrainingRun, Settings, TrainKey, tuple[go.Figure, go.Figure]], None]
+# Trains and draws one chunk of the grid (workers.prepare_chunk, here or in the worker);
+# None when the worker could not take it.
+RunChunk = Callable[[list, Dataset, int], list | None]
 
 
 def grid_keys(settings: Settings, key: TrainKey) -> list[tuple[Settings, TrainKey]]:
@@ -67,47 +68,28 @@ def worth_preparing(key: TrainKey, dataset: Dataset) -> bool:
     return seconds <= MAX_RUN_S and per_epoch * -(-key.epochs // stride) <= MAX_RUN_BYTES
 
 
-def prepare_grid(settings: Settings, key: TrainKey, dataset: Dataset,
-                 prepare_views: PrepareViews, should_stop: Callable[[], bool]) -> bool:
-    """Train and draw the grid's missing entries, a step at a time, until done (True) or
-    `should_stop()` (False; checked between steps and at every epoch of a chunk)."""
-    grid = grid_keys(settings, key)
-    while True:
-        if should_stop():
+def prepare_grid(settings: Settings, key: TrainKey, dataset: Dataset, store_views: StoreViews,
+                 should_stop: Callable[[], bool],
+                 run_chunk: RunChunk = workers.prepare_chunk) -> bool:
+    """Train and draw the grid's missing runs a chunk at a time, until done (True),
+    `should_stop()` (False; checked before every chunk) or `run_chunk` returns None (False)."""
+    stride = runs.snapshot_stride(key, dataset.n_features, dataset.n_outputs)
+    grid = {k: s for s, k in grid_keys(settings, key)}  # key → settings, nearest first
+    while not should_stop():
+        missing = [(s, k) for k, s in grid.items() if cache.RUNS.peek(k) is None][:CHUNK]
+        if not missing:
+            return True
+        prepared = run_chunk(missing, dataset, stride)
+        if prepared is None:
             return False
-        missing = [k for _, k in grid if cache.RUNS.peek(k) is None][:CHUNK]
-        if missing:
-            _train_chunk(missing, dataset, should_stop)
-            continue
-        for settings_p, key_p in grid:
-            if should_stop():
-                return False
-            run = cache.RUNS.peek(key_p)
-            if run is not None:  # else dropped meanwhile for runs sessions asked for
-                prepare_views(run, settings_p, key_p)
-            time.sleep(YIELD_S)
-        return True
-
-
-def _train_chunk(keys: list[TrainKey], dataset: Dataset, should_stop: Callable[[], bool]) -> None:
-    stopped = False
-
-    def on_progress(_fraction: float) -> bool | None:
-        nonlocal stopped
-        time.sleep(YIELD_S)
-        stopped = stopped or should_stop()
-        return False if stopped else None
-
-    stride = runs.snapshot_stride(keys[0], dataset.n_features, dataset.n_outputs)
-    trained = pipeline.train_together(keys, dataset, on_progress=on_progress,
-                                      store_weights=stride)
-    if not stopped:  # a chunk stopped early holds partial runs: dropped, trained again later
-        for k, run in zip(keys, trained, strict=True):
-            cache.RUNS.put(k, run, prepared=True)
+        for key_p, run, views in prepared:
+            cache.RUNS.put(key_p, run, prepared=True)
+            store_views(run, grid[key_p], key_p, views)
+    return False
 
 
 class Prefetcher:
-    """One background thread preparing the newest requested grid while no script runs."""
+    """One background thread handing the newest requested grid to the background worker."""
 
     def __init__(self) -> None:
         self.enabled = True
@@ -117,11 +99,11 @@ class Prefetcher:
         self._thread: threading.Thread | None = None
 
     def request(self, settings: Settings, key: TrainKey, dataset: Dataset,
-                prepare_views: PrepareViews) -> None:
+                store_views: StoreViews) -> None:
         if not (self.enabled and st.runtime.exists()) or not worth_preparing(key, dataset):
             return
         with self._lock:
-            self._request = (settings, key, dataset, prepare_views)
+            self._request = (settings, key, dataset, store_views)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._serve, name="prefetch",
                                                 daemon=True)
@@ -141,12 +123,13 @@ class Prefetcher:
             request = self._request
             if request is None:
                 continue
-            while cache.SCRIPTS.idle_for() < IDLE_GRACE_S and not self._superseded(request):
-                time.sleep(IDLE_POLL_S)
-
+            while (cache.SCRIPTS.idle_for() < IDLE_GRACE_S or not workers.BACKGROUND.start()) \
+                    and not self._superseded(request):
+                time.sleep(IDLE_POLL_S)  # a script ran lately, or the worker is starting
             try:
-                done = prepare_grid(*request, should_stop=functools.partial(
-                    self._should_stop, request))
+                done = prepare_grid(*request, should_stop=lambda r=request: self._should_stop(r),
+                                    run_chunk=lambda *args: workers.BACKGROUND.run(
+                                        workers.prepare_chunk, *args))
             except Exception:  # noqa: BLE001 - background work must never end the thread
                 LOG.exception("preparing the p grid failed")
                 done = True
@@ -154,7 +137,7 @@ class Prefetcher:
                 if done and not self._superseded(request):
                     self._request = None
                 elif not done:
-                    self._wake.set()  # interrupted: go on when the server is idle again
+                    self._wake.set()  # a script started: go on when the server is idle again
 
 
 PREFETCHER = Prefetcher()

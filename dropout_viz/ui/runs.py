@@ -226,8 +226,8 @@ def get_run(key: TrainKey, session=None, session_id: str | None = None) -> Train
 def _train_in_worker(key: TrainKey) -> TrainingRun | None:
     """The run from a worker process, or None (nothing is stored) when none can take it."""
     dataset = get_dataset(key.data)
-    return workers.POOL.train(dataset, pipeline.config_for(key),
-                              snapshot_stride(key, dataset.n_features, dataset.n_outputs))
+    return workers.POOL.run(workers.train_quick_run, dataset, pipeline.config_for(key),
+                            snapshot_stride(key, dataset.n_features, dataset.n_outputs))
 
 
 def _wait_for(flight: Flight, epochs: int) -> None:

@@ -1,4 +1,5 @@
-"""Quick training runs in a worker process, so that they use the machine's other core.
+"""Work in worker processes, so that it uses the machine's other core: quick training runs,
+and the p grid prepared ahead of use (prefetch.py).
 
 The server's sessions are threads of one process and take turns on Python's GIL: twenty
 students moving p at once, each under a seed of their own, trained one run after another on one
@@ -10,85 +11,118 @@ the server does (page.limit_blas_threads), so the run is the run: tests/test_wor
 that the weights are identical.
 
 Longer runs stay in the session's thread (runs.py): they show a progress bar and a Stop button,
-which need the training to call back into the page. Off without a Streamlit server and when
-`enabled` is False (the tests' AppTest pages); while the worker starts, or if it died, runs
-train in the session's thread as before, so a page never waits for or fails because of it.
+which need the training to call back into the page. The p grid has a worker of its own at the
+lowest priority (nice 19), so it only ever takes processor time that nothing else wants.
+
+Off without a Streamlit server and when `enabled` is False (the tests' AppTest pages); while a
+worker starts, or if it died, its work is done in the server as before, so a page never waits
+for or fails because of a worker.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+import plotly.graph_objects as go
 import streamlit as st
 from threadpoolctl import threadpool_limits
 
 from dropout_viz.data import Dataset
 from dropout_viz.engine import TrainConfig, TrainingRun, train
+from dropout_viz.pipeline import train_together
+from dropout_viz.settings import Settings, TrainKey
+from dropout_viz.tab_figures import action_views
 
 QUICK_RUN_S = 1.0  # runs estimated to take longer train in the session's thread
-N_WORKERS = 1  # the server process keeps one core busy drawing and sending pages
+BACKGROUND_NICE = 19  # the p grid's worker (prefetch.py) takes only otherwise idle time
 LOG = logging.getLogger(__name__)
 
+# A worker's result: a trained run, or a prepared chunk of the p grid (prefetch.py).
+Views = tuple[go.Figure, go.Figure]  # the first tab's animation and training curves
 
-def _start_worker() -> None:
+
+def _start_worker(niceness: int) -> None:
     threadpool_limits(1, user_api="blas")  # as the server: the same floats
+    os.nice(niceness)
 
 
-def _ready() -> bool:
-    return True
+def _ready() -> int:
+    return os.getpid()
 
 
 def train_quick_run(dataset: Dataset, config: TrainConfig, store_weights: int) -> TrainingRun:
-    """What a worker runs: the engine's training, nothing else."""
+    """What the training worker runs: the engine's training, nothing else."""
     return train(dataset, config, store_weights=store_weights)
 
 
-class TrainingPool:
-    """A process pool started on first use ("spawn": the server's threads are not copied)."""
+def prepare_chunk(items: list[tuple[Settings, TrainKey]], dataset: Dataset,
+                  store_weights: int) -> list[tuple[TrainKey, TrainingRun, Views]]:
+    """What the background worker runs for a chunk of the p grid: the runs trained together
+    (`train_many`: each the run it would be alone) and each run's views drawn."""
+    trained = train_together([key for _, key in items], dataset, store_weights=store_weights)
+    return [(key, run, action_views(run, settings))
+            for (settings, key), run in zip(items, trained, strict=True)]
 
-    def __init__(self) -> None:
+
+class WorkerPool:
+    """One worker process, started on first use ("spawn": the server's threads are not
+    copied into it), at the given niceness."""
+
+    def __init__(self, niceness: int = 0) -> None:
         self.enabled = True
+        self.niceness = niceness
         self._pool: ProcessPoolExecutor | None = None
-        self._started: Future | None = None  # done once a worker has imported everything
+        self._started: Future | None = None  # done once the worker has imported everything
         self._lock = threading.Lock()
 
     def _ready_pool(self) -> ProcessPoolExecutor | None:
         with self._lock:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(
-                    N_WORKERS, mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_start_worker)
+                    1, mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_start_worker, initargs=(self.niceness,))
                 self._started = self._pool.submit(_ready)
             return self._pool if self._started.done() else None
 
-    def start(self) -> None:
-        """Start the worker ahead of the first run (the page calls this on every run)."""
-        if self.enabled and st.runtime.exists():
-            self._ready_pool()
+    def start(self) -> bool:
+        """Start the worker ahead of use (the page calls this on every run); whether it is
+        ready."""
+        return self.enabled and st.runtime.exists() and self._ready_pool() is not None
 
-    def train(self, dataset: Dataset, config: TrainConfig,
-              store_weights: int) -> TrainingRun | None:
-        """The run trained in a worker, or None when no worker can take it now (then the
-        caller trains it). An error of the training itself is raised here as it would be
-        in the caller's thread."""
+    def worker_pid(self, timeout_s: float = 120.0) -> int:
+        self._ready_pool()
+        return self._started.result(timeout=timeout_s)
+
+    def run(self, function, *args):
+        """`function(*args)` in the worker, or None when no worker can take it now (then the
+        caller does the work). An error of the work itself is raised here as it would be in
+        the caller's thread."""
         if not (self.enabled and st.runtime.exists()):
             return None
         pool = self._ready_pool()
         if pool is None:
             return None
         try:
-            return pool.submit(train_quick_run, dataset, config, store_weights).result()
-        except BrokenProcessPool:  # a worker died (killed, out of memory): start afresh
-            LOG.exception("the training worker died; training in the session's thread")
+            return pool.submit(function, *args).result()
+        except BrokenProcessPool:  # the worker died (killed, out of memory): start afresh
+            LOG.exception("a worker process died; the work is done in the server")
             with self._lock:
                 if self._pool is pool:
                     self._pool = None
             pool.shutdown(wait=False, cancel_futures=True)
             return None
 
+    def shutdown(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
 
-POOL = TrainingPool()
+
+POOL = WorkerPool()  # sessions' quick runs (runs.py)
+BACKGROUND = WorkerPool(BACKGROUND_NICE)  # the p grid (prefetch.py)
