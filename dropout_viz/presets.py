@@ -5,11 +5,8 @@ checkout beside it, so pyproject.toml installs a copy of that folder inside the 
 dropout_viz/lesson_presets/; PRESET_DIR is that copy when it exists, else the checkout's folder
 (a checkout and `pip install -e .` read assets/presets/ itself).
 
-A preset file looks like
-
-    {"name": "over-fitting-rescue", "title": "Over-fitting rescue",
-     "teaches": "Two to four sentences...", "tab": "experiments",
-     "settings": {"n_samples": 80, "width": 128}}
+A preset file looks like {"name": "over-fitting-rescue", "title": "Over-fitting rescue",
+"teaches": "Two to four sentences...", "tab": "experiments", "settings": {"n_samples": 80}}.
 
 Files are read in file-name order, so a numeric prefix ("01-over-fitting-rescue.json") sets the
 order in the app; the rest of the file name must equal "name".
@@ -126,27 +123,25 @@ def load_presets(directory: Path | str | None = None) -> dict[str, Preset]:
     """Every preset in `directory` (default PRESET_DIR), by file name, validated.
 
     Raises ValueError naming the file (and the field) for anything malformed. Parsed once per
-    version of the files (name, size, modification time): every rerun of the page reads them.
-    """
+    version of the files (name, size, modification time): every rerun of the page reads them."""
     if directory is None and not PRESET_DIR.is_dir():  # a broken install: say so, not "none"
         raise FileNotFoundError(f"the lesson presets are missing: no folder {PRESET_DIR}")
     folder = Path(directory) if directory is not None else PRESET_DIR
-    versions = []
-    for path in sorted(folder.glob("*.json")):
-        try:
-            stat = path.stat()
-        except OSError:  # unreadable: _load_preset says so
-            versions.append((path, None, None))
-        else:
-            versions.append((path, stat.st_size, stat.st_mtime_ns))
-    return dict(_parse_presets(tuple(versions)))
+    return dict(_parse_presets(tuple((path, _version(path))
+                                     for path in sorted(folder.glob("*.json")))))
+
+
+def _version(path: Path) -> tuple[int, int] | None:
+    try:
+        return path.stat().st_size, path.stat().st_mtime_ns
+    except OSError:  # unreadable: _load_preset says so
+        return None
 
 
 @functools.lru_cache(maxsize=8)
-def _parse_presets(versions: tuple[tuple[Path, int | None, int | None], ...]
-                   ) -> dict[str, Preset]:
+def _parse_presets(versions: tuple[tuple[Path, tuple | None], ...]) -> dict[str, Preset]:
     presets: dict[str, Preset] = {}
-    for path, _, _ in versions:
+    for path, _ in versions:
         preset = _load_preset(path)
         if preset.name in presets:
             raise ValueError(f"{path.name}: preset name {preset.name!r} is used twice")

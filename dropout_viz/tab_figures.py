@@ -117,12 +117,6 @@ def history_view(run: TrainingRun, settings: Settings) -> go.Figure:
     return history_figure(run.history, projector=settings.projector)
 
 
-def action_views(run: TrainingRun, settings: Settings) -> tuple[go.Figure, go.Figure]:
-    """The first tab's two figures of a run as the page caches them: the epoch animation and
-    the training curves."""
-    return animation_figure(run, settings), history_view(run, settings)
-
-
 def action_figures(run: TrainingRun, settings: Settings, epoch: int) -> dict[str, go.Figure]:
     """The tab's figures at one epoch (what the command-line export writes): the thinned
     network, both networks' boundaries (a plane) or curves (regression), the history."""

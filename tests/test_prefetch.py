@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from dropout_viz import pipeline, tab_figures
+from dropout_viz.figures import alt
 from dropout_viz.settings import DEFAULTS, FIELD_SPECS
 from dropout_viz.ui import action_tab, cache, prefetch, workers
 
@@ -146,5 +147,9 @@ def test_a_worker_at_the_lowest_priority_prepares_the_grid_when_no_script_runs(m
             assert action_tab.HISTORY_BASES.peek(entry) is not None
         alone = pipeline.train_for(key_p, dataset)  # the farthest p, from the worker
         assert np.array_equal(run.final_params, alone.final_params)
+        assert (json.dumps(action_tab.ANIMATIONS.peek(entry).to_dict(), default=str)
+                == json.dumps(tab_figures.animation_figure(alone, settings_p).to_dict(),
+                              default=str))  # it came through the pipe intact
+        assert alt.history_alt(action_tab.HISTORY_BASES.peek(entry))  # as the page reads it
     finally:
         background.shutdown()

@@ -33,6 +33,11 @@ class AnimatedFigure(go.Figure):
     def to_dict(self) -> dict[str, Any]:
         return self._spec
 
+    def __reduce__(self):
+        # Pickled as the spec itself (it crosses to and from worker processes): go.Figure's
+        # own way would add its grid fields to the spec.
+        return AnimatedFigure, (self._spec,)
+
 
 def typed(value: Any) -> Any:
     return style.typed_array(value) if isinstance(value, np.ndarray) else value

@@ -140,15 +140,14 @@ def history_base(run: TrainingRun, settings: Settings, key: TrainKey) -> go.Figu
 
 
 def store_views(run: TrainingRun, settings: Settings, key: TrainKey,
-                views: tuple[go.Figure, go.Figure]) -> None:
-    """Keep a run's animation and curves drawn ahead of use (tab_figures.action_views), as
-    prepared entries (prefetch.py)."""
+                animation: AnimatedFigure) -> None:
+    """Keep a run's animation drawn ahead of use, and its curves, as prepared entries
+    (prefetch.py)."""
     entry = view_key(run, settings, key)
-    animation, history = views
     if ANIMATIONS.peek(entry) is None:
         ANIMATIONS.put(entry, animation, prepared=True)
     if HISTORY_BASES.peek(entry) is None:
-        HISTORY_BASES.put(entry, history, prepared=True)
+        HISTORY_BASES.put(entry, history_view(run, settings), prepared=True)
 
 
 def training_notes(run: TrainingRun, settings: Settings) -> None:

@@ -26,12 +26,12 @@ import threading
 import time
 from collections.abc import Callable
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from dropout_viz import pipeline
 from dropout_viz.data import Dataset
 from dropout_viz.engine import TrainingRun
+from dropout_viz.figures.spec import AnimatedFigure
 from dropout_viz.settings import FIELD_SPECS, Settings, TrainKey
 from dropout_viz.ui import cache, runs, workers
 
@@ -45,8 +45,8 @@ IDLE_GRACE_S = 1.0  # no page script for this long: the server is idle (a class 
 IDLE_POLL_S = 0.05
 LOG = logging.getLogger(__name__)
 
-# Keeps a run's drawn views as prepared entries (action_tab.store_views).
-StoreViews = Callable[[TrainingRun, Settings, TrainKey, tuple[go.Figure, go.Figure]], None]
+# Keeps a run's views as prepared entries, given its animation (action_tab.store_views).
+StoreViews = Callable[[TrainingRun, Settings, TrainKey, AnimatedFigure], None]
 # Trains and draws one chunk of the grid (workers.prepare_chunk, here or in the worker);
 # None when the worker could not take it.
 RunChunk = Callable[[list, Dataset, int], list | None]
@@ -82,9 +82,9 @@ def prepare_grid(settings: Settings, key: TrainKey, dataset: Dataset, store_view
         prepared = run_chunk(missing, dataset, stride)
         if prepared is None:
             return False
-        for key_p, run, views in prepared:
+        for key_p, run, animation in prepared:
             cache.RUNS.put(key_p, run, prepared=True)
-            store_views(run, grid[key_p], key_p, views)
+            store_views(run, grid[key_p], key_p, animation)
     return False
 
 

@@ -28,23 +28,19 @@ import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-import plotly.graph_objects as go
 import streamlit as st
 from threadpoolctl import threadpool_limits
 
 from dropout_viz.data import Dataset
 from dropout_viz.engine import TrainConfig, TrainingRun, train
+from dropout_viz.figures.spec import AnimatedFigure
 from dropout_viz.pipeline import train_together
 from dropout_viz.settings import Settings, TrainKey
-from dropout_viz.tab_figures import action_views
+from dropout_viz.tab_figures import animation_figure
 
 QUICK_RUN_S = 1.0  # runs estimated to take longer train in the session's thread
 BACKGROUND_NICE = 19  # the p grid's worker (prefetch.py) takes only otherwise idle time
 LOG = logging.getLogger(__name__)
-
-# A worker's result: a trained run, or a prepared chunk of the p grid (prefetch.py).
-Views = tuple[go.Figure, go.Figure]  # the first tab's animation and training curves
-
 
 def _start_worker(niceness: int) -> None:
     threadpool_limits(1, user_api="blas")  # as the server: the same floats
@@ -61,11 +57,13 @@ def train_quick_run(dataset: Dataset, config: TrainConfig, store_weights: int) -
 
 
 def prepare_chunk(items: list[tuple[Settings, TrainKey]], dataset: Dataset,
-                  store_weights: int) -> list[tuple[TrainKey, TrainingRun, Views]]:
+                  store_weights: int) -> list[tuple[TrainKey, TrainingRun, AnimatedFigure]]:
     """What the background worker runs for a chunk of the p grid: the runs trained together
-    (`train_many`: each the run it would be alone) and each run's views drawn."""
+    (`train_many`: each the run it would be alone) and each run's animation drawn, the
+    costliest figure. (A plain spec, it crosses processes as it is; a go.Figure would come back
+    with its arrays still encoded, so the training curves are drawn in the server.)"""
     trained = train_together([key for _, key in items], dataset, store_weights=store_weights)
-    return [(key, run, action_views(run, settings))
+    return [(key, run, animation_figure(run, settings))
             for (settings, key), run in zip(items, trained, strict=True)]
 
 
