@@ -31,6 +31,8 @@ TAB_RENDERERS = {"action": action_tab.render, "ensemble": ensemble_tab.render,
                  "experiments": experiments_tab.render, "learn": learn_tab.render,
                  "handmade": handmade_tab.render}
 LOG = logging.getLogger(__name__)
+# The worker processes start once no script has run for this long (workers.start_when_idle).
+WORKER_START_IDLE_S = 3.0
 
 
 @functools.cache  # once per server process: the limit is process-wide
@@ -86,8 +88,7 @@ def main() -> None:
     for warning in state.take_warnings():
         st.warning(warning)
     limit_blas_threads()  # before anything computes
-    workers.POOL.start()  # the workers, ahead of their first work
-    workers.BACKGROUND.start()
+    workers.start_when_idle(lambda: cache.SCRIPTS.idle_for() >= WORKER_START_IDLE_S)
     lesson_panel.render(settings)
     key = cache.resolve(settings)
     try:

@@ -123,7 +123,7 @@ class Prefetcher:
             request = self._request
             if request is None:
                 continue
-            while (cache.SCRIPTS.idle_for() < IDLE_GRACE_S or not workers.BACKGROUND.start()) \
+            while (cache.SCRIPTS.idle_for() < IDLE_GRACE_S or not workers.BACKGROUND.ready()) \
                     and not self._superseded(request):
                 time.sleep(IDLE_POLL_S)  # a script ran lately, or the worker is starting
             try:

@@ -25,6 +25,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -87,10 +88,15 @@ class WorkerPool:
                 self._started = self._pool.submit(_ready)
             return self._pool if self._started.done() else None
 
-    def start(self) -> bool:
-        """Start the worker ahead of use (the page calls this on every run); whether it is
-        ready."""
-        return self.enabled and st.runtime.exists() and self._ready_pool() is not None
+    def start(self) -> None:
+        """Start the worker ahead of use (`start_when_idle`)."""
+        if self.enabled and st.runtime.exists():
+            self._ready_pool()
+
+    def ready(self) -> bool:
+        """Whether the worker has started and takes work."""
+        with self._lock:
+            return self._pool is not None and self._started.done()
 
     def worker_pid(self, timeout_s: float = 120.0) -> int:
         self._ready_pool()
@@ -113,6 +119,7 @@ class WorkerPool:
                 if self._pool is pool:
                     self._pool = None
             pool.shutdown(wait=False, cancel_futures=True)
+            self._ready_pool()  # a new worker, ready for the next work
             return None
 
     def shutdown(self) -> None:
@@ -124,3 +131,25 @@ class WorkerPool:
 
 POOL = WorkerPool()  # sessions' quick runs (runs.py)
 BACKGROUND = WorkerPool(BACKGROUND_NICE)  # the p grid (prefetch.py)
+_STARTER: list[threading.Thread] = []
+_LOCK = threading.Lock()
+
+
+def start_when_idle(is_idle, poll_s: float = 0.1) -> None:
+    """Start both workers from a background thread once `is_idle()`: a worker's start (a new
+    interpreter importing NumPy, Plotly and Streamlit) would otherwise compete with the first
+    pages of a freshly started server. Until then runs train in the session's thread, and no
+    p grid is prepared."""
+    with _LOCK:
+        if _STARTER or not st.runtime.exists():
+            return
+
+        def start() -> None:
+            while not is_idle():
+                time.sleep(poll_s)
+            POOL.start()
+            BACKGROUND.start()
+
+        _STARTER.append(threading.Thread(target=start, name="start workers", daemon=True))
+        _STARTER[0].start()
+
