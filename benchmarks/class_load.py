@@ -239,11 +239,28 @@ def cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def worker_count(pid: int) -> int:
+    """The server's worker processes (ui/workers.py) running so far."""
+    count = 0
+    for path in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = path.read_text().rsplit(")", 1)[1].split()[1]
+            command = (path.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        count += parent == str(pid) and b"spawn_main" in command
+    return count
+
+
 async def until_idle(pid: int, quiet_s: float = 0.5, timeout_s: float = 300.0) -> float:
     """Seconds until the server's CPU time (its workers' included) stops growing: its
-    background work is done. Counted after the pause before that work starts
-    (prefetch.IDLE_GRACE_S)."""
+    background work is done. Counted after its workers have started and the pause before that
+    work starts (prefetch.IDLE_GRACE_S)."""
     started = time.perf_counter()
+    while worker_count(pid) < 2:  # a fresh server starts its workers after a quiet moment
+        if time.perf_counter() - started > timeout_s:
+            raise RuntimeError(f"the server had no workers after {timeout_s:.0f} s")
+        await asyncio.sleep(0.1)
     await asyncio.sleep(IDLE_GRACE_S + quiet_s)
     last = cpu_seconds(pid)
     while time.perf_counter() - started < timeout_s:
