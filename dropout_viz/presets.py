@@ -133,9 +133,10 @@ def load_presets(directory: Path | str | None = None) -> dict[str, Preset]:
 
 def _version(path: Path) -> tuple[int, int] | None:
     try:
-        return path.stat().st_size, path.stat().st_mtime_ns
+        stat = path.stat()
     except OSError:  # unreadable: _load_preset says so
         return None
+    return stat.st_size, stat.st_mtime_ns
 
 
 @functools.lru_cache(maxsize=8)

@@ -216,7 +216,7 @@ def get_run(key: TrainKey, session=None, session_id: str | None = None) -> Train
     if seconds > LONG_RUN_S and key not in session.get(CONFIRMED_RUNS, ()):
         raise LongRun(key, seconds)
     wait = lambda flight: _wait_for(flight, key.epochs)  # noqa: E731
-    if seconds <= workers.QUICK_RUN_S:
+    if seconds <= workers.QUICK_RUN_S and workers.POOL.ready():
         run = RUNS.get_or_build(key, lambda _: _train_in_worker(key), wait=wait, gated=False)
         if run is not None:
             return run

@@ -43,6 +43,7 @@ QUICK_RUN_S = 1.0  # runs estimated to take longer train in the session's thread
 BACKGROUND_NICE = 19  # the p grid's worker (prefetch.py) takes only otherwise idle time
 LOG = logging.getLogger(__name__)
 
+
 def _start_worker(niceness: int) -> None:
     threadpool_limits(1, user_api="blas")  # as the server: the same floats
     os.nice(niceness)
@@ -93,10 +94,13 @@ class WorkerPool:
         if self.enabled and st.runtime.exists():
             self._ready_pool()
 
+    def _started_pool(self) -> ProcessPoolExecutor | None:
+        with self._lock:
+            return self._pool if self._pool is not None and self._started.done() else None
+
     def ready(self) -> bool:
         """Whether the worker has started and takes work."""
-        with self._lock:
-            return self._pool is not None and self._started.done()
+        return self._started_pool() is not None
 
     def worker_pid(self, timeout_s: float = 120.0) -> int:
         self._ready_pool()
@@ -106,10 +110,8 @@ class WorkerPool:
         """`function(*args)` in the worker, or None when no worker can take it now (then the
         caller does the work). An error of the work itself is raised here as it would be in
         the caller's thread."""
-        if not (self.enabled and st.runtime.exists()):
-            return None
-        pool = self._ready_pool()
-        if pool is None:
+        pool = self._started_pool() if self.enabled and st.runtime.exists() else None
+        if pool is None:  # not started yet (start_when_idle), or off
             return None
         try:
             return pool.submit(function, *args).result()
@@ -131,8 +133,7 @@ class WorkerPool:
 
 POOL = WorkerPool()  # sessions' quick runs (runs.py)
 BACKGROUND = WorkerPool(BACKGROUND_NICE)  # the p grid (prefetch.py)
-_STARTER: list[threading.Thread] = []
-_LOCK = threading.Lock()
+_STARTING = threading.Lock()  # held once: the first page run starts the starter thread
 
 
 def start_when_idle(is_idle, poll_s: float = 0.1) -> None:
@@ -140,16 +141,14 @@ def start_when_idle(is_idle, poll_s: float = 0.1) -> None:
     interpreter importing NumPy, Plotly and Streamlit) would otherwise compete with the first
     pages of a freshly started server. Until then runs train in the session's thread, and no
     p grid is prepared."""
-    with _LOCK:
-        if _STARTER or not st.runtime.exists():
-            return
+    if not st.runtime.exists() or not _STARTING.acquire(blocking=False):
+        return
 
-        def start() -> None:
-            while not is_idle():
-                time.sleep(poll_s)
-            POOL.start()
-            BACKGROUND.start()
+    def start() -> None:
+        while not is_idle():
+            time.sleep(poll_s)
+        POOL.start()
+        BACKGROUND.start()
 
-        _STARTER.append(threading.Thread(target=start, name="start workers", daemon=True))
-        _STARTER[0].start()
+    threading.Thread(target=start, name="start workers", daemon=True).start()
 
