@@ -41,7 +41,7 @@ def test_the_grid_is_the_sliders_values_nearest_first():
 def test_prepared_runs_and_views_equal_what_a_p_move_builds():
     key = SMALL.train_key()
     dataset = pipeline.dataset_for(key.data)
-    assert prefetch.prepare_grid(SMALL, key, dataset, action_tab.store_views,
+    assert prefetch.prepare_grid(SMALL, key, dataset, action_tab.VIEWS,
                                  should_stop=lambda: False)
     grid = prefetch.grid_keys(SMALL, key)
     for settings_p, key_p in grid[:3] + grid[-1:]:
@@ -82,11 +82,11 @@ def test_a_newer_request_stops_the_work_at_the_next_chunk():
         chunks.append([k.p_hidden for _, k in items])
         return workers.prepare_chunk(items, data, stride)
 
-    assert not prefetch.prepare_grid(SMALL, key, dataset, action_tab.store_views,
+    assert not prefetch.prepare_grid(SMALL, key, dataset, action_tab.VIEWS,
                                      should_stop=lambda: len(chunks) == 1, run_chunk=run_chunk)
     assert chunks == [[0.45, 0.55, 0.4, 0.6]]  # the nearest values, trained together
     assert len(cache.RUNS) == prefetch.CHUNK and len(action_tab.ANIMATIONS) == prefetch.CHUNK
-    assert not prefetch.prepare_grid(SMALL, key, dataset, action_tab.store_views,
+    assert not prefetch.prepare_grid(SMALL, key, dataset, action_tab.VIEWS,
                                      should_stop=lambda: False, run_chunk=lambda *_: None)
 
 
@@ -103,7 +103,7 @@ def test_slow_or_large_runs_are_not_prepared():
 def test_nothing_is_prepared_without_a_server():
     key = SMALL.train_key()
     worker = prefetch.Prefetcher()
-    worker.request(SMALL, key, pipeline.dataset_for(key.data), action_tab.store_views)
+    worker.request(SMALL, key, pipeline.dataset_for(key.data), action_tab.VIEWS)
     assert worker._thread is None and len(cache.RUNS) == 0
 
 
@@ -115,9 +115,9 @@ def test_the_page_asks_for_the_grid_after_showing_a_run(monkeypatch):
                            default_timeout=60)
     at.query_params.update({"epochs": "12", "width": "8", "n_samples": "80"})
     at.run()
-    [(settings, key, dataset, store_views)] = asked
+    [(settings, key, dataset, views)] = asked
     assert key == SMALL.train_key() and settings.train_key() == key
-    assert store_views is action_tab.store_views
+    assert views is action_tab.VIEWS
 
 
 def test_a_worker_at_the_lowest_priority_prepares_the_grid_when_no_script_runs(monkeypatch):
@@ -132,7 +132,7 @@ def test_a_worker_at_the_lowest_priority_prepares_the_grid_when_no_script_runs(m
         dataset = pipeline.dataset_for(key.data)
         prefetcher = prefetch.Prefetcher()
         with cache.SCRIPTS.running():  # a page script runs: nothing starts meanwhile
-            prefetcher.request(SMALL, key, dataset, action_tab.store_views)
+            prefetcher.request(SMALL, key, dataset, action_tab.VIEWS)
             time.sleep(3 * prefetch.IDLE_GRACE_S)
             assert len(cache.RUNS) == 0
         deadline = time.monotonic() + 120
@@ -153,3 +153,25 @@ def test_a_worker_at_the_lowest_priority_prepares_the_grid_when_no_script_runs(m
         assert alt.history_alt(action_tab.HISTORY_BASES.peek(entry))  # as the page reads it
     finally:
         background.shutdown()
+
+
+def test_a_grid_whose_runs_are_cached_without_views_gets_them_drawn():
+    # The same runs, other views: projector mode draws its own animations. The cached runs
+    # are kept (the views belong to them) and the animations are drawn for that mode.
+    key = SMALL.train_key()
+    dataset = pipeline.dataset_for(key.data)
+    assert prefetch.prepare_grid(SMALL, key, dataset, action_tab.VIEWS, should_stop=lambda: False)
+    runs_before = {k: cache.RUNS.peek(k) for _, k in prefetch.grid_keys(SMALL, key)}
+    projector = SMALL.replace(projector=True)
+    assert projector.train_key() == key
+    for settings_p, key_p in prefetch.grid_keys(projector, key):
+        assert not action_tab.has_views(runs_before[key_p], settings_p, key_p)
+
+    assert prefetch.prepare_grid(projector, key, dataset, action_tab.VIEWS,
+                                 should_stop=lambda: False)
+    for settings_p, key_p in prefetch.grid_keys(projector, key):
+        assert cache.RUNS.peek(key_p) is runs_before[key_p]
+        animation = action_tab.ANIMATIONS.peek(
+            action_tab.view_key(runs_before[key_p], settings_p, key_p))
+        assert animation.spec["layout"]["height"] == tab_figures.animation_figure(
+            runs_before[key_p], settings_p).spec["layout"]["height"]

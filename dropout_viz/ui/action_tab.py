@@ -4,6 +4,8 @@ Scrubbing and Play run in the browser (animation frames)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -14,7 +16,7 @@ from dropout_viz.figures.animation import PROJECTOR_HEIGHT
 from dropout_viz.figures.spec import AnimatedFigure, at_frame
 from dropout_viz.settings import Settings, TrainKey
 from dropout_viz.tab_figures import animation_figure, history_view
-from dropout_viz.ui import cache, classroom, downloads, prefetch, runs
+from dropout_viz.ui import cache, classroom, downloads, p_scrub, prefetch, runs
 
 # The keyboard twin of the animation's Plotly slider (which the keyboard cannot reach): a
 # Streamlit slider over the frames' epochs. Its value lives in session state only, not in the
@@ -55,6 +57,21 @@ def view_key(run: TrainingRun, settings: Settings, key: TrainKey) -> tuple:
 def cached_animation(run: TrainingRun, settings: Settings, key: TrainKey) -> go.Figure:
     return ANIMATIONS.get_or_build(view_key(run, settings, key),
                                    lambda _: animation_figure(run, settings))
+
+
+def p_pictures(run: TrainingRun, settings: Settings, key: TrainKey) -> list[tuple[float, dict]]:
+    """The last frame of each p on the slider whose run and animation the server holds, for
+    these settings otherwise (the p grid shares the run's epochs), in the slider's order."""
+    pictures = []
+    for p in prefetch.P_VALUES:
+        key_p = dataclasses.replace(key, p_hidden=p)
+        run_p = cache.RUNS.peek(key_p)
+        if run_p is None or run_p.epochs_completed != run.epochs_completed:
+            continue
+        animation = ANIMATIONS.peek(view_key(run_p, settings, key_p))
+        if animation is not None:
+            pictures.append((p, animation.spec["frames"][-1]))
+    return pictures
 
 
 def shown_frame(labels: list[int]) -> int:
@@ -122,6 +139,8 @@ def epoch_view(run: TrainingRun, settings: Settings, key: TrainKey) -> None:
     animation = cached_animation(run, settings, key)
     one_screen = settings.projector and has_panel(run.dataset)
     st.fragment(animation_view)(animation, one_screen)
+    p_scrub.mount(p_pictures(run, settings, key), "animation",
+                  animation.spec["layout"]["meta"]["epochs"][-1])
     st.caption(animation_caption(run.dataset, len(animation.spec["frames"])))
     st.caption(scope_caption(settings, run))
     history = history_base(run, settings, key)
@@ -150,6 +169,13 @@ def store_views(run: TrainingRun, settings: Settings, key: TrainKey,
         HISTORY_BASES.put(entry, history_view(run, settings), prepared=True)
 
 
+def has_views(run: TrainingRun, settings: Settings, key: TrainKey) -> bool:
+    return ANIMATIONS.peek(view_key(run, settings, key)) is not None
+
+
+VIEWS = prefetch.Views(store=store_views, have=has_views)
+
+
 def training_notes(run: TrainingRun, settings: Settings) -> None:
     """Messages about the run itself: divergence, a p that empties whole layers."""
     if run.diverged_at is not None:
@@ -175,4 +201,4 @@ def render(settings: Settings, key: TrainKey) -> None:
         return
     epoch_view(run, settings, key)
     if cache.RUNS.peek(key) is run:  # a finished shared run (not one stopped by this session)
-        prefetch.PREFETCHER.request(settings, key, run.dataset, store_views)
+        prefetch.PREFETCHER.request(settings, key, run.dataset, VIEWS)

@@ -101,6 +101,8 @@ export default function (component) {
     if (value === from) return;
     asked[name].push(value);
     setTriggerValue(name, value);
+    // The chart shows that p at once if the page holds its picture (ui/p_scrub.py).
+    if (name === "p") document.dispatchEvent(new CustomEvent("dropout-viz-p", { detail: value }));
   };
   document.addEventListener("keydown", onKey);
   return () => document.removeEventListener("keydown", onKey);

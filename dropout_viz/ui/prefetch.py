@@ -45,8 +45,17 @@ IDLE_GRACE_S = 1.0  # no page script for this long: the server is idle (a class 
 IDLE_POLL_S = 0.05
 LOG = logging.getLogger(__name__)
 
-# Keeps a run's views as prepared entries, given its animation (action_tab.store_views).
-StoreViews = Callable[[TrainingRun, Settings, TrainKey, AnimatedFigure], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class Views:
+    """The drawn views of a grid's run (action_tab.VIEWS): `store` keeps them as prepared
+    entries, given the run's animation; `have` says whether they are there (they are drawn per
+    projector mode, so a cached run may lack them)."""
+
+    store: Callable[[TrainingRun, Settings, TrainKey, AnimatedFigure], None]
+    have: Callable[[TrainingRun, Settings, TrainKey], bool]
+
 # Trains and draws one chunk of the grid (workers.prepare_chunk, here or in the worker);
 # None when the worker could not take it.
 RunChunk = Callable[[list, Dataset, int], list | None]
@@ -68,23 +77,32 @@ def worth_preparing(key: TrainKey, dataset: Dataset) -> bool:
     return seconds <= MAX_RUN_S and per_epoch * -(-key.epochs // stride) <= MAX_RUN_BYTES
 
 
-def prepare_grid(settings: Settings, key: TrainKey, dataset: Dataset, store_views: StoreViews,
+def prepare_grid(settings: Settings, key: TrainKey, dataset: Dataset, views: Views,
                  should_stop: Callable[[], bool],
                  run_chunk: RunChunk = workers.prepare_chunk) -> bool:
     """Train and draw the grid's missing runs a chunk at a time, until done (True),
-    `should_stop()` (False; checked before every chunk) or `run_chunk` returns None (False)."""
+    `should_stop()` (False; checked before every chunk) or `run_chunk` returns None (False).
+    A run that is cached without its views is trained again to draw them (it is the same run,
+    and the one in the cache is kept)."""
     stride = runs.snapshot_stride(key, dataset.n_features, dataset.n_outputs)
     grid = {k: s for s, k in grid_keys(settings, key)}  # key → settings, nearest first
+
+    def ready(settings_p: Settings, key_p: TrainKey) -> bool:
+        run = cache.RUNS.peek(key_p)
+        return run is not None and views.have(run, settings_p, key_p)
+
     while not should_stop():
-        missing = [(s, k) for k, s in grid.items() if cache.RUNS.peek(k) is None][:CHUNK]
+        missing = [(s, k) for k, s in grid.items() if not ready(s, k)][:CHUNK]
         if not missing:
             return True
         prepared = run_chunk(missing, dataset, stride)
         if prepared is None:
             return False
         for key_p, run, animation in prepared:
-            cache.RUNS.put(key_p, run, prepared=True)
-            store_views(run, grid[key_p], key_p, animation)
+            cached = cache.RUNS.peek(key_p)
+            if cached is None:
+                cache.RUNS.put(key_p, run, prepared=True)
+            views.store(run if cached is None else cached, grid[key_p], key_p, animation)
     return False
 
 
@@ -99,11 +117,11 @@ class Prefetcher:
         self._thread: threading.Thread | None = None
 
     def request(self, settings: Settings, key: TrainKey, dataset: Dataset,
-                store_views: StoreViews) -> None:
+                views: Views) -> None:
         if not (self.enabled and st.runtime.exists()) or not worth_preparing(key, dataset):
             return
         with self._lock:
-            self._request = (settings, key, dataset, store_views)
+            self._request = (settings, key, dataset, views)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._serve, name="prefetch",
                                                 daemon=True)

@@ -1,0 +1,71 @@
+"""Move p in the browser: the last frame of every p the server has drawn for these settings.
+
+A p move normally waits for the server's rerun and for Plotly to redraw the whole animation.
+When the server already holds the runs for other values of p (prepared while it was idle,
+ui/prefetch.py, or asked for before), their animations' last frames ride along with the page
+in this small component, and the moment the p slider reaches one of those values (dragging,
+or a key press) the animation shows that frame: a `Plotly.animate` in the page, as the epoch
+slider does. The rerun that follows brings the same picture, and everything else (the curves,
+the numbers, the epochs of the new run).
+
+What the browser shows is the server's own frame, so the two never disagree; and it shows it
+only while the animation is at its last epoch (the frame it has), else it waits for the server.
+The message repeats unchanged from one p move to the next, and Streamlit sends a repeated large
+element once and refers to it by hash afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import streamlit as st
+
+KEY = "p_scrub"
+P_WIDGET = "p_hidden"  # the p slider's widget key (sidebar, or the present-mode bar)
+EVENT = "dropout-viz-p"  # classroom.P_KEYS_JS sends it when a key press asks for a p
+# A components-v2 component runs in the page itself, so it can listen to the p slider and
+# reach the chart's Plotly graph (Streamlit's Plotly chart puts Plotly on `window`).
+P_SCRUB_JS = """
+let pictures = [], chart = "", lastEpoch = "", slider = "", asked = null;
+// The slider (react-aria) moves its thumb without an input event: watch its value instead.
+const watcher = new MutationObserver((changes) => {
+  for (const change of changes) {
+    if (change.target.matches(slider)) show(Number(change.target.value));
+  }
+});
+const onAsked = (event) => show(Number(event.detail));
+function show(p) {
+  if (p === asked) return;  // React sets the attribute again on every render
+  asked = p;
+  const picture = pictures.find(([value]) => Math.abs(value - p) < 1e-6);
+  const gd = document.querySelector(`.st-key-${chart} .js-plotly-plot`);
+  if (!picture || !gd || !gd._fullLayout || !window.Plotly) return;  // the server will
+  const epochs = (gd._fullLayout.sliders || [])[0];
+  if (epochs && epochs.steps[epochs.active].label !== lastEpoch) return;  // not at the end
+  window.Plotly.animate(gd, picture[1], { mode: "immediate",
+      frame: { duration: 0, redraw: true }, transition: { duration: 0 } })
+    .then(() => { gd.dataset.pScrubbed = String(picture[0]); });
+}
+export default function (component) {
+  ({ pictures, chart, lastEpoch, slider } = component.data);
+  const thumb = document.querySelector(slider);
+  asked = thumb ? Number(thumb.value) : null;  // what the page shows now
+  watcher.observe(document.body, { subtree: true, attributeFilter: ["aria-valuetext"] });
+  document.addEventListener("dropout-viz-p", onAsked);
+  return () => {
+    watcher.disconnect();
+    document.removeEventListener("dropout-viz-p", onAsked);
+  };
+}
+"""
+P_SCRUB = st.components.v2.component("dropout_viz.p_scrub", js=P_SCRUB_JS)
+
+
+def mount(pictures: Sequence[tuple[float, dict[str, Any]]], chart: str, last_epoch: int) -> None:
+    """The component, holding `pictures` ((p, last frame) pairs) for the chart keyed `chart`,
+    whose last frame is epoch `last_epoch`. It draws nothing."""
+    P_SCRUB(key=KEY, data={"pictures": [[p, frame] for p, frame in pictures], "chart": chart,
+                           "lastEpoch": str(last_epoch),
+                           "slider": f'.st-key-{P_WIDGET} input[type="range"]'},
+            width=1, height=0)

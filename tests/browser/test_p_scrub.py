@@ -1,0 +1,142 @@
+"""Moving p in the browser (ui/p_scrub.py), in Chromium: once the page holds the pictures of
+the p grid, a p move shows the new p's picture with the server stopped (SIGSTOP), and it is
+exactly the picture the server draws once it runs again. Not at the last epoch, the chart waits
+for the server. In present mode, ← anywhere on the page does the same."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from contextlib import contextmanager
+
+import pytest
+from harness import (
+    EXCEPTION,
+    animation_title,
+    click_epoch_slider,
+    fingerprints,
+    nudge,
+    slider,
+    wait_until_changed,
+    wait_until_loaded,
+)
+
+pytestmark = pytest.mark.browser
+CHARTS = ("animation", "history")
+P_LABEL = "Dropout rate p"
+GRAPH = ".st-key-animation .js-plotly-plot"
+# What the animation draws: its maps' z (or curves' y), the crossed-out units, the panel titles,
+# and the p the page last showed by itself.
+DRAWN_JS = """
+(graph) => {
+  const gd = document.querySelector(graph);
+  const plain = (v) => (Array.isArray(v) || ArrayBuffer.isView(v)) ? Array.from(v, plain) : v;
+  const role = (name) => gd._fullData.filter(t => t.meta && t.meta.role === name);
+  return { scrubbed: gd.dataset.pScrubbed || null,
+           maps: JSON.stringify(role("probability").map(t => plain(t.z))),
+           dropped: JSON.stringify(role("nodes_dropped").map(t => [plain(t.x), plain(t.y)])),
+           notes: gd._fullLayout.annotations.map(a => a.text) };
+}
+"""
+
+
+def drawn(page) -> dict:
+    return page.evaluate(DRAWN_JS, GRAPH)
+
+
+@contextmanager
+def server_stopped(server):
+    """The server process frozen: whatever the page does meanwhile, it does by itself."""
+    os.kill(server.process.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(server.process.pid, signal.SIGCONT)
+
+
+def wait_for_scrubbed(page, p: str, timeout_ms: float = 30_000) -> None:
+    page.wait_for_function("([graph, p]) => document.querySelector(graph).dataset.pScrubbed === p",
+                           arg=[GRAPH, p], timeout=timeout_ms)
+
+
+def move_p(page, key: str) -> None:
+    """A keyboard nudge of p, until the page has the server's run for it."""
+    before = fingerprints(page)
+    nudge(page, P_LABEL, key)
+    wait_until_changed(page, {"history": before["history"]})
+
+
+def count_scrubs(page) -> None:
+    """Log every p the chart shows by itself (the chart is drawn anew when a server's run
+    lands, and its attribute with it)."""
+    page.evaluate("""() => { window.__scrubs = [];
+        new MutationObserver((changes) => { for (const c of changes)
+            window.__scrubs.push(c.target.dataset.pScrubbed); })
+          .observe(document.body, {subtree: true, attributeFilter: ["data-p-scrubbed"]}); }""")
+
+
+def scrubs(page) -> list[str]:
+    return page.evaluate("() => window.__scrubs")
+
+
+def hold_pictures(page) -> None:
+    """p to 0.45 and back: the server then holds both runs and the page both pictures. The
+    move back already shows its picture by itself."""
+    count_scrubs(page)
+    move_p(page, "ArrowLeft")
+    move_p(page, "ArrowRight")
+    assert scrubs(page)[-1:] == ["0.5"]
+
+
+def test_p_moves_in_the_browser_to_the_picture_the_server_then_draws(server, page):
+    page.goto(server.url)
+    wait_until_loaded(page, CHARTS)
+    hold_pictures(page)
+    before = drawn(page)
+    history = fingerprints(page)["history"]
+
+    with server_stopped(server):
+        nudge(page, P_LABEL, "ArrowLeft")
+        wait_for_scrubbed(page, "0.45")
+        scrubbed = drawn(page)
+        assert fingerprints(page)["history"] == history  # the rest waits for the server
+    assert scrubbed["maps"] != before["maps"]
+    assert animation_title(page) == "Thinned network of epoch 150"
+
+    wait_until_changed(page, {"history": history})
+    served = drawn(page)
+    assert slider(page, P_LABEL).get_attribute("aria-valuetext") == "0.45"
+    for part in ("maps", "dropped", "notes"):
+        assert served[part] == scrubbed[part], part
+
+    # At an earlier epoch the page has no picture to show: the server's run draws the move.
+    click_epoch_slider(page, 0.0)
+    assert animation_title(page) == "Thinned network of epoch 1"
+    history = fingerprints(page)["history"]
+    shown_before = scrubs(page)
+    with server_stopped(server):
+        nudge(page, P_LABEL, "ArrowRight")
+        time.sleep(1.5)
+        assert scrubs(page) == shown_before
+        assert animation_title(page) == "Thinned network of epoch 1"
+    wait_until_changed(page, {"history": history})
+    assert drawn(page)["maps"] == before["maps"]  # the server's frame of p = 0.5
+    assert page.locator(EXCEPTION).count() == 0
+
+
+def test_an_arrow_key_in_present_mode_moves_p_in_the_browser(server, page):
+    page.goto(server.url + "?present=1")
+    wait_until_loaded(page, CHARTS)
+    hold_pictures(page)
+    history = fingerprints(page)["history"]
+
+    with server_stopped(server):
+        page.evaluate("() => document.activeElement && document.activeElement.blur()")
+        page.keyboard.press("ArrowLeft")  # the page's own key listener (classroom.P_KEYS_JS)
+        wait_for_scrubbed(page, "0.45")
+        scrubbed = drawn(page)
+    wait_until_changed(page, {"history": history})
+    assert slider(page, P_LABEL).get_attribute("aria-valuetext") == "0.45"
+    assert drawn(page)["maps"] == scrubbed["maps"]
+    assert page.locator(EXCEPTION).count() == 0
