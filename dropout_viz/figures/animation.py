@@ -360,7 +360,7 @@ def _panel_axes(boundary: PanelFrames, x2: list, x3: list, panel_y: list,
         "yaxis2": {**y_axis, **panel, "domain": panel_y, "anchor": "x2",
                    "scaleanchor": "x2", "scaleratio": 1},
         "xaxis3": {**x_axis, **panel, "domain": x3, "anchor": "y3", "matches": "x2"},
-        # No scaleanchor: it matches y2 (Plotly ignores both, warning at every redraw).
+        # No scaleanchor: it matches y2 (Plotly would ignore it and warn at every redraw).
         "yaxis3": {**y_axis, **panel, "domain": panel_y, "anchor": "x3", "matches": "y2"},
     }
 
