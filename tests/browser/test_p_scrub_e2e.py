@@ -1,7 +1,8 @@
 """Moving p in the browser (ui/p_scrub.py), in Chromium: once the page holds the pictures of
 the p grid, a p move shows the new p's picture with the server stopped (SIGSTOP), and it is
 exactly the picture the server draws once it runs again. Not at the last epoch, the chart waits
-for the server. In present mode, ← anywhere on the page does the same."""
+for the server. Dragging the thumb moves the picture with it; in present mode, ← anywhere on
+the page does the same."""
 
 from __future__ import annotations
 
@@ -122,6 +123,39 @@ def test_p_moves_in_the_browser_to_the_picture_the_server_then_draws(server, pag
         assert animation_title(page) == "Thinned network of epoch 1"
     wait_until_changed(page, {"history": history})
     assert drawn(page)["maps"] == before["maps"]  # the server's frame of p = 0.5
+    assert page.locator(EXCEPTION).count() == 0
+
+
+# The p slider's thumb (its value label is centred over it) and its rail.
+SLIDER_GEOMETRY_JS = """() => {
+  const widget = document.querySelector('.st-key-p_hidden [data-testid="stSlider"]');
+  const label = widget.querySelector('[data-testid="stSliderThumbValue"]').getBoundingClientRect();
+  const rail = widget.querySelector('[role="group"] > div').getBoundingClientRect();
+  return { x: label.x + label.width / 2, railWidth: rail.width,
+           y: widget.querySelector('input[type="range"]').getBoundingClientRect().y + 8 };
+}"""
+
+
+def test_dragging_p_moves_the_picture_with_the_thumb(server, page):
+    page.goto(server.url)
+    wait_until_loaded(page, CHARTS)
+    hold_pictures(page)
+    thumb = page.evaluate(SLIDER_GEOMETRY_JS)
+    step = thumb["railWidth"] / 18  # 0 to 0.9 in steps of 0.05
+    history = fingerprints(page)["history"]
+    shown_before = len(scrubs(page))
+    with server_stopped(server):  # the slider sends its value on release
+        page.mouse.move(thumb["x"], thumb["y"])
+        page.mouse.down()
+        page.mouse.move(thumb["x"] - step, thumb["y"], steps=4)  # to 0.45, still held
+        page.wait_for_function("() => window.__scrubs.at(-1) === '0.45'", timeout=30_000)
+        scrubbed = drawn(page)
+        page.mouse.up()
+    assert scrubs(page)[shown_before:] == ["0.45"]
+    wait_until_changed(page, {"history": history})
+    page.wait_for_function(r"() => /[?&]p_hidden=0\.45(&|$)/.test(location.search)",
+                           timeout=60_000)
+    assert drawn(page)["maps"] == scrubbed["maps"]
     assert page.locator(EXCEPTION).count() == 0
 
 
