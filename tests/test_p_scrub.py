@@ -1,6 +1,7 @@
 """Moving p in the browser (ui/p_scrub.py): the page carries the last frame of every p the
 server holds for the settings shown, each exactly the frame a p move to that value would show,
-and nothing from other settings or other data. The browser side is tests/browser/test_p_scrub_e2e.py.
+and nothing from other settings or other data. The browser side is
+tests/browser/test_p_scrub_e2e.py.
 """
 
 from __future__ import annotations
