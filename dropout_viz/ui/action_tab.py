@@ -68,7 +68,7 @@ def p_pictures(run: TrainingRun, settings: Settings, key: TrainKey) -> list[tupl
         run_p = cache.RUNS.peek(key_p)
         if run_p is None or run_p.epochs_completed != run.epochs_completed:
             continue
-        animation = ANIMATIONS.peek(view_key(run_p, settings, key_p))
+        animation = held_animation(run_p, settings, key_p)
         if animation is not None:
             pictures.append((p, animation.spec["frames"][-1]))
     return pictures
@@ -169,8 +169,13 @@ def store_views(run: TrainingRun, settings: Settings, key: TrainKey,
         HISTORY_BASES.put(entry, history_view(run, settings), prepared=True)
 
 
+def held_animation(run: TrainingRun, settings: Settings, key: TrainKey) -> AnimatedFigure | None:
+    """The run's animation if the server has drawn it, without counting it as used."""
+    return ANIMATIONS.peek(view_key(run, settings, key))
+
+
 def has_views(run: TrainingRun, settings: Settings, key: TrainKey) -> bool:
-    return ANIMATIONS.peek(view_key(run, settings, key)) is not None
+    return held_animation(run, settings, key) is not None
 
 
 VIEWS = prefetch.Views(store=store_views, have=has_views)

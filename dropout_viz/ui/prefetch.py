@@ -46,7 +46,6 @@ IDLE_POLL_S = 0.05
 LOG = logging.getLogger(__name__)
 
 
-
 @dataclasses.dataclass(frozen=True)
 class Views:
     """The drawn views of a grid's run (action_tab.VIEWS): `store` keeps them as prepared
@@ -55,6 +54,7 @@ class Views:
 
     store: Callable[[TrainingRun, Settings, TrainKey, AnimatedFigure], None]
     have: Callable[[TrainingRun, Settings, TrainKey], bool]
+
 
 # Trains and draws one chunk of the grid (workers.prepare_chunk, here or in the worker);
 # None when the worker could not take it.
