@@ -107,3 +107,15 @@ def test_the_toolbar_shows_students_no_developer_options():
     mode = config["client"]["toolbarMode"]
     assert mode == "viewer"  # no Deploy, Rerun or Clear cache, even on localhost
     assert mode.upper() in Config.ToolbarMode.keys()  # a value this Streamlit accepts
+
+
+def test_the_server_watches_no_source_files():
+    """A watcher walks every imported module for each new session on the event loop that
+    serves every session; a classroom server's code does not change while it runs."""
+    from streamlit import config as st_config
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    watcher = config["server"]["fileWatcherType"]
+    assert watcher == "none"
+    allowed = st_config.get_config_options()["server.fileWatcherType"].description
+    assert '"none"' in allowed  # a value this Streamlit accepts
