@@ -86,3 +86,20 @@ def test_the_reference_log_softmax_is_the_textbook_formula():
                                keepdims=True)) - logits.max(-1, keepdims=True)
     np.testing.assert_allclose(log_softmax(logits), textbook, rtol=0, atol=1e-12)
     np.testing.assert_allclose(np.exp(log_softmax(logits)).sum(-1), 1.0, rtol=1e-14)
+
+
+def test_training_holds_blas_to_one_thread_and_gives_the_threads_back():
+    """`one_blas_thread` (found pools reused across runs) limits BLAS inside and restores it."""
+    from threadpoolctl import threadpool_info
+
+    from dropout_viz.engine.fast_path import one_blas_thread
+
+    def blas_threads():
+        return [pool["num_threads"] for pool in threadpool_info()
+                if pool["user_api"] == "blas"]
+
+    before = blas_threads()
+    for _ in range(2):  # the second time with the pools found the first time
+        with one_blas_thread():
+            assert blas_threads() and set(blas_threads()) == {1}
+        assert blas_threads() == before

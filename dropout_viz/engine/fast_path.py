@@ -45,14 +45,22 @@ def class_reduce_calls(ufunc: np.ufunc, values: np.ndarray, out: np.ndarray) -> 
                                                    for c in range(2, n_classes)]
 
 
+@functools.cache
+def _thread_pools():
+    """The process's thread pools, found once: finding them walks every loaded library,
+    which costs more than training a small run's epoch."""
+    from threadpoolctl import ThreadpoolController
+    return ThreadpoolController()
+
+
 def one_blas_thread():
     """These matrices are small: a second BLAS thread only adds hand-over costs, and on a busy
     2-core server it can make training 20× slower. threadpoolctl ships with scikit-learn."""
     try:
-        from threadpoolctl import threadpool_limits
+        pools = _thread_pools()
     except ImportError:  # pragma: no cover - scikit-learn brings it
         return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
+    return pools.limit(limits=1, user_api="blas")
 
 
 def run_calls(calls: Sequence[tuple]) -> None:

@@ -55,7 +55,7 @@ def _empty_panels(title: str, projector: bool, accuracy: bool) -> go.Figure:
         hovermode="x unified",
         legend={"orientation": "h", "x": 0.0, "y": -0.22, "yanchor": "top"},
     )
-    return fig
+    return style.legible_axes(fig)  # the copies keep these axes, so their fonts too
 
 
 def _epochs(values: np.ndarray) -> np.ndarray:
@@ -133,7 +133,7 @@ def history_figure(
     _finish(fig, accuracy, epoch_marker, n_epochs, projector)
     fig.update_layout(meta={"n_epochs": n_epochs, "epoch_marker": epoch_marker,
                             **({} if accuracy else {"loss": "mse"})})
-    return style.legible_axes(fig)
+    return fig
 
 
 def overlay_history_figure(
@@ -173,4 +173,4 @@ def overlay_history_figure(
     _finish(fig, accuracy, epoch_marker, n_epochs, projector)
     fig.update_layout(meta={"n_epochs": n_epochs, "epoch_marker": epoch_marker,
                             "runs": list(histories), **({} if accuracy else {"loss": "mse"})})
-    return style.legible_axes(fig)
+    return fig
