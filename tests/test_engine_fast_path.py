@@ -88,18 +88,22 @@ def test_the_reference_log_softmax_is_the_textbook_formula():
     np.testing.assert_allclose(np.exp(log_softmax(logits)).sum(-1), 1.0, rtol=1e-14)
 
 
-def test_training_holds_blas_to_one_thread_and_gives_the_threads_back():
-    """`one_blas_thread` (found pools reused across runs) limits BLAS inside and restores it."""
+def test_training_holds_numpys_blas_to_one_thread_and_gives_the_threads_back():
+    """`one_blas_thread` (its pools found once, then reused) limits the BLAS that NumPy
+    multiplies with while inside, and restores every pool after."""
     from threadpoolctl import threadpool_info
 
     from dropout_viz.engine.fast_path import one_blas_thread
 
-    def blas_threads():
-        return [pool["num_threads"] for pool in threadpool_info()
-                if pool["user_api"] == "blas"]
+    def threads() -> dict[str, int]:
+        return {pool["filepath"]: pool["num_threads"] for pool in threadpool_info()}
 
-    before = blas_threads()
+    def numpys_blas(pools: dict[str, int]) -> list[int]:
+        return [n for path, n in pools.items() if "numpy" in path and "blas" in path]
+
+    before = threads()
+    assert numpys_blas(before)  # NumPy's wheel ships its OpenBLAS under numpy.libs
     for _ in range(2):  # the second time with the pools found the first time
         with one_blas_thread():
-            assert blas_threads() and set(blas_threads()) == {1}
-        assert blas_threads() == before
+            assert set(numpys_blas(threads())) == {1}
+        assert threads() == before

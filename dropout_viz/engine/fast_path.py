@@ -47,8 +47,9 @@ def class_reduce_calls(ufunc: np.ufunc, values: np.ndarray, out: np.ndarray) -> 
 
 @functools.cache
 def _thread_pools():
-    """The process's thread pools, found once: finding them walks every loaded library,
-    which costs more than training a small run's epoch."""
+    """The thread pools loaded when the engine first trains, NumPy's BLAS among them (the one
+    the engine computes with), found once: finding them walks every loaded library, which
+    costs more than a small run's epoch."""
     from threadpoolctl import ThreadpoolController
     return ThreadpoolController()
 
