@@ -176,19 +176,6 @@ def script_states_since(page, started_ms: float) -> list[tuple[str, float]]:
             if at >= started_ms]
 
 
-def wait_until_quiet(page, quiet_ms: float = 2_000, timeout_ms: float = 150_000) -> None:
-    """Until no script has run for `quiet_ms` (after `record_script_states`): an idle page
-    polls for the p grid's pictures while the server draws them (action_tab.held_pictures),
-    for at most a minute."""
-    page.wait_for_function(
-        """(quiet) => { const log = window.__stateLog || [];
-             const app = document.querySelector('[data-testid="stApp"]');
-             const last = log.length ? log[log.length - 1][1] : 0;
-             return app.getAttribute('data-test-script-state') === 'notRunning'
-                    && performance.now() - last > quiet; }""",
-        arg=quiet_ms, timeout=timeout_ms, polling=250)
-
-
 def fingerprints(page) -> dict[str, str]:
     return page.evaluate(FINGERPRINTS_JS)
 

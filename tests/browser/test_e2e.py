@@ -23,7 +23,6 @@ from harness import (
     wait_for_animation_title,
     wait_until_changed,
     wait_until_loaded,
-    wait_until_quiet,
 )
 
 pytestmark = pytest.mark.browser
@@ -86,7 +85,6 @@ def test_epoch_slider_redraws_the_frame_in_the_browser_without_a_rerun(server, p
     assert animation_title(page) == "Thinned network of epoch 60"
     history_before = fingerprints(page)["history"]
     record_script_states(page)
-    wait_until_quiet(page)  # the page's own polling for the p grid's pictures is over
     started = page.evaluate("() => performance.now()")
     requests: list[str] = []
     page.on("request", lambda request: requests.append(request.url))
