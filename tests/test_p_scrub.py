@@ -7,11 +7,8 @@ tests/browser/test_p_scrub_e2e.py.
 from __future__ import annotations
 
 import json
-import time
 
-import pytest
 from helpers import app, assert_clean
-from streamlit.testing.v1 import AppTest
 
 from dropout_viz import pipeline
 from dropout_viz.settings import DEFAULTS
@@ -88,72 +85,3 @@ def test_the_page_carries_the_pictures_it_holds(monkeypatch):
 def test_the_page_keys_and_the_pictures_agree_on_the_event_that_asks_for_a_p():
     assert f'"{p_scrub.EVENT}"' in p_scrub.P_SCRUB_JS
     assert f'"{p_scrub.EVENT}"' in classroom.P_KEYS_JS
-
-
-# ------------------------------------------------------------- pictures sent as they are drawn
-
-
-def a_tick_of_the_pictures_fragment():
-    """What a rerun of the pictures' fragment does, once (`polling` on the first run only);
-    the test sets the run, the settings and how long the page has waited in session state."""
-    import streamlit as st
-
-    from dropout_viz.ui import action_tab, cache
-
-    settings = st.session_state["settings"]
-    key = cache.resolve(settings)
-    st.session_state["runs"] = st.session_state.get("runs", 0) + 1
-    action_tab.held_pictures(cache.RUNS.peek(key), settings, key, settings.epochs,
-                             polling=st.session_state["runs"] == 1)
-
-
-@pytest.mark.parametrize(("grid_held", "waited_s", "ends"), [
-    (True, 0.0, True),  # every picture there: one full run ends the wait
-    (False, 0.0, False),  # still coming: the fragment goes on
-    (False, action_tab.PICTURES_WAIT_S + 1, True),  # waited long enough: ends anyway
-])
-def test_the_pictures_fragment_ends_its_wait_with_one_full_run(grid_held, waited_s, ends):
-    if grid_held:
-        held_grid(SMALL)
-    else:
-        runs.get_run(cache.resolve(SMALL))
-    at = AppTest.from_function(a_tick_of_the_pictures_fragment)
-    at.session_state["settings"] = SMALL
-    at.session_state[action_tab.PICTURES_SINCE] = time.monotonic() - waited_s
-    at.run()
-    assert_clean(at)
-    assert at.session_state["runs"] == (2 if ends else 1)
-    if ends:  # and this page does not wait for this grid again
-        assert at.session_state[action_tab.PICTURES_POLLED] == (cache.resolve(SMALL),
-                                                                SMALL.projector)
-    else:
-        assert action_tab.PICTURES_POLLED not in at.session_state
-
-
-def test_a_page_waits_for_a_grid_being_prepared_once(monkeypatch):
-    """The pictures' fragment polls only while the server prepares this run's grid (here:
-    as if it did), not once the page holds every picture or has waited for this grid."""
-    monkeypatch.setattr(prefetch.PREFETCHER, "will_prepare", lambda key, dataset: True)
-    key = cache.resolve(SMALL)
-    run = runs.get_run(key)
-    action_tab.cached_animation(run, SMALL, key)
-
-    def on_its_way(shown=run, polled=None) -> bool:
-        import streamlit as st
-
-        with monkeypatch.context() as m:
-            m.setattr(st, "session_state", {} if polled is None
-                      else {action_tab.PICTURES_POLLED: polled})
-            return action_tab.grid_on_its_way(shown, SMALL, key)
-
-    assert on_its_way()
-    assert not on_its_way(polled=(key, SMALL.projector))
-    assert on_its_way(polled=(key, not SMALL.projector))  # the other mode's pictures
-    stopped = pipeline.train_for(key, run.dataset, on_epoch=lambda epoch, _: epoch < 4)
-    assert not on_its_way(stopped)  # a run stopped early is not the shared run
-    held_grid(SMALL)
-    assert not on_its_way()  # every picture held
-    monkeypatch.setattr(prefetch.PREFETCHER, "will_prepare", lambda key, dataset: False)
-    cache.clear_all()
-    run = runs.get_run(key)
-    assert not on_its_way(run)  # no grid coming

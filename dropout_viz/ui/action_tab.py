@@ -5,7 +5,6 @@ Scrubbing and Play run in the browser (animation frames)."""
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -136,46 +135,12 @@ def animation_caption(dataset, n_frames: int) -> str:
             "how the network does." + keyboard)
 
 
-# While the server prepares the p grid of the run shown, the pictures are sent as they are
-# drawn: a fragment that reruns by itself every PICTURES_POLL_S, for at most PICTURES_WAIT_S,
-# then one full run stops it (a fragment cannot change its own interval). PICTURES_POLLED
-# holds the (key, projector) whose grid this page has waited for, so it waits once.
-PICTURES_POLL_S = 1.0
-PICTURES_WAIT_S = 60.0
-PICTURES_POLLED = "_p_pictures_polled"
-PICTURES_SINCE = "_p_pictures_since"
-
-
-def held_pictures(run: TrainingRun, settings: Settings, key: TrainKey, last_epoch: int,
-                  polling: bool) -> None:
-    """The p_scrub component with the pictures the server holds now; while `polling`, ends
-    the polling with a full run once all are there or the wait is over."""
-    pictures = p_pictures(run, settings, key)
-    p_scrub.mount(pictures, "animation", last_epoch)
-    waited = time.monotonic() - st.session_state.get(PICTURES_SINCE, 0.0)
-    if polling and (len(pictures) == len(prefetch.P_VALUES) or waited > PICTURES_WAIT_S):
-        st.session_state[PICTURES_POLLED] = (key, settings.projector)
-        st.rerun()
-
-
-def grid_on_its_way(run: TrainingRun, settings: Settings, key: TrainKey) -> bool:
-    """The server is preparing the grid of this finished shared run, and this page has not
-    waited for it yet."""
-    return (st.session_state.get(PICTURES_POLLED) != (key, settings.projector)
-            and cache.RUNS.peek(key) is run
-            and prefetch.PREFETCHER.will_prepare(key, run.dataset)
-            and len(p_pictures(run, settings, key)) < len(prefetch.P_VALUES))
-
-
 def epoch_view(run: TrainingRun, settings: Settings, key: TrainKey) -> None:
     animation = cached_animation(run, settings, key)
     one_screen = settings.projector and has_panel(run.dataset)
     st.fragment(animation_view)(animation, one_screen)
-    polling = grid_on_its_way(run, settings, key)
-    if polling:
-        st.session_state[PICTURES_SINCE] = time.monotonic()
-    st.fragment(held_pictures, run_every=PICTURES_POLL_S if polling else None)(
-        run, settings, key, animation.spec["layout"]["meta"]["epochs"][-1], polling)
+    p_scrub.mount(p_pictures(run, settings, key), "animation",
+                  animation.spec["layout"]["meta"]["epochs"][-1])
     st.caption(animation_caption(run.dataset, len(animation.spec["frames"])))
     st.caption(scope_caption(settings, run))
     history = history_base(run, settings, key)

@@ -3,8 +3,7 @@
 A p move normally waits for the server's rerun and for Plotly to redraw the whole animation.
 When the server already holds the runs for other values of p (prepared while it was idle,
 ui/prefetch.py, or asked for before), their animations' last frames ride along with the page
-in this small component (while the grid is still being drawn, action_tab.held_pictures sends
-them as they come), and the moment the p slider reaches one of those values (dragging,
+in this small component, and the moment the p slider reaches one of those values (dragging,
 or a key press) the animation shows that frame: a `Plotly.animate` in the page, as the epoch
 slider does. The rerun that follows brings the same picture, and everything else (the curves,
 the numbers, the epochs of the new run).
@@ -50,9 +49,6 @@ function show(p) {
 }
 export default function (component) {
   ({ pictures, chart, lastEpoch, slider } = component.data);
-  // Which values of p the page can show by itself (read by tests, handy when debugging).
-  const host = component.parentElement.host || component.parentElement;
-  host.dataset.pictures = pictures.map(([p]) => p).join(" ");
   const thumb = document.querySelector(slider);
   asked = thumb ? Number(thumb.value) : null;  // what the page shows now
   watcher.observe(document.body, { subtree: true, attributeFilter: ["aria-valuetext"] });

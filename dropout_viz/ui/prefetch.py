@@ -116,14 +116,9 @@ class Prefetcher:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def will_prepare(self, key: TrainKey, dataset: Dataset) -> bool:
-        """Whether a request for this run's grid would be served (a running server, a quick
-        run)."""
-        return self.enabled and st.runtime.exists() and worth_preparing(key, dataset)
-
     def request(self, settings: Settings, key: TrainKey, dataset: Dataset,
                 views: Views) -> None:
-        if not self.will_prepare(key, dataset):
+        if not (self.enabled and st.runtime.exists()) or not worth_preparing(key, dataset):
             return
         with self._lock:
             self._request = (settings, key, dataset, views)

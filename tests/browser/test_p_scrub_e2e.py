@@ -126,29 +126,6 @@ def test_p_moves_in_the_browser_to_the_picture_the_server_then_draws(server, pag
     assert page.locator(EXCEPTION).count() == 0
 
 
-HELD_JS = "() => (document.querySelector('[data-pictures]') || {dataset: {}}).dataset.pictures"
-
-
-def test_the_prepared_grid_reaches_an_idle_page_by_itself(server, page):
-    """No p move needed: while the page is idle, the server prepares the other values of p
-    and the page receives their pictures as they are drawn, so the very first move shows its
-    picture at once (the server stopped meanwhile)."""
-    page.goto(server.url + "?seed=4242")  # a grid no other test has asked for
-    wait_until_loaded(page, CHARTS)  # the page's one run: the server prepares the grid after it
-    page.wait_for_function(f"() => ({HELD_JS})().split(' ').includes('0.45')",
-                           timeout=240_000)  # the nearest values come first
-    history = fingerprints(page)["history"]
-    with server_stopped(server):
-        nudge(page, P_LABEL, "ArrowLeft")
-        wait_for_scrubbed(page, "0.45")
-        scrubbed = drawn(page)
-    wait_until_changed(page, {"history": history})
-    page.wait_for_function(r"() => /[?&]p_hidden=0\.45(&|$)/.test(location.search)",
-                           timeout=60_000)
-    assert drawn(page)["maps"] == scrubbed["maps"]
-    assert page.locator(EXCEPTION).count() == 0
-
-
 # The p slider's thumb (its value label is centred over it) and its rail.
 SLIDER_GEOMETRY_JS = """() => {
   const widget = document.querySelector('.st-key-p_hidden [data-testid="stSlider"]');
