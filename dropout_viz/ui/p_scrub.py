@@ -49,6 +49,10 @@ function show(p) {
 }
 export default function (component) {
   ({ pictures, chart, lastEpoch, slider } = component.data);
+  // It draws nothing: take its slot out of the page's layout, or it leaves an empty gap.
+  const host = component.parentElement.host || component.parentElement;
+  const slot = host.closest('[data-testid="stElementContainer"]');
+  if (slot) slot.style.display = "none";
   const thumb = document.querySelector(slider);
   asked = thumb ? Number(thumb.value) : null;  // what the page shows now
   watcher.observe(document.body, { subtree: true, attributeFilter: ["aria-valuetext"] });

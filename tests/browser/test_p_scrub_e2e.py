@@ -93,6 +93,11 @@ def hold_pictures(page) -> None:
 def test_p_moves_in_the_browser_to_the_picture_the_server_then_draws(server, page):
     page.goto(server.url)
     wait_until_loaded(page, CHARTS)
+    # The component draws nothing and takes no room (no empty gap under the epoch slider).
+    slot = page.locator(".st-key-p_scrub")
+    page.wait_for_function("() => getComputedStyle(document.querySelector('.st-key-p_scrub'))"
+                           ".display === 'none'")
+    assert slot.bounding_box() is None
     hold_pictures(page)
     before = drawn(page)
     history = fingerprints(page)["history"]
@@ -123,6 +128,7 @@ def test_p_moves_in_the_browser_to_the_picture_the_server_then_draws(server, pag
         assert animation_title(page) == "Thinned network of epoch 1"
     wait_until_changed(page, {"history": history})
     assert drawn(page)["maps"] == before["maps"]  # the server's frame of p = 0.5
+    assert slot.bounding_box() is None  # still out of the layout after the page's reruns
     assert page.locator(EXCEPTION).count() == 0
 
 
