@@ -21,11 +21,8 @@ from dropout_viz.engine import (
     train,
     train_many,
 )
-from dropout_viz.engine.dropout import (
-    stacked_multipliers,
-    test_time_multipliers,
-    training_multipliers,
-)
+from dropout_viz.engine.dropout import test_time_multipliers
+from dropout_viz.engine.inference import stacked_predict
 from dropout_viz.engine.network import forward, log_softmax, mean_squared_error
 from dropout_viz.schema import ENGINE_FIELDS
 from dropout_viz.settings import DataKey, TrainKey
@@ -148,17 +145,18 @@ def thinned_and_full(net: MLP, keep_mask: list[np.ndarray], points: np.ndarray,
     """Probabilities of one thinned sub-network and of the test-time network at the same points
     (for a regression network their outputs, (n, 1) each).
 
-    Both networks run as one stack of two through the one forward pass, in float32: the
-    decision-boundary pictures need neither float64 nor two passes, and this is on the epoch
-    slider's path.
+    The thinned network runs as the smaller dense network it is (`stacked_predict`, the one
+    path of every sampled sub-network: its dropped units folded out), the test-time network
+    through the forward pass at full width; both in float32: the decision-boundary pictures
+    need no more, and this is on the path of every new run's animation.
     """
     if max(float(np.abs(W).max()) for W in net.weights) > 1e30:
         dtype = np.float64  # a nearly diverged network would overflow float32
-    stacked = stacked_multipliers([training_multipliers(keep_mask, net.keep_probs, net.convention),
-                                   test_time_multipliers(net.keep_probs, net.convention)],
-                                  net.site_sizes, dtype)
+    X = np.asarray(points, dtype)
+    thinned = stacked_predict(net.weights, net.biases, net.activation, net.keep_probs,
+                              net.convention, [np.asarray(m)[None] for m in keep_mask], X,
+                              dtype, net.loss)[0]
     logits, _ = forward([W.astype(dtype) for W in net.weights],
-                        [b.astype(dtype) for b in net.biases],
-                        np.asarray(points, dtype), net.activation, stacked)
-    values = logits if net.loss == "mse" else np.exp(log_softmax(logits))
-    return values[0], values[1]
+                        [b.astype(dtype) for b in net.biases], X, net.activation,
+                        test_time_multipliers(net.keep_probs, net.convention))
+    return thinned, logits if net.loss == "mse" else np.exp(log_softmax(logits))

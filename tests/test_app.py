@@ -429,6 +429,23 @@ def test_action_figures_boundary_is_the_thinned_and_the_full_network(small_run):
     np.testing.assert_array_equal(np.asarray(maps[1].z).ravel(), as_percent(full[:, 1]))
 
 
+@pytest.mark.parametrize("convention", ["standard", "inverted"])
+def test_the_maps_networks_are_the_thinned_network_as_trained_and_the_test_time_one(convention):
+    """pipeline.thinned_and_full (folded sub-network, float32) against the reference
+    multiplier form in float64, with input dropout too."""
+    settings = DEFAULTS.replace(epochs=6, width=12, n_samples=80, p_input=0.2,
+                                convention=convention)
+    run = pipeline.train_for(settings.train_key())
+    net = run.network(3)
+    mask = pipeline.view_mask(run.keep_masks(3, 0))
+    assert all(0 < m.sum() < m.size for m in mask)  # units dropped at every site
+    points = pipeline.grid_for(run.dataset, resolution=20).points
+    thinned, full = pipeline.thinned_and_full(net, mask, points)
+    np.testing.assert_allclose(thinned, net.predict_proba(points, mask), atol=2e-6)
+    np.testing.assert_allclose(full, net.predict_proba(points), atol=2e-6)
+    assert arrays_differ(thinned, full)
+
+
 def test_action_figures_without_a_plane_have_no_boundary():
     settings = DEFAULTS.replace(dataset="digits", epochs=2, width=8)
     run = pipeline.train_for(settings.train_key())

@@ -70,12 +70,3 @@ def test_time_multipliers(keep_probs: Sequence[float], convention: str) -> list[
     """
     scales = [test_time_scale(q, convention) for q in keep_probs]
     return [None if s == 1.0 else s for s in scales]
-
-
-def stacked_multipliers(networks: Sequence[Sequence], site_sizes: Sequence[int],
-                        dtype=np.float64) -> list[np.ndarray]:
-    """Per site, one (K, 1, units) multiplier for K networks given by their per-site multipliers
-    (arrays, numbers or None for 1): `forward` then runs all K at once, broadcast over points."""
-    return [np.stack([np.broadcast_to(np.asarray(1.0 if m is None else m, dtype), (units,))
-                      for m in site])[:, None, :]
-            for site, units in zip(zip(*networks), site_sizes)]
