@@ -10,7 +10,7 @@ from threadpoolctl import threadpool_limits
 from dropout_viz import pipeline
 from dropout_viz.engine import train
 from dropout_viz.settings import DEFAULTS
-from dropout_viz.ui import runs, workers
+from dropout_viz.ui import cache, runs, workers
 
 
 @pytest.fixture
@@ -62,3 +62,28 @@ def test_no_worker_without_a_server():
     pool = workers.WorkerPool()
     assert pool.run(workers.train_quick_run, dataset, pipeline.config_for(key), 1) is None
     assert pool._pool is None  # no process started
+
+
+def test_a_quick_run_goes_to_the_worker_only_while_another_page_computes(monkeypatch):
+    """For a page alone the worker's round trip (the run pickled there and back) costs more
+    than it saves; with other pages computing it frees the server's GIL for them."""
+    sent = []
+
+    class Pool:  # a worker that is ready, and runs what it is sent right here
+        def ready(self) -> bool:
+            return True
+
+        def run(self, function, *args):
+            sent.append(function)
+            return function(*args)
+
+    monkeypatch.setattr(workers, "POOL", Pool())
+    key = DEFAULTS.replace(epochs=5).train_key()
+    with cache.SCRIPTS.running():  # this page's script alone
+        alone = runs.get_run(key, session={}, session_id="alone")
+    assert sent == [] and alone.epochs_completed == 5
+    cache.clear_all()
+    with cache.SCRIPTS.running(), cache.SCRIPTS.running():  # and another page's
+        shared = runs.get_run(key, session={}, session_id="shared")
+    assert sent == [workers.train_quick_run]
+    assert_same_run(shared, alone)

@@ -179,6 +179,11 @@ class ScriptCount:
     def __bool__(self) -> bool:
         return self._count > 0
 
+    def shared(self) -> bool:
+        """Another page script runs beside the caller's (the GIL is contended)."""
+        with self._lock:
+            return self._count > 1
+
 
 SCRIPTS = ScriptCount()
 

@@ -25,7 +25,7 @@ from dropout_viz import pipeline
 from dropout_viz.engine import TrainingRun
 from dropout_viz.settings import TrainKey
 from dropout_viz.ui import workers
-from dropout_viz.ui.cache import RUNS, Flight, get_dataset
+from dropout_viz.ui.cache import RUNS, SCRIPTS, Flight, get_dataset
 
 SNAPSHOT_BUDGET_BYTES = 48 * 2**20
 SHOW_PROGRESS_AFTER_S = 0.6
@@ -216,7 +216,9 @@ def get_run(key: TrainKey, session=None, session_id: str | None = None) -> Train
     if seconds > LONG_RUN_S and key not in session.get(CONFIRMED_RUNS, ()):
         raise LongRun(key, seconds)
     wait = lambda flight: _wait_for(flight, key.epochs)  # noqa: E731
-    if seconds <= workers.QUICK_RUN_S and workers.POOL.ready():
+    # A worker's round trip (the run pickled there and back) costs a page alone more than it
+    # saves; it pays when other pages compute meanwhile.
+    if seconds <= workers.QUICK_RUN_S and workers.POOL.ready() and SCRIPTS.shared():
         run = RUNS.get_or_build(key, lambda _: _train_in_worker(key), wait=wait, gated=False)
         if run is not None:
             return run

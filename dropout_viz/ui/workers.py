@@ -4,8 +4,9 @@ and the p grid prepared ahead of use (prefetch.py).
 The server's sessions are threads of one process and take turns on Python's GIL: twenty
 students moving p at once, each under a seed of their own, trained one run after another on one
 core while the other idled. A run that takes under QUICK_RUN_S (most of what the sliders
-reach) is sent to a worker process instead; the session's thread waits for it without holding
-the GIL or a compute slot (cache.COMPUTE_SLOTS), and the server draws and sends other
+reach) is sent to a worker process instead while other pages compute (runs.get_run; for a page
+alone the round trip costs more than it saves); the session's thread waits for it without
+holding the GIL or a compute slot (cache.COMPUTE_SLOTS), and the server draws and sends other
 sessions' pages meanwhile. A worker runs the very same `engine.train` with one BLAS thread, as
 the server does (page.limit_blas_threads), so the run is the run: tests/test_workers.py checks
 that the weights are identical.
