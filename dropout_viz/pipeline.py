@@ -153,10 +153,11 @@ def thinned_and_full(net: MLP, keep_mask: list[np.ndarray], points: np.ndarray,
     if max(float(np.abs(W).max()) for W in net.weights) > 1e30:
         dtype = np.float64  # a nearly diverged network would overflow float32
     X = np.asarray(points, dtype)
-    thinned = stacked_predict(net.weights, net.biases, net.activation, net.keep_probs,
+    weights = [W.astype(dtype) for W in net.weights]  # cast once, for both networks
+    biases = [b.astype(dtype) for b in net.biases]
+    thinned = stacked_predict(weights, biases, net.activation, net.keep_probs,
                               net.convention, [np.asarray(m)[None] for m in keep_mask], X,
                               dtype, net.loss)[0]
-    logits, _ = forward([W.astype(dtype) for W in net.weights],
-                        [b.astype(dtype) for b in net.biases], X, net.activation,
+    logits, _ = forward(weights, biases, X, net.activation,
                         test_time_multipliers(net.keep_probs, net.convention))
     return thinned, logits if net.loss == "mse" else np.exp(log_softmax(logits))
