@@ -3,8 +3,9 @@
     python benchmarks/payload.py [--markdown]
 
 Opens each tab (URL `tab=<slug>`) at default settings in Streamlit's AppTest, normally and in
-projector mode (`projector=1`), with empty caches, and reads `len(element.proto.spec)` of every
-plotly_chart: the JSON Streamlit sends to the browser for it; the tabs that draw regression
+projector mode (`projector=1`), with empty caches, and reads the bytes Streamlit sends for
+every chart (tests/helpers.chart_bytes: a plotly_chart's JSON spec, or a live chart's figure
+JSON with its alt text and config, ui/live_chart.py); the tabs that draw regression
 also with `dataset=sine`. Prints each chart's bytes, its budget and the share used, and the
 total per tab. tests/test_payload.py asserts BUDGETS and REGRESSION_BUDGETS.
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-from helpers import app  # noqa: E402
+from helpers import app, chart_bytes, chart_elements, chart_key  # noqa: E402
 
 TABS = ("action", "ensemble", "experiments", "learn", "handmade")
 MODES = {"normal": {}, "projector": {"projector": "1"}}
@@ -63,13 +64,6 @@ REGRESSION_BUDGETS = {
 }
 
 
-def chart_key(element) -> str:
-    """The user key of an AppTest plotly_chart, as tests/helpers.charts_by_key reads it: the
-    suffix of "$$ID-<hash>-<key>" (a chart drawn without a key reads "None")."""
-    element_id = element.proto.id
-    return element_id.split("-", 2)[-1] if element_id.startswith("$$ID-") else element_id
-
-
 def measure(tab: str, projector: bool = False, dataset: str | None = None) -> dict[str, int]:
     """Bytes of every chart's spec on `tab` at default settings (but `dataset` if given), by
     chart key, in page order."""
@@ -81,7 +75,7 @@ def measure(tab: str, projector: bool = False, dataset: str | None = None) -> di
     at = app(**url).run()
     if at.exception:
         raise RuntimeError(f"{tab}: " + "; ".join(e.message for e in at.exception))
-    return {chart_key(e): len(e.proto.spec) for e in at.get("plotly_chart")}
+    return {chart_key(e): chart_bytes(e) for e in chart_elements(at)}
 
 
 def rows() -> list[tuple[str, ...]]:

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
+from dropout_viz.ui import live_chart
+
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
@@ -56,22 +58,52 @@ def decode(value: Any) -> Any:
     return value
 
 
+def chart_elements(at) -> list:
+    """Every Plotly chart on the page: `st.plotly_chart` elements, then live charts
+    (ui/live_chart.py, a component whose data is the figure's JSON with its alt text)."""
+    return at.get("plotly_chart") + [
+        element for element in at.get("bidi_component")
+        if element.proto.component_name == live_chart.NAME]
+
+
+def chart_key(element) -> str:
+    """A chart's user key: Streamlit stores it inside the element id, "$$ID-<hash>-<key>"."""
+    element_id = element.proto.id
+    return element_id.split("-", 2)[-1] if element_id.startswith("$$ID-") else element_id
+
+
+def chart_json(element) -> dict:
+    """The {data, layout, ...} spec of a chart element as sent (arrays still encoded)."""
+    if element.type == "plotly_chart":
+        return json.loads(element.proto.spec)
+    return json.loads(element.proto.bytes)["figure"]
+
+
+def chart_alt(element) -> str:
+    if element.type == "plotly_chart":
+        return element.proto.alt
+    return json.loads(element.proto.bytes)["alt"]
+
+
+def chart_bytes(element) -> int:
+    """What the browser receives for a chart: its JSON spec (a live chart's with its alt text
+    and Plotly config)."""
+    return len(element.proto.spec if element.type == "plotly_chart" else element.proto.bytes)
+
+
 def chart_spec(element) -> dict:
-    """The decoded {data, layout, ...} spec of an AppTest plotly_chart element."""
-    return decode(json.loads(element.proto.spec))
+    """The decoded {data, layout, ...} spec of a chart element."""
+    return decode(chart_json(element))
+
+
+def chart_by_key(at, key: str):
+    (element,) = [e for e in chart_elements(at) if chart_key(e) == key]
+    return element
 
 
 def charts_by_key(at) -> dict[str, dict]:
-    """Every Plotly chart on the page, decoded, by its user key ("network", "boundary", ...).
-
-    Streamlit stores the user key inside the element id: "$$ID-<hash>-<key>".
-    """
-    charts = {}
-    for element in at.get("plotly_chart"):
-        element_id = element.proto.id
-        key = element_id.split("-", 2)[-1] if element_id.startswith("$$ID-") else element_id
-        charts[key] = chart_spec(element)
-    return charts
+    """Every Plotly chart on the page, decoded, by its user key ("network", "boundary", ...)."""
+    return {chart_key(element): chart_spec(element) for element in chart_elements(at)}
 
 
 def traces(spec: dict, **meta: Any) -> list[dict]:

@@ -8,7 +8,7 @@ import ast
 import re
 from pathlib import Path
 
-from helpers import APP, app, assert_clean, charts_by_key
+from helpers import APP, app, assert_clean, chart_alt, chart_elements, chart_key, charts_by_key
 from streamlit.testing.v1 import AppTest
 
 from dropout_viz import experiments as ex
@@ -23,7 +23,7 @@ UI = Path(__file__).resolve().parents[1] / "dropout_viz" / "ui"
 
 def alts(at: AppTest) -> dict[str, str]:
     """Each chart's text alternative, by the chart's key."""
-    return {c.proto.id.split("-", 2)[-1]: c.proto.alt for c in at.get("plotly_chart")}
+    return {chart_key(c): chart_alt(c) for c in chart_elements(at)}
 
 
 def described(at: AppTest, charts: set[str]) -> dict[str, str]:

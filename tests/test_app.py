@@ -3,9 +3,20 @@ animation's frames, scope captions, the URL; plus the action tab's pure `action_
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
-from helpers import app, arrays_differ, assert_clean, charts_by_key, traces
+from helpers import (
+    app,
+    arrays_differ,
+    assert_clean,
+    chart_elements,
+    chart_json,
+    chart_key,
+    charts_by_key,
+    traces,
+)
 from streamlit.testing.v1 import AppTest
 
 from dropout_viz import pipeline
@@ -261,7 +272,7 @@ def crossed_out(animation: dict) -> int:
 
 def raw_specs(at: AppTest) -> dict[str, str]:
     """Every chart's JSON spec as sent, by key (to compare without decoding)."""
-    return {c.proto.id.split("-", 2)[-1]: c.proto.spec for c in at.get("plotly_chart")}
+    return {chart_key(c): json.dumps(chart_json(c)) for c in chart_elements(at)}
 
 
 def test_keyboard_twin_moves_the_animation_to_its_epoch():

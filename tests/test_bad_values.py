@@ -6,13 +6,12 @@ the page shows a message naming what was wrong and what is allowed, and keeps th
 
 from __future__ import annotations
 
-import json
 import math
 import re
 
 import numpy as np
 import pytest
-from helpers import app, assert_clean
+from helpers import app, assert_clean, chart_by_key, chart_elements, chart_json
 
 from dropout_viz import pipeline
 from dropout_viz.data import Dataset, load_dataset
@@ -138,10 +137,10 @@ def test_page_says_where_training_diverged_and_still_draws():
     assert f"(epoch {run.epochs_completed})" in error
     assert "Try a learning rate of 0.1 or lower." in error
     # The last finite state is drawn: charts up to the last good epoch.
-    assert len(at.get("plotly_chart")) == 2  # the epoch animation and the curves
-    animation = at.get("plotly_chart")[0]
+    assert len(chart_elements(at)) == 2  # the epoch animation and the curves
+    animation = chart_by_key(at, "animation")
     assert animation.proto.id.endswith("-animation")
-    assert json.loads(animation.proto.spec)["frames"][-1]["name"] == str(run.epochs_completed)
+    assert chart_json(animation)["frames"][-1]["name"] == str(run.epochs_completed)
     assert at.session_state["optimizer"] == "sgd" and at.session_state["n_layers"] == 4
 
 
@@ -182,7 +181,7 @@ def test_junk_in_every_query_parameter_gives_warnings_not_errors():
         default = getattr(DEFAULTS, name)
         expected = list(default) if FIELD_SPECS[name].kind == "names" else default
         assert at.session_state[name] == expected, name
-    assert len(at.get("plotly_chart")) == 2
+    assert len(chart_elements(at)) == 2
 
 
 def test_an_unexpected_error_in_a_tab_is_a_message_not_a_traceback(monkeypatch):

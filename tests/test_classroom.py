@@ -3,10 +3,8 @@ teacher's view and the share link."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from helpers import app
+from helpers import app, chart_by_key, chart_json
 from streamlit.testing.v1 import AppTest
 
 from dropout_viz.presets import apply_preset, load_presets
@@ -162,8 +160,7 @@ def test_projector_mode_enlarges_text_and_chart_fonts():
     assert_clean(at)
     assert url(at)["projector"] == "1"
     assert [h for h in at.get("html") if "html { font-size: 20px; }" in h.proto.body]
-    chart = next(c for c in at.get("plotly_chart") if c.proto.id and "history" in c.proto.id)
-    layout = json.loads(chart.proto.spec)["layout"]
+    layout = chart_json(chart_by_key(at, "history"))["layout"]
     assert layout["font"]["size"] == 22  # style.PROJECTOR_FONT_SIZE
 
 
@@ -173,7 +170,7 @@ def test_projector_mode_puts_the_first_tab_in_one_window_sized_box():
     assert_clean(at)
     # The chart sits in the container that the projector style stretches to the window.
     assert any(block.proto.id.endswith("-" + classroom.ONE_SCREEN) for block in blocks(at))
-    spec = json.loads(at.get_by_key("animation").proto.spec)
+    spec = chart_json(chart_by_key(at, "animation"))
     layout = spec["layout"]
     # The diagram beside the two maps, not above them.
     assert layout["xaxis"]["domain"][1] < layout["xaxis2"]["domain"][0]

@@ -5,13 +5,12 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from types import SimpleNamespace
 
 import pytest
-from helpers import app, assert_clean
+from helpers import app, assert_clean, chart_elements, chart_json, chart_key
 from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 from streamlit.testing.v1 import AppTest
 
@@ -161,7 +160,7 @@ def test_a_stop_click_after_training_finished_keeps_nothing():
 
 
 def chart_specs(at: AppTest) -> list[dict]:
-    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    return [chart_json(chart) for chart in chart_elements(at)]
 
 
 def test_two_sessions_with_the_same_settings_see_identical_pictures():
@@ -252,11 +251,11 @@ def test_a_click_starts_a_long_run_and_it_trains_as_usual(monkeypatch):
     at = app(epochs="5", width="8").run()
     assert_clean(at)
     [start] = [b for b in at.button if b.label.startswith("Start training")]
-    assert not at.get("plotly_chart")
+    assert not chart_elements(at)
     start.click().run()
     assert_clean(at)
     assert not [w for w in texts(at.warning) if "would take about" in w]
-    assert {c.proto.id.split("-")[-1] for c in at.get("plotly_chart")} >= {"animation"}
+    assert {chart_key(c) for c in chart_elements(at)} >= {"animation"}
 
 
 def test_the_progress_bar_and_stop_button_go_away_when_training_finishes(fake_st):
@@ -271,5 +270,5 @@ def test_the_progress_bar_of_a_real_page_is_gone_once_the_run_is_drawn(monkeypat
     monkeypatch.setattr(runs, "SHOW_PROGRESS_AFTER_S", 0.0)  # every run shows its bar
     at = app(epochs="30", width="8").run()
     assert_clean(at)
-    assert at.get("plotly_chart")
+    assert chart_elements(at)
     assert not at.get("progress") and not [b for b in at.button if b.label == "Stop training"]

@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from helpers import app, assert_clean, charts_by_key, traces
+from helpers import app, assert_clean, chart_elements, charts_by_key, traces
 from streamlit.testing.v1 import AppTest
 
 from dropout_viz import pipeline
@@ -85,7 +85,7 @@ def test_bad_file_is_refused_with_its_message_and_everything_kept(case):
     assert at.session_state["dataset"] == "circles"
     assert at.session_state["width"] == 16 and at.session_state["epochs"] == 5
     assert upload.UPLOADED not in at.session_state
-    assert len(at.get("plotly_chart")) == 2  # the page still shows the circles run
+    assert len(chart_elements(at)) == 2  # the page still shows the circles run
 
 
 def test_good_file_is_trained_on_under_a_key_naming_its_content():
@@ -181,7 +181,7 @@ def test_a_link_with_dataset_upload_falls_back_with_a_message():
         "Upload the file in the sidebar's Data group."]
     assert at.session_state["dataset"] == "moons" and at.session_state["width"] == 16
     assert "dataset" not in at.query_params
-    assert len(at.get("plotly_chart")) == 2
+    assert len(chart_elements(at)) == 2
 
 
 def test_upload_is_offered_as_a_dataset_only_with_a_file():

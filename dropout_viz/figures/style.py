@@ -96,9 +96,12 @@ def rgba(color: str, alpha: float) -> str:
 # Tick labels in a grey that passes WCAG AA on white (7.5:1); Streamlit's chart theme would
 # otherwise draw them in #808495 (3.7:1).
 AXIS_TEXT_COLOR = "#555555"
+# Tick labels 12 px and axis titles 14 px, the sizes Streamlit's chart theme gives them (the
+# live charts, ui/live_chart.py, are drawn without that theme).
 _AXIS = {"gridcolor": "#EBF0F8", "linecolor": "#EBF0F8", "zerolinecolor": "#EBF0F8",
          "zerolinewidth": 2, "automargin": True, "ticks": "",
-         "tickfont": {"color": AXIS_TEXT_COLOR}, "title": {"font": {"color": AXIS_TEXT_COLOR}}}
+         "tickfont": {"color": AXIS_TEXT_COLOR, "size": 12},
+         "title": {"font": {"color": AXIS_TEXT_COLOR, "size": 14}}}
 # The look of Plotly's "plotly_white", reduced to what these figures use. Naming the full
 # template costs ~10-18 ms per figure (it is copied and validated every time); this one ~0.5 ms,
 # which matters when the epoch slider rebuilds three figures per step.
@@ -120,7 +123,9 @@ def base_layout(title: str = "", projector: bool = False) -> dict[str, Any]:
     size = font_size(projector)
     return {
         "template": TEMPLATE,
-        "title": {"text": title, "font": {"size": round(size * 1.2)}, "x": 0.01, "xanchor": "left"},
+        # Bold as Streamlit's chart theme draws titles (the live charts go without the theme).
+        "title": {"text": title, "font": {"size": round(size * 1.2), "weight": "bold"}, "x": 0.01,
+                  "xanchor": "left"},
         "font": {"family": FONT_FAMILY, "size": size, "color": "#1A1A1A"},
         "hoverlabel": {"font": {"size": size}},
         "legend": {"font": {"size": size}},

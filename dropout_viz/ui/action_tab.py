@@ -11,12 +11,12 @@ import streamlit as st
 
 from dropout_viz import pipeline
 from dropout_viz.engine import TrainingRun
-from dropout_viz.figures import PLOTLY_CONFIG, alt
+from dropout_viz.figures import alt
 from dropout_viz.figures.animation import PROJECTOR_HEIGHT
 from dropout_viz.figures.spec import AnimatedFigure, at_frame
 from dropout_viz.settings import Settings, TrainKey
 from dropout_viz.tab_figures import animation_figure, history_view
-from dropout_viz.ui import cache, classroom, downloads, p_scrub, prefetch, runs
+from dropout_viz.ui import cache, classroom, downloads, live_chart, p_scrub, prefetch, runs
 
 # The keyboard twin of the animation's Plotly slider (which the keyboard cannot reach): a
 # Streamlit slider over the frames' epochs. Its value lives in session state only, not in the
@@ -97,10 +97,9 @@ def animation_view(animation: AnimatedFigure, one_screen: bool = False) -> None:
     text = alt.animation_alt(shown, index)
     if one_screen:
         with st.container(height=PROJECTOR_HEIGHT, border=False, key=classroom.ONE_SCREEN):
-            st.plotly_chart(shown, key="animation", config=PLOTLY_CONFIG, alt=text,
-                            height="stretch")
+            live_chart.show(shown, "animation", text, fill=True)
     else:
-        st.plotly_chart(shown, key="animation", config=PLOTLY_CONFIG, alt=text)
+        live_chart.show(shown, "animation", text)
     st.select_slider(
         EPOCH_LABEL, options=labels, key=EPOCH_KEY,
         help="The chart's own epoch slider and ▶ Play work with the mouse; this one works "
@@ -144,7 +143,7 @@ def epoch_view(run: TrainingRun, settings: Settings, key: TrainKey) -> None:
     st.caption(animation_caption(run.dataset, len(animation.spec["frames"])))
     st.caption(scope_caption(settings, run))
     history = history_base(run, settings, key)
-    st.plotly_chart(history, key="history", config=PLOTLY_CONFIG, alt=alt.history_alt(history))
+    live_chart.show(history, "history", alt.history_alt(history))
     downloads.download_row({"animation": animation, "history": history}, run, settings, "action")
 
 

@@ -25,7 +25,7 @@ KEY = "p_scrub"
 P_WIDGET = "p_hidden"  # the p slider's widget key (sidebar, or the present-mode bar)
 EVENT = "dropout-viz-p"  # classroom.P_KEYS_JS sends it when a key press asks for a p
 # A components-v2 component runs in the page itself, so it can listen to the p slider and
-# reach the chart's Plotly graph (Streamlit's Plotly chart puts Plotly on `window`).
+# reach the chart's Plotly graph (ui/live_chart.py puts Streamlit's copy of Plotly on `window`).
 P_SCRUB_JS = """
 let pictures = [], chart = "", lastEpoch = "", slider = "", asked = null;
 // The slider (react-aria) moves its thumb without an input event: watch its value instead.
@@ -63,7 +63,8 @@ export default function (component) {
   };
 }
 """
-P_SCRUB = st.components.v2.component("dropout_viz.p_scrub", js=P_SCRUB_JS)
+NAME = "dropout_viz.p_scrub"
+P_SCRUB = st.components.v2.component(NAME, js=P_SCRUB_JS)
 
 
 def mount(pictures: Sequence[tuple[float, dict[str, Any]]], chart: str, last_epoch: int) -> None:

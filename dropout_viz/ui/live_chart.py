@@ -1,0 +1,103 @@
+"""A Plotly chart that a rerun redraws in place, once, and only when its figure changed.
+
+`st.plotly_chart` puts a hash of the figure into the element's identity, so every new figure
+(a new p, say) is a new element: the chart is mounted afresh and drawn twice (on mount, and
+again when its own update event sets its state), and the old one is purged. For the epoch
+animation (24 frames) each draw is the largest piece of work the browser does in a p move.
+This component keeps one Plotly graph per key and calls `Plotly.react` on it once per new
+figure; a rerun that brings the same bytes draws nothing. The page's p_scrub component finds
+the graph as before (`.st-key-<key> .js-plotly-plot`).
+
+Plotly.js is the copy Streamlit ships for its own Plotly chart (the module puts it on `window`):
+the same code and version as every other chart of the page, and no second 4.7 MB download.
+Where that module cannot be found (another Streamlit), `show` falls back to `st.plotly_chart`.
+The figure is sent as the bytes of its JSON (what `st.plotly_chart` sends), with the alt text
+and Plotly config beside it; Streamlit sends an unchanged element once and refers to it after.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import plotly.graph_objects as go
+import plotly.io as pio
+import streamlit as st
+
+from dropout_viz.figures import PLOTLY_CONFIG
+
+NAME = "dropout_viz.live_chart"
+LIVE_CHART_JS = """
+const PLOTLY_MODULE = "__PLOTLY_MODULE__";
+function plotly() {
+  if (window.Plotly) return Promise.resolve(window.Plotly);
+  window.__dropoutVizPlotly ||= import(new URL(PLOTLY_MODULE, document.baseURI).href)
+    .then(() => window.Plotly);
+  return window.__dropoutVizPlotly;
+}
+function sameBytes(a, b) {
+  if (!a || !b || a.length !== b.length) return false;
+  for (let i = a.length - 1; i >= 0; i--) if (a[i] !== b[i]) return false;
+  return true;
+}
+export default function (component) {
+  const { data, parentElement } = component;
+  // Called again with each new payload, in the same element: the graph lives on.
+  let gd = parentElement.querySelector(":scope > .live-chart");
+  if (!gd) {
+    gd = document.createElement("div");
+    gd.className = "live-chart";
+    parentElement.appendChild(gd);
+    gd._resize = new ResizeObserver(() => {
+      if (gd._fullLayout && window.Plotly) window.Plotly.Plots.resize(gd);
+    });
+    gd._resize.observe(gd);
+  }
+  const cleanup = () => { gd._resize.disconnect(); if (window.Plotly) window.Plotly.purge(gd); };
+  if (sameBytes(gd._payload, data)) return cleanup;
+  gd._payload = data;
+  const { figure, config, alt, fill } = JSON.parse(new TextDecoder().decode(data));
+  gd.setAttribute("role", "figure");
+  gd.setAttribute("aria-label", alt);
+  gd.style.height = fill ? "100%" : "";
+  if (fill) { delete figure.layout.height; figure.layout.autosize = true; }
+  plotly().then((Plotly) => {
+    if (gd._payload !== data) return;  // a newer figure came meanwhile
+    return Plotly.react(gd, { data: figure.data, layout: figure.layout,
+                              frames: figure.frames || [], config });
+  });
+  return cleanup;
+}
+"""
+
+
+@functools.cache
+def plotly_module() -> str | None:
+    """The path (under the server's root) of Streamlit's Plotly chart module, or None."""
+    found = sorted((Path(st.__file__).parent / "static" / "static" / "js").glob("PlotlyChart.*.js"))
+    return f"static/js/{found[0].name}" if len(found) == 1 else None
+
+
+@functools.cache
+def _component():
+    return st.components.v2.component(
+        NAME, js=LIVE_CHART_JS.replace("__PLOTLY_MODULE__", plotly_module()),
+        isolate_styles=False)  # Plotly styles its graph from the page's own stylesheet
+
+
+def payload(fig: go.Figure, alt: str, fill: bool = False) -> bytes:
+    """What the component receives: the figure's JSON with its alt text and Plotly config."""
+    head = json.dumps({"config": PLOTLY_CONFIG, "alt": alt, "fill": fill})
+    return f'{head[:-1]}, "figure": '.encode() + pio.to_json(fig, validate=False).encode() + b"}"
+
+
+def show(fig: go.Figure, key: str, alt: str, fill: bool = False) -> None:
+    """`fig` under `key`, described by `alt`; `fill`: as tall as its container (the projector
+    box), else as tall as the figure's layout says."""
+    if plotly_module() is None:
+        st.plotly_chart(fig, key=key, config=PLOTLY_CONFIG, alt=alt,
+                        height="stretch" if fill else "content")
+        return
+    _component()(key=key, data=payload(fig, alt, fill), width="stretch",
+                 height="stretch" if fill else "content")

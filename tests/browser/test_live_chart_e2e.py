@@ -1,0 +1,90 @@
+"""The first tab's charts (ui/live_chart.py) in Chromium: a p move redraws each of them once, in
+the graph it already has (no new chart, no second draw); a rerun that changes neither draws
+nothing; the graph says what it shows (role figure, aria-label); and it fills the projector's
+one-screen box."""
+
+from __future__ import annotations
+
+import pytest
+from harness import EXCEPTION, fingerprints, nudge, wait_until_changed, wait_until_loaded
+
+pytestmark = pytest.mark.browser
+CHARTS = ("animation", "history")
+# Count Plotly.react calls per graph, and mark each graph so that a new one would be noticed.
+WATCH_JS = """
+() => {
+  window.__reacts = {};
+  for (const key of ["animation", "history"]) {
+    document.querySelector(`.st-key-${key} .js-plotly-plot`).__watched = true;
+  }
+  if (window.__reactWatched) return;
+  window.__reactWatched = true;
+  const react = window.Plotly.react;
+  window.Plotly.react = function (gd, ...rest) {
+    const holder = gd.closest('[class*="st-key-"]');
+    const key = [...holder.classList].find(c => c.startsWith("st-key-")).slice(7);
+    window.__reacts[key] = (window.__reacts[key] || 0) + 1;
+    return react.call(this, gd, ...rest);
+  };
+}
+"""
+STATE_JS = """
+() => Object.fromEntries(["animation", "history"].map(key => {
+  const gd = document.querySelector(`.st-key-${key} .js-plotly-plot`);
+  return [key, {same: !!(gd && gd.__watched), graphs:
+                document.querySelectorAll(`.st-key-${key} .js-plotly-plot`).length,
+                reacts: (window.__reacts || {})[key] || 0,
+                role: gd && gd.getAttribute("role"), label: gd && gd.getAttribute("aria-label")}];
+}))
+"""
+
+
+def settle(page) -> None:
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]')
+    page.wait_for_timeout(500)  # a component's effect runs after the run's last message
+
+
+def test_a_p_move_redraws_each_chart_once_in_its_own_graph(page, server):
+    page.goto(server.url)
+    wait_until_loaded(page, CHARTS)
+    settle(page)
+    page.evaluate(WATCH_JS)
+    before = fingerprints(page)
+    nudge(page, "Dropout rate p", "ArrowLeft")
+    wait_until_changed(page, {k: v for k, v in before.items() if k in CHARTS})
+    settle(page)
+    after = page.evaluate(STATE_JS)
+    for key in CHARTS:
+        assert after[key]["same"] and after[key]["graphs"] == 1, after
+        assert after[key]["reacts"] == 1, after  # drawn once, not remounted and drawn twice
+        assert after[key]["role"] == "figure" and any(c.isdigit() for c in after[key]["label"])
+    assert page.locator(EXCEPTION).count() == 0
+
+    # A rerun that changes neither chart (Streamlit's "R" key reruns the page) draws nothing.
+    page.evaluate("() => { window.__reacts = {}; window.__runs = 0; }")
+    page.evaluate("""() => new MutationObserver(() => { window.__runs += 1; }).observe(
+        document.querySelector('[data-testid="stApp"]'),
+        {attributes: true, attributeFilter: ['data-test-script-state']})""")
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    page.keyboard.press("r")
+    page.wait_for_function("() => window.__runs >= 2")  # running, then not running
+    settle(page)
+    state = page.evaluate(STATE_JS)
+    assert {key: (v["same"], v["reacts"]) for key, v in state.items()} == \
+        {"animation": (True, 0), "history": (True, 0)}
+
+
+def test_the_animation_fills_the_projector_box(browser, server):
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    try:
+        page = context.new_page()
+        page.goto(server.url + "?projector=1")
+        wait_until_loaded(page, CHARTS)
+        settle(page)
+        box = page.locator(".st-key-one_screen").bounding_box()
+        graph = page.locator(".st-key-animation .js-plotly-plot").bounding_box()
+        assert box and graph and box["height"] > 300
+        assert abs(graph["height"] - box["height"]) <= 4, (graph, box)
+        assert graph["width"] > 0.9 * box["width"], (graph, box)
+    finally:
+        context.close()
