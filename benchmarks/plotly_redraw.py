@@ -5,8 +5,10 @@
 Builds the first tab's two figures (the epoch animation and the training curves) for p = 0.5
 and p = 0.45 with the app's own code, loads plotly.js (the copy the plotly package ships) into
 a blank page in headless Chromium, and times `Plotly.react` from one p to the other until the
-next animation frame (median of 6 alternating redraws). Variants leave one part of the
-animation out, to show what each part costs. The difference between these times and a p move
+next animation frame ("redraw": what a rerun with a new figure costs the live chart), and
+`Plotly.animate` to one of its frames ("one frame": the epoch slider, Play, a held p); medians
+of ROUNDS alternating rounds. Variants leave one part of the animation out, to show what each
+part costs. The difference between these times and a p move
 in `page_latency.py` is Streamlit's own work in the browser (messages, React, the chart
 component). Not a test: nothing is asserted.
 """
@@ -32,24 +34,37 @@ from dropout_viz.tab_figures import animation_figure  # noqa: E402
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 REDRAW_JS = """
-async ([id, first, second]) => {
+async ([id, first, second, rounds]) => {
   const gd = document.getElementById(id);
   const draw = async f => {
     await Plotly.react(gd, f.data, f.layout, {displayModeBar: false});
     if (f.frames) await Plotly.addFrames(gd, f.frames);
   };
+  const painted = () => new Promise(done => requestAnimationFrame(() => setTimeout(done, 0)));
+  const median = times => times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
   await draw(first);
-  const times = [];
-  for (let i = 0; i < 6; i++) {
-    const started = performance.now();
+  const redraws = [], frames = [];
+  for (let i = 0; i < rounds; i++) {
+    let started = performance.now();
     await draw(JSON.parse(JSON.stringify(i % 2 ? first : second)));
-    await new Promise(done => requestAnimationFrame(() => setTimeout(done, 0)));
-    times.push(performance.now() - started);
+    await painted();
+    redraws.push(performance.now() - started);
+    const names = (gd._transitionData._frames || []).map(f => f.name);
+    if (names.length) {  // one frame, as the epoch slider and a held p show it
+      started = performance.now();
+      await Plotly.animate(gd, [names[(i * 7) % names.length]], {mode: "immediate",
+          frame: {duration: 0, redraw: true}, transition: {duration: 0}});
+      await painted();
+      frames.push(performance.now() - started);
+    }
   }
   Plotly.purge(gd);
-  return times.sort((a, b) => a - b)[3];
+  return [median(redraws), frames.length ? median(frames) : null];
 }
 """
+
+
+ROUNDS = 15  # alternating redraws per row; the median is printed
 
 
 def plain(spec: dict) -> dict:
@@ -76,7 +91,12 @@ def without(animation: dict, part: str) -> dict:
         drop = {"points": lambda t: t.get("name") in ("train", "test"),
                 "maps": lambda t: t.get("type") == "contour",
                 "links": lambda t: "weights" in str(t.get("name"))}[part]
-        shown["data"] = [t for t in shown["data"] if not drop(t)]
+        kept = [i for i, t in enumerate(shown["data"]) if not drop(t)]
+        shown["data"] = [shown["data"][i] for i in kept]
+        index = {old: new for new, old in enumerate(kept)}
+        for frame in shown.get("frames", []):  # the frames update what is left, renumbered
+            pairs = [(index[i], t) for i, t in zip(frame["traces"], frame["data"]) if i in index]
+            frame["traces"], frame["data"] = [i for i, _ in pairs], [t for _, t in pairs]
     return shown
 
 
@@ -95,9 +115,11 @@ def main() -> int:
         page = browser.new_page(viewport={"width": 1440, "height": 1000})
         page.set_content(page_html)
         page.add_script_tag(path=str(PLOTLY_JS))
+        print(f"{'':38s} {'redraw':>9s} {'one frame':>10s}")
         for label, first, second, div in rows:
-            ms = page.evaluate(REDRAW_JS, [div, first, second])
-            print(f"{label:38s} {ms:6.0f} ms")
+            redraw, frame = page.evaluate(REDRAW_JS, [div, first, second, ROUNDS])
+            shown = "" if frame is None else f"{frame:7.0f} ms"
+            print(f"{label:38s} {redraw:6.0f} ms {shown}")
     print(f"plotly.js {plotly.__version__} (the plotly package's copy), Chromium headless")
     return 0
 
