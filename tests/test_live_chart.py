@@ -9,10 +9,15 @@ from pathlib import Path
 import plotly.graph_objects as go
 import plotly.io as pio
 import streamlit as st
-from helpers import app, assert_clean, chart_alt, chart_elements, chart_key
+from helpers import app, assert_clean, chart_alt, chart_by_key, chart_elements, chart_key
 
 from dropout_viz.figures import PLOTLY_CONFIG
-from dropout_viz.ui import live_chart
+from dropout_viz.ui import action_tab, live_chart, p_scrub
+
+
+def p_scrub_data(at) -> str:
+    [element] = [e for e in at.get("bidi_component") if e.proto.component_name == p_scrub.NAME]
+    return element.proto.json
 
 
 def test_it_loads_the_plotly_module_streamlit_ships():
@@ -25,10 +30,10 @@ def test_it_loads_the_plotly_module_streamlit_ships():
 
 def test_the_payload_is_the_figure_json_with_its_alt_text_and_config():
     fig = go.Figure(go.Scatter(x=[1, 2], y=[3, 4]), layout={"height": 300})
-    for fill in (False, True):
-        sent = json.loads(live_chart.payload(fig, "two points", fill))
+    for fill, shows in ((False, ""), (True, "0123abcd")):
+        sent = json.loads(live_chart.payload(fig, "two points", fill, shows))
         assert sent == {"config": PLOTLY_CONFIG, "alt": "two points", "fill": fill,
-                        "figure": json.loads(pio.to_json(fig, validate=False))}
+                        "shows": shows, "figure": json.loads(pio.to_json(fig, validate=False))}
 
 
 def test_the_first_tab_draws_live_charts_with_their_alt_text():
@@ -38,6 +43,14 @@ def test_the_first_tab_draws_live_charts_with_their_alt_text():
     assert {key: charts[key].type for key in ("animation", "history")} == \
         {"animation": "bidi_component", "history": "bidi_component"}
     assert all(chart_alt(charts[key]) for key in ("animation", "history"))
+    # At its last frame the animation names its picture, the id p_scrub holds it under.
+    shows = json.loads(charts["animation"].proto.bytes)["shows"]
+    [(_, _, held)] = json.loads(p_scrub_data(at))["pictures"]
+    assert shows and shows == held
+    # Scrubbed back with the keyboard twin it shows another picture: no name.
+    twin = at.select_slider(key=action_tab.EPOCH_KEY)
+    twin.set_value(twin.options[0]).run()
+    assert json.loads(chart_by_key(at, "animation").proto.bytes)["shows"] == ""
 
 
 def test_without_the_module_it_falls_back_to_streamlits_chart(monkeypatch):

@@ -30,8 +30,8 @@ def held_grid(settings):
 def test_the_pictures_are_the_last_frames_of_the_held_runs_in_the_sliders_order():
     key, run, animation = held_grid(SMALL)
     pictures = action_tab.p_pictures(run, SMALL, key)
-    assert [p for p, _ in pictures] == list(prefetch.P_VALUES)
-    for p, frame in pictures:
+    assert [p for p, _, _ in pictures] == list(prefetch.P_VALUES)
+    for p, frame, picture in pictures:
         settings_p = SMALL.replace(p_hidden=p)
         key_p = cache.resolve(settings_p)
         run_p = cache.RUNS.peek(key_p)
@@ -40,7 +40,10 @@ def test_the_pictures_are_the_last_frames_of_the_held_runs_in_the_sliders_order(
         # The same traces change in every p's frames, so any of them fits the chart shown.
         assert frame["traces"] == animation.spec["frames"][-1]["traces"]
         assert frame["name"] == str(SMALL.epochs)
-    assert dict(pictures)[SMALL.p_hidden] is animation.spec["frames"][-1]
+        # Its id names this run's last frame: the id the animation of p says it shows.
+        assert picture == action_tab.picture_id(run_p, settings_p, key_p)
+    assert {p: frame for p, frame, _ in pictures}[SMALL.p_hidden] is animation.spec["frames"][-1]
+    assert len({picture for _, _, picture in pictures}) == len(pictures)
 
 
 def test_the_pictures_hold_nothing_of_other_data_or_of_other_epochs():
@@ -50,7 +53,7 @@ def test_the_pictures_hold_nothing_of_other_data_or_of_other_epochs():
     other_run = runs.get_run(other_key)
     action_tab.cached_animation(other_run, other_data, other_key)
     # Only its own run: the grid held is another data set's.
-    assert [p for p, _ in action_tab.p_pictures(other_run, other_data, other_key)] == [
+    assert [p for p, _, _ in action_tab.p_pictures(other_run, other_data, other_key)] == [
         SMALL.p_hidden]
     # A run stopped early has other epochs: none of the grid's last frames is its picture.
     stopped = pipeline.train_for(key, run.dataset, on_epoch=lambda epoch, _: epoch < 4)
@@ -71,7 +74,7 @@ def test_the_page_carries_the_pictures_it_holds(monkeypatch):
     assert data["chart"] == "animation" and data["lastEpoch"] == "12"
     assert data["slider"] == '.st-key-p_hidden input[type="range"]'
     # Only the run shown so far (AppTest pages prepare nothing by themselves) ...
-    assert [p for p, _ in data["pictures"]] == [SMALL.p_hidden]
+    assert [p for p, _, _ in data["pictures"]] == [SMALL.p_hidden]
     # ... and every p once the grid is held: the next run of the page carries them.
     key = cache.resolve(SMALL)
     assert prefetch.prepare_grid(SMALL, key, cache.RUNS.peek(key).dataset, action_tab.VIEWS,
@@ -79,7 +82,7 @@ def test_the_page_carries_the_pictures_it_holds(monkeypatch):
     at.run()
     [element] = p_scrub_elements(at)
     data = json.loads(element.proto.json)
-    assert [p for p, _ in data["pictures"]] == list(prefetch.P_VALUES)
+    assert [p for p, _, _ in data["pictures"]] == list(prefetch.P_VALUES)
     # Another run with the grid unchanged sends the same message, which the browser then gets
     # only once (Streamlit refers to a repeated large element by its hash).
     at.run()

@@ -5,6 +5,7 @@ Scrubbing and Play run in the browser (animation frames)."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -59,9 +60,17 @@ def cached_animation(run: TrainingRun, settings: Settings, key: TrainKey) -> go.
                                    lambda _: animation_figure(run, settings))
 
 
-def p_pictures(run: TrainingRun, settings: Settings, key: TrainKey) -> list[tuple[float, dict]]:
+def picture_id(run: TrainingRun, settings: Settings, key: TrainKey) -> str:
+    """A name for the last frame of a run's animation, the same wherever it is drawn: the page
+    holds it (p_scrub), and the animation says it shows it (live_chart's `shows`)."""
+    return hashlib.sha256(repr(view_key(run, settings, key)).encode()).hexdigest()[:16]
+
+
+def p_pictures(run: TrainingRun, settings: Settings,
+               key: TrainKey) -> list[tuple[float, dict, str]]:
     """The last frame of each p on the slider whose run and animation the server holds, for
-    these settings otherwise (the p grid shares the run's epochs), in the slider's order."""
+    these settings otherwise (the p grid shares the run's epochs), in the slider's order, with
+    its picture id."""
     pictures = []
     for p in prefetch.P_VALUES:
         key_p = dataclasses.replace(key, p_hidden=p)
@@ -70,7 +79,7 @@ def p_pictures(run: TrainingRun, settings: Settings, key: TrainKey) -> list[tupl
             continue
         animation = held_animation(run_p, settings, key_p)
         if animation is not None:
-            pictures.append((p, animation.spec["frames"][-1]))
+            pictures.append((p, animation.spec["frames"][-1], picture_id(run_p, settings, key_p)))
     return pictures
 
 
@@ -83,23 +92,26 @@ def shown_frame(labels: list[int]) -> int:
     return labels.index(st.session_state[EPOCH_KEY])
 
 
-def animation_view(animation: AnimatedFigure, one_screen: bool = False) -> None:
+def animation_view(animation: AnimatedFigure, one_screen: bool = False, shows: str = "") -> None:
     """The animation at the frame the keyboard twin asks for, and the twin right below it.
 
     A fragment: moving the twin reruns only this, and the figure is the cached one moved to
     that frame (`at_frame`: a shallow copy, nothing recomputed). At the default, the last
-    frame, the page is exactly what a mouse user gets; the Plotly slider and Play still work.
+    frame, the page is exactly what a mouse user gets; the Plotly slider and Play still work,
+    and the chart is said to show picture `shows` (picture_id).
     `one_screen` (projector mode): the chart fills a box that the page's style sizes to the
     window (ui/classroom.py), so the room sees all of it without scrolling."""
     labels = list(animation.spec["layout"]["meta"]["epochs"])
     index = shown_frame(labels)
-    shown = animation if index == len(labels) - 1 else at_frame(animation, index)
+    at_end = index == len(labels) - 1
+    shown = animation if at_end else at_frame(animation, index)
+    shows = shows if at_end else ""
     text = alt.animation_alt(shown, index)
     if one_screen:
         with st.container(height=PROJECTOR_HEIGHT, border=False, key=classroom.ONE_SCREEN):
-            live_chart.show(shown, "animation", text, fill=True)
+            live_chart.show(shown, "animation", text, fill=True, shows=shows)
     else:
-        live_chart.show(shown, "animation", text)
+        live_chart.show(shown, "animation", text, shows=shows)
     st.select_slider(
         EPOCH_LABEL, options=labels, key=EPOCH_KEY,
         help="The chart's own epoch slider and ▶ Play work with the mouse; this one works "
@@ -137,7 +149,7 @@ def animation_caption(dataset, n_frames: int) -> str:
 def epoch_view(run: TrainingRun, settings: Settings, key: TrainKey) -> None:
     animation = cached_animation(run, settings, key)
     one_screen = settings.projector and has_panel(run.dataset)
-    st.fragment(animation_view)(animation, one_screen)
+    st.fragment(animation_view)(animation, one_screen, picture_id(run, settings, key))
     p_scrub.mount(p_pictures(run, settings, key), "animation",
                   animation.spec["layout"]["meta"]["epochs"][-1])
     st.caption(animation_caption(run.dataset, len(animation.spec["frames"])))

@@ -5,8 +5,9 @@
 again when its own update event sets its state), and the old one is purged. For the epoch
 animation (24 frames) each draw is the largest piece of work the browser does in a p move.
 This component keeps one Plotly graph per key and calls `Plotly.react` on it once per new
-figure; a rerun that brings the same bytes draws nothing. The page's p_scrub component finds
-the graph as before (`.st-key-<key> .js-plotly-plot`).
+figure; a rerun that brings the same bytes draws nothing, and one whose picture the graph
+already shows (p_scrub moved it there, `shows`) only takes the new figure's frames. The page's
+p_scrub component finds the graph as before (`.st-key-<key> .js-plotly-plot`).
 
 Plotly.js is the copy Streamlit ships for its own Plotly chart (the module puts it on `window`):
 the same code and version as every other chart of the page, and no second 4.7 MB download.
@@ -57,15 +58,24 @@ export default function (component) {
   const cleanup = () => { gd._resize.disconnect(); if (window.Plotly) window.Plotly.purge(gd); };
   if (sameBytes(gd._payload, data)) return cleanup;
   gd._payload = data;
-  const { figure, config, alt, fill } = JSON.parse(new TextDecoder().decode(data));
+  const { figure, config, alt, fill, shows } = JSON.parse(new TextDecoder().decode(data));
   gd.setAttribute("role", "figure");
   gd.setAttribute("aria-label", alt);
   gd.style.height = fill ? "100%" : "";
   if (fill) { delete figure.layout.height; figure.layout.autosize = true; }
-  plotly().then((Plotly) => {
+  plotly().then(async (Plotly) => {
     if (gd._payload !== data) return;  // a newer figure came meanwhile
-    return Plotly.react(gd, { data: figure.data, layout: figure.layout,
-                              frames: figure.frames || [], config });
+    if (shows && gd.dataset.shows === shows && gd._fullLayout) {
+      // The graph already shows this figure's picture (p_scrub animated it there): take the
+      // figure's frames and facts, and skip a redraw that would draw the same picture.
+      await Plotly.deleteFrames(gd);
+      await Plotly.addFrames(gd, figure.frames || []);
+      gd.layout.meta = figure.layout.meta;
+      return;
+    }
+    await Plotly.react(gd, { data: figure.data, layout: figure.layout,
+                             frames: figure.frames || [], config });
+    gd.dataset.shows = shows || "";
   });
   return cleanup;
 }
@@ -86,18 +96,20 @@ def _component():
         isolate_styles=False)  # Plotly styles its graph from the page's own stylesheet
 
 
-def payload(fig: go.Figure, alt: str, fill: bool = False) -> bytes:
+def payload(fig: go.Figure, alt: str, fill: bool = False, shows: str = "") -> bytes:
     """What the component receives: the figure's JSON with its alt text and Plotly config."""
-    head = json.dumps({"config": PLOTLY_CONFIG, "alt": alt, "fill": fill})
+    head = json.dumps({"config": PLOTLY_CONFIG, "alt": alt, "fill": fill, "shows": shows})
     return f'{head[:-1]}, "figure": '.encode() + pio.to_json(fig, validate=False).encode() + b"}"
 
 
-def show(fig: go.Figure, key: str, alt: str, fill: bool = False) -> None:
+def show(fig: go.Figure, key: str, alt: str, fill: bool = False, shows: str = "") -> None:
     """`fig` under `key`, described by `alt`; `fill`: as tall as its container (the projector
-    box), else as tall as the figure's layout says."""
+    box), else as tall as the figure's layout says. `shows` names the picture the figure
+    draws (p_scrub's picture ids): a graph that already shows it takes the figure's frames
+    without drawing it again."""
     if plotly_module() is None:
         st.plotly_chart(fig, key=key, config=PLOTLY_CONFIG, alt=alt,
                         height="stretch" if fill else "content")
         return
-    _component()(key=key, data=payload(fig, alt, fill), width="stretch",
+    _component()(key=key, data=payload(fig, alt, fill, shows), width="stretch",
                  height="stretch" if fill else "content")

@@ -45,7 +45,7 @@ function show(p) {
   if (epochs && epochs.steps[epochs.active].label !== lastEpoch) return;  // not at the end
   window.Plotly.animate(gd, picture[1], { mode: "immediate",
       frame: { duration: 0, redraw: true }, transition: { duration: 0 } })
-    .then(() => { gd.dataset.pScrubbed = String(picture[0]); });
+    .then(() => { gd.dataset.pScrubbed = String(picture[0]); gd.dataset.shows = picture[2]; });
 }
 export default function (component) {
   ({ pictures, chart, lastEpoch, slider } = component.data);
@@ -67,10 +67,12 @@ NAME = "dropout_viz.p_scrub"
 P_SCRUB = st.components.v2.component(NAME, js=P_SCRUB_JS)
 
 
-def mount(pictures: Sequence[tuple[float, dict[str, Any]]], chart: str, last_epoch: int) -> None:
-    """The component, holding `pictures` ((p, last frame) pairs) for the chart keyed `chart`,
-    whose last frame is epoch `last_epoch`. It draws nothing."""
-    P_SCRUB(key=KEY, data={"pictures": [[p, frame] for p, frame in pictures], "chart": chart,
+def mount(pictures: Sequence[tuple[float, dict[str, Any], str]], chart: str,
+          last_epoch: int) -> None:
+    """The component, holding `pictures` ((p, last frame, picture id) triples) for the chart
+    keyed `chart`, whose last frame is epoch `last_epoch`. It draws nothing; the graph it moves
+    to a picture says so (`data-shows`, ui/live_chart.py)."""
+    P_SCRUB(key=KEY, data={"pictures": [list(picture) for picture in pictures], "chart": chart,
                            "lastEpoch": str(last_epoch),
                            "slider": f'.st-key-{P_WIDGET} input[type="range"]'},
             width=1, height=0)

@@ -1,12 +1,21 @@
 """The first tab's charts (ui/live_chart.py) in Chromium: a p move redraws each of them once, in
 the graph it already has (no new chart, no second draw); a rerun that changes neither draws
-nothing; the graph says what it shows (role figure, aria-label); and it fills the projector's
-one-screen box."""
+nothing, nor does one whose picture the page already showed by itself (a held p); the graph
+says what it shows (role figure, aria-label); and it fills the projector's one-screen box."""
 
 from __future__ import annotations
 
 import pytest
-from harness import EXCEPTION, fingerprints, nudge, wait_until_changed, wait_until_loaded
+from harness import (
+    EXCEPTION,
+    animation_title,
+    click_epoch_slider,
+    fingerprints,
+    new_page,
+    nudge,
+    wait_until_changed,
+    wait_until_loaded,
+)
 
 pytestmark = pytest.mark.browser
 CHARTS = ("animation", "history")
@@ -88,3 +97,48 @@ def test_the_animation_fills_the_projector_box(browser, server):
         assert graph["width"] > 0.9 * box["width"], (graph, box)
     finally:
         context.close()
+
+
+DRAWN_JS = """() => {
+  const gd = document.querySelector('.st-key-animation .js-plotly-plot');
+  const plain = (v) => (Array.isArray(v) || ArrayBuffer.isView(v)) ? Array.from(v, plain) : v;
+  const maps = gd._fullData.filter(t => t.meta && t.meta.role === "probability");
+  return { title: gd._fullLayout.title.text, maps: JSON.stringify(maps.map(t => plain(t.z))),
+           meta: JSON.stringify(gd.layout.meta),
+           frames: gd._transitionData._frames.map(f => JSON.stringify(f.data)).join("|") };
+}"""
+
+
+def move_p(page, key: str) -> None:
+    before = fingerprints(page)
+    nudge(page, "Dropout rate p", key)
+    wait_until_changed(page, {"history": before["history"]})
+    settle(page)
+
+
+def test_a_held_p_is_drawn_once_by_the_page_and_not_again_by_the_rerun(page, browser, server):
+    page.goto(server.url)
+    wait_until_loaded(page, CHARTS)
+    move_p(page, "ArrowLeft")  # 0.45, then back: the page holds both pictures
+    move_p(page, "ArrowRight")
+    page.evaluate(WATCH_JS)
+    page.evaluate("""() => { window.__animates = 0; const animate = window.Plotly.animate;
+        window.Plotly.animate = function (...a) { window.__animates += 1;
+                                                  return animate.apply(this, a); }; }""")
+    move_p(page, "ArrowLeft")  # to 0.45 again: p_scrub shows it, the rerun only brings frames
+    state = page.evaluate(STATE_JS)
+    assert page.evaluate("() => window.__animates") >= 1
+    assert (state["animation"]["reacts"], state["history"]["reacts"]) == (0, 1), state
+    assert state["animation"]["same"]
+    held = page.evaluate(DRAWN_JS)
+
+    # What a page opened at p = 0.45 draws: the same picture, facts and frames.
+    with new_page(browser) as fresh:
+        fresh.goto(server.url + "?p_hidden=0.45")
+        wait_until_loaded(fresh, CHARTS)
+        settle(fresh)
+        assert fresh.evaluate(DRAWN_JS) == held
+    # ... and the epoch slider then steps through the frames of p = 0.45.
+    click_epoch_slider(page, 0.0)
+    assert animation_title(page) == "Thinned network of epoch 1"
+    assert page.locator(EXCEPTION).count() == 0
