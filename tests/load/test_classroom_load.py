@@ -115,8 +115,9 @@ async def one_student(browser, url: str, index: int, round_no: int) -> dict:
                 """([p, w]) => {
                      const q = new URL(location).searchParams;
                      const app = document.querySelector('[data-testid="stApp"]');
-                     const charts = document.querySelectorAll(
-                         '[data-testid="stPlotlyChart"] .js-plotly-plot').length;
+                     const charts = [...document.querySelectorAll(
+                         '.st-key-animation .js-plotly-plot, .st-key-history .js-plotly-plot')]
+                       .filter(gd => gd._fullLayout).length;
                      return q.get('p_hidden') === p && q.get('width') === w && app &&
                             app.getAttribute('data-test-script-state') === 'notRunning' &&
                             charts >= 2;
@@ -131,7 +132,8 @@ async def one_student(browser, url: str, index: int, round_no: int) -> dict:
         return {"index": index, "opened_s": opened, "settled_s": settled,
                 "corrections": corrections, "reverted": reverted,
                 "exceptions": await page.locator(EXCEPTION).count(),
-                "charts": await page.locator('[data-testid="stPlotlyChart"]').count(),
+                "charts": await page.locator(
+                    '.st-key-animation .js-plotly-plot, .st-key-history .js-plotly-plot').count(),
                 "errors": await page.locator('[data-testid="stAlert"]').all_inner_texts()}
     finally:
         await context.close()
