@@ -54,8 +54,29 @@ def upload(page, path) -> None:
     page.wait_for_selector(SETTLED, timeout=90_000)
 
 
+# Set when the page's script starts running: a tab's click is done once its run has ended, so
+# that the charts read afterwards are that tab's, not the last tab's still on the page.
+RUN_STARTED_JS = """() => {
+  window.__runStarted = false;
+  const app = document.querySelector('[data-testid="stApp"]');
+  const watch = new MutationObserver(() => {
+    if (app.getAttribute('data-test-script-state') === 'running') {
+      window.__runStarted = true;
+      watch.disconnect();
+    }
+  });
+  watch.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+}"""
+
+
 def open_tab(page, name: str) -> None:
-    page.get_by_role("tab", name=name).click()
+    tab = page.get_by_role("tab", name=name)
+    if tab.get_attribute("aria-selected") == "true":  # open already: no run
+        page.wait_for_selector(SETTLED, timeout=90_000)
+        return
+    page.evaluate(RUN_STARTED_JS)
+    tab.click()
+    page.wait_for_function("() => window.__runStarted", timeout=90_000)
     page.wait_for_selector(SETTLED, timeout=90_000)
 
 
