@@ -63,11 +63,26 @@ def numeric_summary(spec: dict) -> dict:
             "abs_sum": float(np.abs(finite).sum())}
 
 
+# The first tab's charts are live charts (ui/live_chart.py): a component whose data is the
+# figure's JSON with its alt text. Read here by name, not through tests/helpers, so that an older
+# checkout (`--repo`, without that module) is fingerprinted by the same code.
+LIVE_CHART = "dropout_viz.live_chart"
+
+
+def chart_elements(at) -> list:
+    return at.get("plotly_chart") + [e for e in at.get("bidi_component")
+                                     if e.proto.component_name == LIVE_CHART]
+
+
 def chart_fingerprint(element) -> dict:
-    spec = json.loads(element.proto.spec)
+    if element.type == "plotly_chart":
+        spec, alt = json.loads(element.proto.spec), element.proto.alt
+    else:
+        sent = json.loads(element.proto.bytes)
+        spec, alt = sent["figure"], sent["alt"]
     return {"data": canonical_hash(spec.get("data")), "frames": canonical_hash(spec.get("frames")),
             "layout": canonical_hash(spec.get("layout")), "numbers": numeric_summary(spec),
-            "alt": element.proto.alt}
+            "alt": alt}
 
 
 def chart_key(element) -> str:
@@ -99,7 +114,7 @@ def visit(query: dict[str, str], tab: str, sweep: bool) -> dict:
             buttons[0].click().run()
     if at.exception:
         return {"exception": [e.message for e in at.exception]}
-    charts = {chart_key(c): chart_fingerprint(c) for c in at.get("plotly_chart")}
+    charts = {chart_key(c): chart_fingerprint(c) for c in chart_elements(at)}
     metrics = {m.label: m.value for m in at.metric}
     return {"charts": charts, "metrics": metrics}
 

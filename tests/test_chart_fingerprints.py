@@ -19,9 +19,29 @@ spec.loader.exec_module(fingerprints)
 class FakeChart:
     """What the script reads of an AppTest plotly_chart element."""
 
+    type = "plotly_chart"
+
     def __init__(self, spec: dict, key: str, alt: str = "a chart"):
         self.proto = type("Proto", (), {"spec": json.dumps(spec), "id": f"$$ID-abc-{key}",
                                         "alt": alt})()
+
+
+class FakeLiveChart:
+    """What the script reads of a live chart (ui/live_chart.py): a component's bytes."""
+
+    type = "bidi_component"
+
+    def __init__(self, spec: dict, key: str, alt: str = "a chart"):
+        sent = {"config": {}, "alt": alt, "fill": False, "shows": "", "figure": spec}
+        self.proto = type("Proto", (), {"bytes": json.dumps(sent).encode(),
+                                        "id": f"$$ID-abc-{key}",
+                                        "component_name": fingerprints.LIVE_CHART})()
+
+
+def test_a_live_chart_is_fingerprinted_as_the_same_figure_in_a_plotly_chart():
+    spec = {"data": [{"y": typed(np.arange(4.0))}], "layout": {"title": "t"}}
+    assert fingerprints.chart_fingerprint(FakeLiveChart(spec, "animation")) == \
+        fingerprints.chart_fingerprint(FakeChart(spec, "animation"))
 
 
 def typed(values) -> dict:
