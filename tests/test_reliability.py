@@ -272,3 +272,31 @@ def test_the_progress_bar_of_a_real_page_is_gone_once_the_run_is_drawn(monkeypat
     assert_clean(at)
     assert chart_elements(at)
     assert not at.get("progress") and not [b for b in at.button if b.label == "Stop training"]
+
+
+def element_paths(at) -> dict[str, tuple[int, ...]]:
+    """Where each chart sits in the page's element tree (block indices from the root)."""
+    charts = {id(element): chart_key(element) for element in chart_elements(at)}
+    paths: dict[str, tuple[int, ...]] = {}
+
+    def walk(node, path):
+        if id(node) in charts:
+            paths[charts[id(node)]] = path
+        for index, child in getattr(node, "children", {}).items():
+            walk(child, path + (index,))
+
+    walk(at._tree, ())
+    return paths
+
+
+def test_a_run_that_showed_its_progress_bar_lays_out_the_page_as_one_that_did_not(monkeypatch):
+    # The browser keeps a chart's graph only while the chart stays in its place: a bar that
+    # came and went before it would have the page mount every chart after it afresh.
+    monkeypatch.setattr(runs, "SHOW_PROGRESS_AFTER_S", 0.0)  # the training run shows its bar
+    at = app(epochs="30", width="8", seed="4247").run()
+    assert_clean(at)
+    trained = element_paths(at)
+    assert {"animation", "history"} <= set(trained)
+    at.run()  # the same run, from the cache: no bar
+    assert_clean(at)
+    assert element_paths(at) == trained

@@ -62,12 +62,15 @@ class ProgressReporter:
     """Shows a progress bar only when training is slow, and gives Streamlit a chance to
     interrupt the run when a newer slider value arrives (every st call is such a point)."""
 
-    def __init__(self, epochs: int, label: str = "Training", stop_key: str | None = None):
+    def __init__(self, epochs: int, label: str = "Training", stop_key: str | None = None,
+                 slot=None):
         """With `stop_key`, a "Stop training" button (that key) shows beside the bar, and an
         interruption stops the engine (returns False) and is kept in `interruption` for the
-        caller to re-raise; without it, the interruption propagates through the engine."""
+        caller to re-raise; without it, the interruption propagates through the engine.
+        `slot` (an `st.empty()`) is where the bar goes; without one, it is made when needed."""
         self.epochs, self.label, self.stop_key = epochs, label, stop_key
         self.started = time.perf_counter()
+        self.slot = slot
         self.box = None
         self.bar = None
         self.last_update = 0.0
@@ -84,7 +87,7 @@ class ProgressReporter:
         try:
             if self.bar is None:
                 # A placeholder, so that done() can clear the bar and the button again.
-                self.box = st.empty()
+                self.box = st.empty() if self.slot is None else self.slot
                 inner = self.box.container()
                 self.bar = inner.progress(0.0, text=text)
                 if self.stop_key is not None:
@@ -203,6 +206,9 @@ def get_run(key: TrainKey, session=None, session_id: str | None = None) -> Train
     st.session_state and `session_id` to this script's session."""
     session = st.session_state if session is None else session
     session_id = _session_id() if session_id is None else session_id
+    # The progress bar's place, made by every run whether it trains or not: a bar that came
+    # and went must not shift what follows (the page would mount its charts afresh).
+    slot = st.empty()
     stopped = _stopped_run(key, session, session_id)
     if stopped is not None:
         _stopped_note(key, stopped)
@@ -215,14 +221,14 @@ def get_run(key: TrainKey, session=None, session_id: str | None = None) -> Train
                                             dataset.n_features, dataset.n_outputs)
     if seconds > LONG_RUN_S and key not in session.get(CONFIRMED_RUNS, ()):
         raise LongRun(key, seconds)
-    wait = lambda flight: _wait_for(flight, key.epochs)  # noqa: E731
+    wait = lambda flight: _wait_for(flight, key.epochs, slot)  # noqa: E731
     # A worker's round trip (the run pickled there and back) costs a page alone more than it
     # saves; it pays when other pages compute meanwhile.
     if seconds <= workers.QUICK_RUN_S and workers.POOL.ready() and SCRIPTS.shared():
         run = RUNS.get_or_build(key, lambda _: _train_in_worker(key), wait=wait, gated=False)
         if run is not None:
             return run
-    return RUNS.get_or_build(key, lambda flight: _train(key, session_id, flight), wait=wait)
+    return RUNS.get_or_build(key, lambda flight: _train(key, session_id, flight, slot), wait=wait)
 
 
 def _train_in_worker(key: TrainKey) -> TrainingRun | None:
@@ -232,19 +238,20 @@ def _train_in_worker(key: TrainKey) -> TrainingRun | None:
                             snapshot_stride(key, dataset.n_features, dataset.n_outputs))
 
 
-def _wait_for(flight: Flight, epochs: int) -> None:
-    """Wait while another session trains this run, with its progress on a bar; every bar
-    update is a point where a newer rerun of this session may stop the wait."""
-    reporter = ProgressReporter(epochs, label="Training (started in another session)")
+def _wait_for(flight: Flight, epochs: int, slot) -> None:
+    """Wait while another session trains this run, with its progress on a bar (in `slot`);
+    every bar update is a point where a newer rerun of this session may stop the wait."""
+    reporter = ProgressReporter(epochs, label="Training (started in another session)",
+                                slot=slot)
     while not flight.landed.wait(0.1):
         if flight.done:  # a run in a worker (quick) reports no epochs
             reporter(flight.done - 1, {})
     reporter.done()
 
 
-def _train(key: TrainKey, session_id: str, flight: Flight) -> TrainingRun:
+def _train(key: TrainKey, session_id: str, flight: Flight, slot) -> TrainingRun:
     dataset = get_dataset(key.data)
-    reporter = ProgressReporter(key.epochs, stop_key=_stop_key(key))
+    reporter = ProgressReporter(key.epochs, stop_key=_stop_key(key), slot=slot)
 
     def on_epoch(epoch: int, metrics: dict) -> bool | None:
         flight.done = epoch + 1
