@@ -12,7 +12,9 @@ are drawn with their new content (Plotly's graph div carries the new layout/data
     session later (training runs are cached by settings). Ratio app / trivial page.
 (b) Moving p: the "Dropout rate p" slider nudged with the keyboard to a value not trained yet
     (0.5 → 0.45 → 0.40 → ...), key press until the page is idle with all three charts new;
-    then back to a value trained before (cached).
+    then back to a value trained before (cached). These moves use a training seed (FRESH_SEED)
+    that the loads did not: the server prepares the p grid of settings a page showed once it
+    is idle (ui/prefetch.py), so under the loads' seed every "new" value would be ready.
 (b') Moving p to a value whose picture the page holds (ui/p_scrub.py: the values visited in
     (b)): key press until the animation shows that p by itself (its graph's `data-p-scrubbed`
     attribute changes, set once Plotly has drawn the frame), before the server's run lands.
@@ -66,6 +68,7 @@ SCRUB_WATCH_JS = """() => { window.__scrubbedAt = null;
   window.__scrubWatch.observe(document.body,
                               {subtree: true, attributeFilter: ["data-p-scrubbed"]}); }"""
 APP_CHARTS = ("animation", "history")
+FRESH_SEED = 4711  # the p moves' training seed: no load showed it, so nothing is prepared
 TRIVIAL_PAGE = textwrap.dedent('''
     import numpy as np
     import plotly.graph_objects as go
@@ -155,7 +158,7 @@ def measure(repeats: int) -> tuple[dict[str, list[float]], dict[str, dict[str, l
                 results.setdefault("p_move_trivial", []).append(move_ms(
                     page, "Dropout rate p", "ArrowLeft" if i < repeats else "ArrowRight",
                     ("chart",)))
-            page.goto(app.url)
+            page.goto(f"{app.url}?seed={FRESH_SEED}")
             wait_until_loaded(page, APP_CHARTS)
             record_script_states(page)
             for _ in range(repeats):  # 0.45, 0.40, ...: each one trains

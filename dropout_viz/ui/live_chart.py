@@ -63,20 +63,25 @@ export default function (component) {
   gd.setAttribute("aria-label", alt);
   gd.style.height = fill ? "100%" : "";
   if (fill) { delete figure.layout.height; figure.layout.autosize = true; }
-  plotly().then(async (Plotly) => {
+  // One change of the graph at a time, in the order the payloads came: a frame swap that
+  // overlapped the next one lost frames (the slider then named epochs the graph lacked).
+  gd._changes = (gd._changes || Promise.resolve()).then(() => plotly()).then(async (Plotly) => {
     if (gd._payload !== data) return;  // a newer figure came meanwhile
-    if (shows && gd.dataset.shows === shows && gd._fullLayout) {
+    const frames = figure.frames || [];
+    const names = (list) => list.map((frame) => String(frame.name)).join();
+    if (shows && gd.dataset.shows === shows && gd._fullLayout
+        && names(frames) === names(gd._transitionData._frames)) {
       // The graph already shows this figure's picture (p_scrub animated it there): take the
-      // figure's frames and facts, and skip a redraw that would draw the same picture.
-      await Plotly.deleteFrames(gd);
-      await Plotly.addFrames(gd, figure.frames || []);
+      // figure's frames and facts, and skip a redraw that would draw the same picture. The
+      // frames have the graph's frame names (the same epochs), so each replaces its namesake
+      // (deleting them all first lost some of the ones added after, in Plotly 4.1).
+      await Plotly.addFrames(gd, frames);
       gd.layout.meta = figure.layout.meta;
       return;
     }
-    await Plotly.react(gd, { data: figure.data, layout: figure.layout,
-                             frames: figure.frames || [], config });
+    await Plotly.react(gd, { data: figure.data, layout: figure.layout, frames, config });
     gd.dataset.shows = shows || "";
-  });
+  }).catch((error) => console.error("live chart", error));
   return cleanup;
 }
 """

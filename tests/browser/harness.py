@@ -254,7 +254,9 @@ def wait_for_animation_title(page, expected: str, timeout_ms: float = 60_000) ->
 def click_epoch_slider(page, fraction: float) -> float:
     """Click the animation's slider rail at `fraction` (0 = first step, 1 = last) and wait
     until the drawn title changes; returns milliseconds from the mouse press to that frame."""
-    box = page.locator(ANIMATION_RAIL).bounding_box()
+    rail = page.locator(ANIMATION_RAIL)
+    rail.scroll_into_view_if_needed()  # a click outside the window reaches nothing
+    box = rail.bounding_box()
     before = animation_title(page)
     page.evaluate("""() => { window.__pressedAt = null;
         document.addEventListener('mousedown', () => { window.__pressedAt = performance.now(); },

@@ -142,3 +142,29 @@ def test_a_held_p_is_drawn_once_by_the_page_and_not_again_by_the_rerun(page, bro
     click_epoch_slider(page, 0.0)
     assert animation_title(page) == "Thinned network of epoch 1"
     assert page.locator(EXCEPTION).count() == 0
+
+
+FRAMES_JS = """() => {
+  const gd = document.querySelector('.st-key-animation .js-plotly-plot');
+  return [gd._transitionData._frames.map(f => String(f.name)),
+          gd._fullLayout.sliders[0].steps.map(s => String(s.args[0][0]))];
+}"""
+
+
+def test_after_many_p_moves_the_graph_has_every_frame_its_epoch_slider_names(
+        page, browser, server):
+    # New values, back over them, and down again over held ones: each held move swaps the
+    # frames in place (a swap that deleted them all first lost some after a few moves).
+    page.goto(server.url + "?seed=4712")
+    wait_until_loaded(page, CHARTS)
+    for key in ["ArrowLeft"] * 5 + ["ArrowRight"] * 5 + ["ArrowLeft"] * 5:
+        move_p(page, key)
+    frames, steps = page.evaluate(FRAMES_JS)
+    assert len(steps) > 10 and frames == steps
+    drawn = page.evaluate(DRAWN_JS)
+    with new_page(browser) as fresh:  # the frames are those of the p shown
+        fresh.goto(server.url + "?seed=4712&p_hidden=0.25")
+        wait_until_loaded(fresh, CHARTS)
+        settle(fresh)
+        assert fresh.evaluate(DRAWN_JS) == drawn
+    assert page.locator(EXCEPTION).count() == 0
