@@ -63,8 +63,8 @@ export default function (component) {
   gd.setAttribute("aria-label", alt);
   gd.style.height = fill ? "100%" : "";
   if (fill) { delete figure.layout.height; figure.layout.autosize = true; }
-  // One change of the graph at a time, in the order the payloads came: a frame swap that
-  // overlapped the next one lost frames (the slider then named epochs the graph lacked).
+  // One change of the graph at a time, in the order the payloads came: a frame swap never
+  // interleaves with the redraw of a newer figure.
   gd._changes = (gd._changes || Promise.resolve()).then(() => plotly()).then(async (Plotly) => {
     if (gd._payload !== data) return;  // a newer figure came meanwhile
     const frames = figure.frames || [];
