@@ -54,13 +54,14 @@ def upload(page, path) -> None:
     page.wait_for_selector(SETTLED, timeout=90_000)
 
 
-# Set when the page's script starts running: a tab's click is done once its run has ended, so
-# that the charts read afterwards are that tab's, not the last tab's still on the page.
+# Set when the page's script is asked to run or starts (a quick run may show only the first):
+# a tab's click is done once its run has ended, so that the charts read afterwards are that
+# tab's, not the last tab's still on the page.
 RUN_STARTED_JS = """() => {
   window.__runStarted = false;
   const app = document.querySelector('[data-testid="stApp"]');
   const watch = new MutationObserver(() => {
-    if (app.getAttribute('data-test-script-state') === 'running') {
+    if (app.getAttribute('data-test-script-state') !== 'notRunning') {  // requested or running
       window.__runStarted = true;
       watch.disconnect();
     }
