@@ -71,7 +71,7 @@ export default function (component) {
     const names = (list) => list.map((frame) => String(frame.name)).join();
     if (shows && gd.dataset.shows === shows && gd._fullLayout
         && names(frames) === names(gd._transitionData._frames)) {
-      // The graph already shows this figure's picture (p_scrub animated it there): take the
+      // The graph already shows this figure's picture (p_scrub drew it there): take the
       // figure's frames and facts, and skip a redraw that would draw the same picture. The
       // frames have the graph's frame names (the same epochs), so each replaces its namesake
       // (deleting them all first lost some of the ones added after, in Plotly 4.1).

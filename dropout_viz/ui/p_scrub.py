@@ -4,9 +4,10 @@ A p move normally waits for the server's rerun and for Plotly to redraw the whol
 When the server already holds the runs for other values of p (prepared while it was idle,
 ui/prefetch.py, or asked for before), their animations' last frames ride along with the page
 in this small component, and the moment the p slider reaches one of those values (dragging,
-or a key press) the animation shows that frame: a `Plotly.animate` in the page, as the epoch
-slider does. The rerun that follows brings the same picture, and everything else (the curves,
-the numbers, the epochs of the new run).
+or a key press) the animation shows that frame, drawn in the page: merged into the figure as
+the epoch slider's `Plotly.animate` merges a frame, then drawn once with `Plotly.react`. The
+rerun that follows brings the same picture, and everything else (the curves, the numbers, the
+epochs of the new run).
 
 What the browser shows is the server's own frame, so the two never disagree; and it shows it
 only while the animation is at its last epoch (the frame it has), else it waits for the server.
@@ -43,9 +44,21 @@ function show(p) {
   if (!picture || !gd || !gd._fullLayout || !window.Plotly) return;  // the server will
   const epochs = (gd._fullLayout.sliders || [])[0];
   if (epochs && epochs.steps[epochs.active].label !== lastEpoch) return;  // not at the end
-  window.Plotly.animate(gd, picture[1], { mode: "immediate",
-      frame: { duration: 0, redraw: true }, transition: { duration: 0 } })
+  // The frame merged into the figure as Plotly.animate merges it, then drawn once: animate
+  // would draw the traces it animates and then redraw everything.
+  const frame = picture[1], data = gd.data.slice();
+  frame.traces.forEach((index, i) => { data[index] = merged(data[index], frame.data[i]); });
+  window.Plotly.react(gd, data, merged(gd.layout, frame.layout || {}))
     .then(() => { gd.dataset.pScrubbed = String(picture[0]); gd.dataset.shows = picture[2]; });
+}
+// Objects merge key by key; arrays, typed arrays (as their {dtype, bdata} spec) and values
+// replace.
+function merged(old, update) {
+  const isObject = (v) => v && typeof v === "object" && !Array.isArray(v) && !ArrayBuffer.isView(v);
+  if (!isObject(old) || !isObject(update) || "bdata" in update) return update;
+  const out = { ...old };
+  for (const [key, value] of Object.entries(update)) out[key] = merged(old[key], value);
+  return out;
 }
 export default function (component) {
   ({ pictures, chart, lastEpoch, slider } = component.data);
