@@ -18,6 +18,9 @@ are drawn with their new content (Plotly's graph div carries the new layout/data
 (b') Moving p to a value whose picture the page holds (ui/p_scrub.py: the values visited in
     (b)): key press until the animation shows that p by itself (its graph's `data-p-scrubbed`
     attribute changes, set once Plotly has drawn the frame), before the server's run lands.
+(b'') A rerun that changes nothing (Streamlit's "R" key, focus on the page): key press until the
+    page is idle again. Every p move is a rerun of the whole page, so this is the floor under
+    it; on the trivial page the same press is the reference's own floor.
 (c) Moving the epoch animation's Plotly slider: a click on its rail (alternating between
     spots, so every click picks another frame) until the chart's SVG title shows the new
     epoch. Runs in the browser (Plotly.animate), no Streamlit rerun.
@@ -120,6 +123,22 @@ def move_ms(page, label: str, key: str, charts: tuple[str, ...],
     return settled - started
 
 
+def rerun_ms(page) -> float:
+    """Streamlit's "R" key (rerun) until the run it starts has ended and the page is idle (ms)."""
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    started = page.evaluate("() => performance.now()")
+    page.keyboard.press("r")
+    page.wait_for_function(
+        """(started) => {
+             const log = (window.__stateLog || []).filter(([, at]) => at >= started);
+             const app = document.querySelector('[data-testid="stApp"]');
+             if (!log.some(([state]) => state !== "notRunning")
+                 || app.getAttribute("data-test-script-state") !== "notRunning") return false;
+             window.__settledAt = performance.now();
+             return true; }""", arg=started, polling="raf")
+    return settled_ms(page) - started
+
+
 def scrub_ms(page, label: str, key: str, charts: tuple[str, ...]) -> tuple[float, float]:
     """A key press on p to a value whose picture the page holds: until the animation shows it
     by itself, and until the page has settled with the server's run (ms)."""
@@ -158,6 +177,9 @@ def measure(repeats: int) -> tuple[dict[str, list[float]], dict[str, dict[str, l
                 results.setdefault("p_move_trivial", []).append(move_ms(
                     page, "Dropout rate p", "ArrowLeft" if i < repeats else "ArrowRight",
                     ("chart",)))
+            record_script_states(page)
+            for _ in range(repeats):
+                results.setdefault("rerun_trivial", []).append(rerun_ms(page))
             page.goto(f"{app.url}?seed={FRESH_SEED}")
             wait_until_loaded(page, APP_CHARTS)
             record_script_states(page)
@@ -172,6 +194,8 @@ def measure(repeats: int) -> tuple[dict[str, list[float]], dict[str, dict[str, l
                 shown, settled = scrub_ms(page, "Dropout rate p", "ArrowLeft", APP_CHARTS)
                 results.setdefault("p_move_held_shown", []).append(shown)
                 results.setdefault("p_move_held_settled", []).append(settled)
+            for _ in range(repeats):
+                results.setdefault("rerun_app", []).append(rerun_ms(page))
             spots = (0.0, 0.5, 0.25, 1.0, 0.75, 0.1, 0.9, 0.4)
             for i in range(max(repeats, 8)):
                 results.setdefault("epoch_move", []).append(
@@ -265,6 +289,10 @@ def summary_rows(results: dict[str, list[float]]) -> list[tuple[str, str, str, s
          + verdict(held_ratio <= TARGETS["p_move_cached_ratio"])),
         ("… and the page settled (the server's run)", spread("p_move_held_settled"),
          f"ratio {med('p_move_held_settled') / med('p_move_trivial'):.2f}", ""),
+        ("rerun that changes nothing (R key), trivial page", spread("rerun_trivial"),
+         f"ratio {med('rerun_trivial') / med('p_move_trivial'):.2f}", ""),
+        ("rerun that changes nothing (R key), app: the floor of a p move", spread("rerun_app"),
+         f"ratio {med('rerun_app') / med('p_move_trivial'):.2f}", ""),
         ("move epoch slider (click, in the browser)", spread("epoch_move"), "",
          f"≤ {TARGETS['epoch_move_s']:g} s: "
          + verdict(med("epoch_move") <= TARGETS["epoch_move_s"])),
