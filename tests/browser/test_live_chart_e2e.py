@@ -122,13 +122,16 @@ def test_a_held_p_is_drawn_once_by_the_page_and_not_again_by_the_rerun(page, bro
     move_p(page, "ArrowLeft")  # 0.45, then back: the page holds both pictures
     move_p(page, "ArrowRight")
     page.evaluate(WATCH_JS)
-    page.evaluate("""() => { window.__animates = 0; const animate = window.Plotly.animate;
-        window.Plotly.animate = function (...a) { window.__animates += 1;
-                                                  return animate.apply(this, a); }; }""")
+    page.evaluate("""() => { window.__addFrames = 0; const addFrames = window.Plotly.addFrames;
+        window.Plotly.addFrames = function (...a) { window.__addFrames += 1;
+                                                    return addFrames.apply(this, a); }; }""")
     move_p(page, "ArrowLeft")  # to 0.45 again: p_scrub shows it, the rerun only brings frames
     state = page.evaluate(STATE_JS)
-    assert page.evaluate("() => window.__animates") >= 1
-    assert (state["animation"]["reacts"], state["history"]["reacts"]) == (0, 1), state
+    # One draw of the animation, the page's own (p_scrub's), and the rerun's frames taken in.
+    assert page.evaluate("""() => document.querySelector(
+        '.st-key-animation .js-plotly-plot').dataset.pScrubbed""") == "0.45"
+    assert page.evaluate("() => window.__addFrames") == 1
+    assert (state["animation"]["reacts"], state["history"]["reacts"]) == (1, 1), state
     assert state["animation"]["same"]
     held = page.evaluate(DRAWN_JS)
 
