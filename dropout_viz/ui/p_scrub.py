@@ -5,14 +5,16 @@ When the server already holds the runs for other values of p (prepared while it 
 ui/prefetch.py, or asked for before), their animations' last frames ride along with the page
 in this small component, and the moment the p slider reaches one of those values (dragging,
 or a key press) the animation shows that frame, drawn in the page: merged into the figure as
-the epoch slider's `Plotly.animate` merges a frame, then drawn once with `Plotly.react`. The
-rerun that follows brings the same picture, and everything else (the curves, the numbers, the
-epochs of the new run).
+the epoch slider's `Plotly.animate` merges a frame, then drawn once with `Plotly.react`, just
+after the slider has asked the server for the rerun (so the two work at the same time). The
+rerun brings the same picture, and everything else (the curves, the numbers, the epochs of the
+new run).
 
 What the browser shows is the server's own frame, so the two never disagree; and it shows it
 only while the animation is at its last epoch (the frame it has), else it waits for the server.
-The message repeats unchanged from one p move to the next, and Streamlit sends a repeated large
-element once and refers to it by hash afterwards.
+The message changes only when the server holds one more p's picture; else it repeats
+unchanged, and Streamlit sends a repeated large element once and refers to it by hash
+afterwards.
 """
 
 from __future__ import annotations
@@ -44,6 +46,11 @@ function show(p) {
   if (!picture || !gd || !gd._fullLayout || !window.Plotly) return;  // the server will
   const epochs = (gd._fullLayout.sliders || [])[0];
   if (epochs && epochs.steps[epochs.active].label !== lastEpoch) return;  // not at the end
+  // Drawn in a task of its own: this runs while the slider changes, before Streamlit sends
+  // the rerun, which would otherwise wait for the drawing (the server then works meanwhile).
+  setTimeout(() => { if (p === asked) draw(gd, picture); }, 0);
+}
+function draw(gd, picture) {
   // The frame merged into the figure as Plotly.animate merges it, then drawn once: animate
   // would draw the traces it animates and then redraw everything.
   const frame = picture[1], data = gd.data.slice();

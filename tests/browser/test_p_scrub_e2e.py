@@ -183,3 +183,32 @@ def test_an_arrow_key_in_present_mode_moves_p_in_the_browser(server, page):
                            timeout=60_000)
     assert drawn(page)["maps"] == scrubbed["maps"]
     assert page.locator(EXCEPTION).count() == 0
+
+
+# The order of the rerun's request (any websocket message the page sends) and of every
+# Plotly.react on the page.
+ORDER_LOG_JS = """() => { window.__order = [];
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (...args) {
+    window.__order.push("send"); return send.apply(this, args); };
+  const react = window.Plotly.react;
+  window.Plotly.react = function (...args) {
+    window.__order.push("react"); return react.apply(this, args); }; }"""
+
+
+def test_the_rerun_is_asked_for_before_the_page_draws_the_held_picture(server, page):
+    """The page's own drawing of a held p must not hold back the request for the server's run:
+    the server works while the browser draws."""
+    page.goto(server.url)
+    wait_until_loaded(page, CHARTS)
+    hold_pictures(page)
+    page.evaluate(ORDER_LOG_JS)
+    history = fingerprints(page)["history"]
+    with server_stopped(server):
+        nudge(page, P_LABEL, "ArrowLeft")
+        wait_for_scrubbed(page, "0.45")
+        order = page.evaluate("() => window.__order")
+    assert "react" in order and "send" in order, order
+    assert order.index("send") < order.index("react"), order
+    wait_until_changed(page, {"history": history})
+    assert page.locator(EXCEPTION).count() == 0
