@@ -256,7 +256,8 @@ def _boundary_traces(boundary: BoundaryFrames, active: int, projector: bool):
                                     boundary.n_classes, projector, panel == 0)
                       + _point_traces(boundary.X_test, boundary.y_test, "test",
                                       boundary.n_classes, projector, panel == 0)):
-            point_traces.append(_on_panel(trace, panel))
+            point_traces.append({**trace, "xaxis": f"x{panel + 2}", "yaxis": f"y{panel + 2}",
+                                 "meta": {**trace["meta"], "panel": panel}})
     return map_traces, point_traces, updates
 
 

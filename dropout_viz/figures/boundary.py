@@ -110,7 +110,10 @@ def _point_traces(
     n_classes: int,
     projector: bool,
     showlegend: bool,
-) -> list[go.Scatter]:
+) -> list[dict[str, Any]]:
+    """The data points of each class, filled (train) or hollow (test), as plain trace dicts:
+    every boundary figure validates them when it adds them, and the epoch animation, which
+    draws them once per panel, ships them as they are."""
     if X is None or y is None or len(X) == 0:
         return []
     X = np.asarray(X, dtype=float)
@@ -127,16 +130,14 @@ def _point_traces(
             # Open symbol: the ring is drawn in the class colour, thick enough to read.
             marker = {"symbol": "circle-open", "size": 9 * scale, "color": color,
                       "line": {"color": color, "width": 2.2 * scale}}
-        traces.append(
-            go.Scatter(
-                x=pts[:, 0].astype(np.float32), y=pts[:, 1].astype(np.float32),
-                mode="markers", marker=marker, name=kind,
-                legendgroup=f"class {k}", legendgrouptitle={"text": f"class {k}"},
-                showlegend=showlegend,
-                hovertemplate=f"{kind}, class {k}<br>x=%{{x:.2f}}<br>y=%{{y:.2f}}<extra></extra>",
-                meta={"role": kind, "class": k},
-            )
-        )
+        traces.append(dict(
+            type="scatter", x=pts[:, 0].astype(np.float32), y=pts[:, 1].astype(np.float32),
+            mode="markers", marker=marker, name=kind,
+            legendgroup=f"class {k}", legendgrouptitle={"text": f"class {k}"},
+            showlegend=showlegend,
+            hovertemplate=f"{kind}, class {k}<br>x=%{{x:.2f}}<br>y=%{{y:.2f}}<extra></extra>",
+            meta={"role": kind, "class": k},
+        ))
     return traces
 
 
@@ -278,8 +279,8 @@ def boundary_panels(
                 _point_traces(X_train, y_train, "train", n_classes, projector, i == 0)
                 + _point_traces(X_test, y_test, "test", n_classes, projector, i == 0)
             ):
-                trace.meta = {**trace.meta, "panel": i}
-                fig.add_trace(trace, row=i // ncols + 1, col=i % ncols + 1)
+                fig.add_trace({**trace, "meta": {**trace["meta"], "panel": i}},
+                              row=i // ncols + 1, col=i % ncols + 1)
     _panels_layout(fig, panels, xs, ys, title, ncols, projector)
     panel_height = panel_height or (340 if projector else 260)
     fig.update_layout(

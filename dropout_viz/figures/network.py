@@ -209,8 +209,7 @@ def _link_traces(weights, keep: list[np.ndarray], shown: list[list[int]], n_slot
                  scale: float, fixed_slots: bool) -> tuple[list[dict[str, Any]], int]:
     """The links between kept shown units, one trace per (sign, width bucket); and their
     number. fixed_slots: every bucket's trace, empty or not, in one fixed order."""
-    buckets: dict[tuple[bool, int], list[np.ndarray]] = {}
-    n_links = 0
+    segments, slots = [], []  # per layer: each link's segment, and its (sign, bucket) slot
     for l, w in enumerate(weights):
         w = np.asarray(w, dtype=float)
         src = np.array([i for i in shown[l] if keep[l][i]], dtype=int)
@@ -220,38 +219,41 @@ def _link_traces(weights, keep: list[np.ndarray], shown: list[list[int]], n_slot
         ii, jj = np.meshgrid(src, dst, indexing="ij")
         ii, jj = ii.ravel(), jj.ravel()
         values = w[ii, jj]
-        bucket = link_buckets(values, float(np.abs(w).max()))
+        # Slots 0 .. N-1: positive weights by width bucket; N .. 2N-1: negative ones.
+        slots.append(link_buckets(values, float(np.abs(w).max()))
+                     + N_WIDTH_BUCKETS * (values < 0))
         # Shown units occupy slots 0..len-1 in index order, so slot == index here.
-        seg = np.column_stack([
+        segments.append(np.column_stack([
             np.full(ii.size, l, dtype=float), np.full(ii.size, l + 1, dtype=float),
             np.full(ii.size, np.nan),
             (n_slots[l] - 1) / 2 - ii, (n_slots[l + 1] - 1) / 2 - jj, np.full(ii.size, np.nan),
-        ])
-        for positive in (True, False):
-            sign_sel = values >= 0 if positive else values < 0
-            for k in range(N_WIDTH_BUCKETS):
-                sel = sign_sel & (bucket == k)
-                if sel.any():
-                    buckets.setdefault((positive, k), []).append(seg[sel])
-        n_links += ii.size
+        ]))
+    slot = np.concatenate(slots) if slots else np.empty(0, dtype=int)
+    seg = np.concatenate(segments) if segments else np.empty((0, 6))
+    # One stable sort groups the links by slot, each slot's in layer order.
+    order = np.argsort(slot, kind="stable")
+    seg, counts = seg[order], np.bincount(slot, minlength=2 * N_WIDTH_BUCKETS)
+    starts = np.concatenate([[0], np.cumsum(counts)])
 
     traces: list[dict[str, Any]] = []
-    slots = [(positive, k) for positive in (True, False) for k in range(N_WIDTH_BUCKETS)]
-    for positive, k in slots if fixed_slots else sorted(buckets, key=lambda b: (not b[0], b[1])):
-        seg = np.concatenate(buckets.get((positive, k), [np.empty((0, 6))]))
+    for s in range(2 * N_WIDTH_BUCKETS):
+        if not (counts[s] or fixed_slots):
+            continue
+        positive, k = s < N_WIDTH_BUCKETS, s % N_WIDTH_BUCKETS
+        part = seg[starts[s]:starts[s + 1]]
         color = style.POSITIVE_WEIGHT_COLOR if positive else style.NEGATIVE_WEIGHT_COLOR
         traces.append(dict(
             type="scatter",
-            x=seg[:, 0:3].ravel().astype(np.float32),
-            y=seg[:, 3:6].ravel().astype(np.float32),
+            x=part[:, 0:3].ravel().astype(np.float32),
+            y=part[:, 3:6].ravel().astype(np.float32),
             mode="lines", hoverinfo="skip", showlegend=False, connectgaps=False,
             line={"color": color, "width": link_width(k, scale)},
             opacity=link_opacity(k),
             name=f"{'positive' if positive else 'negative'} weights",
             meta={"role": "links", "positive": positive, "bucket": k,
-                  "n_links": int(seg.shape[0])},
+                  "n_links": int(part.shape[0])},
         ))
-    return traces, n_links
+    return traces, int(slot.size)
 
 
 def _sizing(n_layers: int, tallest: int, titled: bool, projector: bool,
