@@ -14,6 +14,8 @@ the same code and version as every other chart of the page, and no second 4.7 MB
 Where that module cannot be found (another Streamlit), `show` falls back to `st.plotly_chart`.
 The figure is sent as the bytes of its JSON (what `st.plotly_chart` sends), with the alt text
 and Plotly config beside it; Streamlit sends an unchanged element once and refers to it after.
+Like Streamlit's own charts, each has a Fullscreen button (a real button, reached by Tab too):
+the chart then fills the screen until Esc or the button again.
 """
 
 from __future__ import annotations
@@ -42,6 +44,41 @@ function sameBytes(a, b) {
   for (let i = a.length - 1; i >= 0; i--) if (a[i] !== b[i]) return false;
   return true;
 }
+// Material Symbols "fullscreen" and "fullscreen_exit", the icons of Streamlit's own button.
+const ICONS = {
+  enter: "M7 14H5v5h5v-2H7v-3zm-2-4h2V7h3V5H5v5zm12 7h-3v2h5v-5h-2v3zM14 5v2h3v3h2V5h-5z",
+  exit: "M5 16h3v3h2v-5H5v2zm3-8H5v2h5V5H8v3zm6 11h2v-3h3v-2h-5v5zm2-11V5h-2v5h5V8h-3z",
+};
+// Streamlit's "Fullscreen" button, which its own charts have: the chart then fills the screen
+// (its figure's height set aside, as in the projector box) until Esc or the button again.
+function addFullscreenButton(holder, gd) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "live-chart-fullscreen";
+  const show = (full) => {
+    const label = full ? "Close fullscreen" : "Fullscreen";
+    button.setAttribute("aria-label", label);
+    button.title = label;
+    button.innerHTML = `<svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true">`
+      + `<path fill="currentColor" d="${full ? ICONS.exit : ICONS.enter}"/></svg>`;
+  };
+  show(false);
+  button.addEventListener("click", () => (document.fullscreenElement === holder
+    ? document.exitFullscreen() : holder.requestFullscreen()));
+  holder.addEventListener("fullscreenchange", () => {
+    const full = document.fullscreenElement === holder;
+    show(full);
+    if (gd._layout) fit(gd, gd._fill || full, gd._layout.height);
+  });
+  holder.prepend(button);
+}
+// Fill the holder (projector box, fullscreen) or take the figure's own height.
+function fit(gd, fills, height) {
+  gd.style.height = fills ? "100%" : "";
+  if (gd._fullLayout && window.Plotly) {
+    window.Plotly.relayout(gd, fills ? { autosize: true, height: null } : { height });
+  }
+}
 export default function (component) {
   const { data, parentElement } = component;
   // Called again with each new payload, in the same element: the graph lives on.
@@ -49,7 +86,9 @@ export default function (component) {
   if (!gd) {
     gd = document.createElement("div");
     gd.className = "live-chart";
+    parentElement.classList.add("live-chart-holder");
     parentElement.appendChild(gd);
+    addFullscreenButton(parentElement, gd);
     gd._resize = new ResizeObserver(() => {
       if (gd._fullLayout && window.Plotly) window.Plotly.Plots.resize(gd);
     });
@@ -61,8 +100,11 @@ export default function (component) {
   const { figure, config, alt, fill, shows } = JSON.parse(new TextDecoder().decode(data));
   gd.setAttribute("role", "figure");
   gd.setAttribute("aria-label", alt);
-  gd.style.height = fill ? "100%" : "";
-  if (fill) { delete figure.layout.height; figure.layout.autosize = true; }
+  gd._fill = fill;
+  gd._layout = { height: figure.layout.height };
+  const fills = fill || document.fullscreenElement === parentElement;
+  gd.style.height = fills ? "100%" : "";
+  if (fills) { delete figure.layout.height; figure.layout.autosize = true; }
   // One change of the graph at a time, in the order the payloads came: a frame swap never
   // interleaves with the redraw of a newer figure.
   gd._changes = (gd._changes || Promise.resolve()).then(() => plotly()).then(async (Plotly) => {
@@ -87,6 +129,23 @@ export default function (component) {
 """
 
 
+# The button sits in the chart's top right corner (above it, where Streamlit's own toolbar
+# goes, the tabs or the page's header would cover it), with Plotly's mode bar moved left of
+# it; it shows while the pointer is on the chart or the button has the keyboard's focus.
+LIVE_CHART_CSS = """
+.live-chart-holder { position: relative; }
+.live-chart-holder:fullscreen { background: #ffffff; padding: 1rem; box-sizing: border-box; }
+.live-chart-fullscreen {
+  position: absolute; top: 0; right: 0; z-index: 2; display: flex; padding: 0.2rem;
+  border: 1px solid rgba(49, 51, 63, 0.2); border-radius: 0.5rem; background: #ffffff;
+  color: rgb(49, 51, 63); cursor: pointer; opacity: 0; }
+.live-chart-holder:hover > .live-chart-fullscreen, .live-chart-fullscreen:focus-visible,
+.live-chart-holder:fullscreen > .live-chart-fullscreen { opacity: 1; }
+.live-chart-holder:fullscreen > .live-chart-fullscreen { top: 1rem; right: 1rem; }
+.live-chart-holder .modebar-container { right: 2.25rem !important; }
+"""
+
+
 @functools.cache
 def plotly_module() -> str | None:
     """The path (under the server's root) of Streamlit's Plotly chart module, or None."""
@@ -97,7 +156,7 @@ def plotly_module() -> str | None:
 @functools.cache
 def _component():
     return st.components.v2.component(
-        NAME, js=LIVE_CHART_JS.replace("__PLOTLY_MODULE__", plotly_module()),
+        NAME, js=LIVE_CHART_JS.replace("__PLOTLY_MODULE__", plotly_module()), css=LIVE_CHART_CSS,
         isolate_styles=False)  # Plotly styles its graph from the page's own stylesheet
 
 

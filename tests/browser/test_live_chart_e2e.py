@@ -1,7 +1,8 @@
 """The first tab's charts (ui/live_chart.py) in Chromium: a p move redraws each of them once, in
 the graph it already has (no new chart, no second draw); a rerun that changes neither draws
 nothing, nor does one whose picture the page already showed by itself (a held p); the graph
-says what it shows (role figure, aria-label); and it fills the projector's one-screen box."""
+says what it shows (role figure, aria-label); it fills the projector's one-screen box; and its
+Fullscreen button fills the screen with it until closed (from the keyboard too)."""
 
 from __future__ import annotations
 
@@ -170,4 +171,48 @@ def test_after_many_p_moves_the_graph_has_every_frame_its_epoch_slider_names(
         wait_until_loaded(fresh, CHARTS)
         settle(fresh)
         assert fresh.evaluate(DRAWN_JS) == drawn
+    assert page.locator(EXCEPTION).count() == 0
+
+
+FULLSCREEN_JS = """(key) => {
+  const gd = document.querySelector(`.st-key-${key} .js-plotly-plot`);
+  const button = document.querySelector(`.st-key-${key} button.live-chart-fullscreen`);
+  const box = gd.getBoundingClientRect();
+  return {full: !!document.fullscreenElement && document.fullscreenElement.contains(gd),
+          label: button.getAttribute("aria-label"), height: box.height, width: box.width,
+          drawn: gd._fullLayout.height, window: [innerWidth, innerHeight]};
+}"""
+
+
+@pytest.mark.parametrize("key", CHARTS)
+def test_a_live_chart_opens_fullscreen_and_fills_the_screen_until_closed(page, server, key):
+    # The other tabs' charts have Streamlit's own Fullscreen button; the live charts have theirs.
+    page.goto(server.url)
+    wait_until_loaded(page, CHARTS)
+    settle(page)
+    before = page.evaluate(FULLSCREEN_JS, key)
+    assert not before["full"] and before["label"] == "Fullscreen"
+    button = page.locator(f".st-key-{key} button.live-chart-fullscreen")
+    page.locator(f".st-key-{key}").hover()
+    button.click()
+    page.wait_for_function("(key) => document.fullscreenElement", arg=key)
+    page.wait_for_timeout(500)  # the relayout after the change
+    full = page.evaluate(FULLSCREEN_JS, key)
+    width, height = full["window"]
+    assert full["full"] and full["label"] == "Close fullscreen"
+    assert height - 40 <= full["height"] <= height and full["width"] > 0.9 * width, full
+    assert full["drawn"] == round(full["height"]), full
+
+    # A rerun meanwhile (Streamlit's "R" key reruns the page) leaves it filling the screen.
+    page.keyboard.press("r")
+    settle(page)
+    assert page.evaluate(FULLSCREEN_JS, key)["height"] == full["height"]
+
+    # Closed from the keyboard: the chart takes its figure's own height again.
+    button.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => !document.fullscreenElement")
+    page.wait_for_timeout(500)
+    closed = page.evaluate(FULLSCREEN_JS, key)
+    assert closed["label"] == "Fullscreen" and closed["height"] == before["height"], closed
     assert page.locator(EXCEPTION).count() == 0
