@@ -250,14 +250,11 @@ def _boundary_traces(boundary: BoundaryFrames, active: int, projector: bool):
           for f in range(len(boundary.thinned))]
     updates = [[{"type": kind, "z": z} for kind, z in zip(kinds, frame, strict=True)]
                for frame in zs]
-    point_traces = []
-    for panel in range(2):
-        for trace in (_point_traces(boundary.X_train, boundary.y_train, "train",
-                                    boundary.n_classes, projector, panel == 0)
-                      + _point_traces(boundary.X_test, boundary.y_test, "test",
-                                      boundary.n_classes, projector, panel == 0)):
-            point_traces.append({**trace, "xaxis": f"x{panel + 2}", "yaxis": f"y{panel + 2}",
-                                 "meta": {**trace["meta"], "panel": panel}})
+    point_traces = [_on_panel(trace, panel) for panel in range(2) for trace in (
+        _point_traces(boundary.X_train, boundary.y_train, "train", boundary.n_classes,
+                      projector, panel == 0)
+        + _point_traces(boundary.X_test, boundary.y_test, "test", boundary.n_classes,
+                        projector, panel == 0))]
     return map_traces, point_traces, updates
 
 
@@ -372,10 +369,11 @@ def _panel_traces(xs, ys, probs, n_classes: int, projector: bool, panel: int) ->
                                              show_colorbar=False, contour=True)]
 
 
-def _on_panel(trace: go.BaseTraceType, panel: int) -> dict[str, Any]:
+def _on_panel(trace: go.BaseTraceType | dict, panel: int) -> dict[str, Any]:
     """A boundary trace as a plain dict on panel 0 (thinned) or 1 (full): axes x2/y2, x3/y3."""
-    return {**trace.to_plotly_json(), "xaxis": f"x{panel + 2}", "yaxis": f"y{panel + 2}",
-            "meta": {**trace.meta, "panel": panel}}
+    spec = trace if isinstance(trace, dict) else trace.to_plotly_json()
+    return {**spec, "xaxis": f"x{panel + 2}", "yaxis": f"y{panel + 2}",
+            "meta": {**spec["meta"], "panel": panel}}
 
 
 def _probability_z(probs: np.ndarray, n_classes: int, shape: tuple[int, int]) -> list[np.ndarray]:
