@@ -54,7 +54,6 @@ from harness import (  # noqa: E402
     new_page,
     nudge,
     record_script_states,
-    script_states_since,
     wait_until_changed,
     wait_until_loaded,
 )
@@ -87,6 +86,27 @@ TRIVIAL_PAGE = textwrap.dedent('''
 ''')
 
 
+# Installed before the page's scripts run: the time of every websocket message the page sends
+# and receives, so a move's phases are read off the wire, not off the page's script-state
+# attribute (React sets that late when the main thread is busy drawing).
+WEBSOCKET_LOG_JS = """
+window.__wsLog = [];
+const send = WebSocket.prototype.send;
+WebSocket.prototype.send = function (data) {
+  window.__wsLog.push(["send", performance.now()]);
+  return send.call(this, data);
+};
+const PageSocket = window.WebSocket;
+window.WebSocket = function (...args) {
+  const socket = new PageSocket(...args);
+  socket.addEventListener("message", () => window.__wsLog.push(["receive", performance.now()]));
+  return socket;
+};
+window.WebSocket.prototype = PageSocket.prototype;
+Object.assign(window.WebSocket, PageSocket);
+"""
+
+
 def settled_ms(page) -> float:
     return page.evaluate("() => window.__settledAt")
 
@@ -103,23 +123,28 @@ def move_ms(page, label: str, key: str, charts: tuple[str, ...],
             phases: dict[str, list[float]] | None = None) -> float:
     """Key press on a slider until the page is idle with every chart in `charts` changed.
 
-    `phases` collects where the time went: press until the script starts (debounce,
-    websocket), the script run itself (server: training, figures, serialisation; the
-    browser already draws what arrives), and from the end of the script until drawn."""
+    `phases` collects where the time went, from the page's websocket (WEBSOCKET_LOG_JS): the
+    key press until the rerun request leaves; until the page has the server's first message
+    (its script has started, and the page's main thread was free to take the message); until
+    its last message before the page settled (the server's run, while the page already draws
+    what arrives); and from then until drawn."""
     before = {name: fp for name, fp in fingerprints(page).items() if name in charts}
     started = nudge(page, label, key)
     wait_until_changed(page, before)
     settled = settled_ms(page)
     if phases is not None:
-        states = script_states_since(page, started)
-        run_start = next((at for state, at in states if state == "running"), None)
-        run_end = next((at for state, at in states
-                        if state == "notRunning" and run_start is not None and at >= run_start),
-                       None)
-        if run_start is not None and run_end is not None:
-            phases.setdefault("until script starts", []).append(run_start - started)
-            phases.setdefault("script runs", []).append(run_end - run_start)
-            phases.setdefault("drawing after the script", []).append(settled - run_end)
+        log = [(kind, at) for kind, at in page.evaluate("() => window.__wsLog || []")
+               if started <= at <= settled]
+        sent = next((at for kind, at in log if kind == "send"), None)
+        received = [at for kind, at in log if kind == "receive" and sent is not None and at > sent]
+        if received:
+            for phase, span in (("until the rerun request leaves", sent - started),
+                                ("until the page has the server's first message",
+                                 received[0] - sent),
+                                ("the server's run (first to last message)",
+                                 received[-1] - received[0]),
+                                ("drawing after the last message", settled - received[-1])):
+                phases.setdefault(phase, []).append(span)
     return settled - started
 
 
@@ -155,7 +180,7 @@ def measure(repeats: int) -> tuple[dict[str, list[float]], dict[str, dict[str, l
     from playwright.sync_api import sync_playwright
 
     results: dict[str, list[float]] = {}
-    phases: dict[str, dict[str, list[float]]] = {"p_move_new": {}}
+    phases: dict[str, dict[str, list[float]]] = {"p_move_new": {}, "p_move_cached": {}}
     with tempfile.TemporaryDirectory() as tmp:
         trivial = Path(tmp) / "trivial_page.py"
         trivial.write_text(TRIVIAL_PAGE)
@@ -170,6 +195,7 @@ def measure(repeats: int) -> tuple[dict[str, list[float]], dict[str, dict[str, l
                     load_ms(browser, app.url, APP_CHARTS))
 
             context = browser.new_context(viewport={"width": 1440, "height": 1000})
+            context.add_init_script(WEBSOCKET_LOG_JS)
             page = context.new_page()
             page.goto(plain.url)
             wait_until_loaded(page, ("chart",))
@@ -189,7 +215,8 @@ def measure(repeats: int) -> tuple[dict[str, list[float]], dict[str, dict[str, l
                             phases["p_move_new"]))
             for _ in range(repeats):  # back up again: every run is cached now
                 results.setdefault("p_move_cached", []).append(
-                    move_ms(page, "Dropout rate p", "ArrowRight", APP_CHARTS))
+                    move_ms(page, "Dropout rate p", "ArrowRight", APP_CHARTS,
+                            phases["p_move_cached"]))
             for _ in range(repeats):  # down again: the page holds these values' pictures
                 shown, settled = scrub_ms(page, "Dropout rate p", "ArrowLeft", APP_CHARTS)
                 results.setdefault("p_move_held_shown", []).append(shown)
