@@ -66,18 +66,19 @@ function addFullscreenButton(holder, gd) {
   button.addEventListener("click", () => (document.fullscreenElement === holder
     ? document.exitFullscreen() : holder.requestFullscreen()));
   holder.addEventListener("fullscreenchange", () => {
-    const full = document.fullscreenElement === holder;
-    show(full);
-    if (gd._layout) fit(gd, gd._fill || full, gd._layout.height);
+    show(document.fullscreenElement === holder);
+    gd.style.height = fills(gd) ? "100%" : "";
+    if (gd._fullLayout && window.Plotly) {
+      window.Plotly.relayout(gd, fills(gd) ? { autosize: true, height: null }
+                                           : { height: gd._height });
+    }
   });
   holder.prepend(button);
 }
-// Fill the holder (projector box, fullscreen) or take the figure's own height.
-function fit(gd, fills, height) {
-  gd.style.height = fills ? "100%" : "";
-  if (gd._fullLayout && window.Plotly) {
-    window.Plotly.relayout(gd, fills ? { autosize: true, height: null } : { height });
-  }
+// Whether the graph fills its holder (the projector box, or the screen), or takes the
+// figure's own height.
+function fills(gd) {
+  return gd._fill || document.fullscreenElement === gd.parentElement;
 }
 export default function (component) {
   const { data, parentElement } = component;
@@ -101,10 +102,9 @@ export default function (component) {
   gd.setAttribute("role", "figure");
   gd.setAttribute("aria-label", alt);
   gd._fill = fill;
-  gd._layout = { height: figure.layout.height };
-  const fills = fill || document.fullscreenElement === parentElement;
-  gd.style.height = fills ? "100%" : "";
-  if (fills) { delete figure.layout.height; figure.layout.autosize = true; }
+  gd._height = figure.layout.height;
+  gd.style.height = fills(gd) ? "100%" : "";
+  if (fills(gd)) { delete figure.layout.height; figure.layout.autosize = true; }
   // One change of the graph at a time, in the order the payloads came: a frame swap never
   // interleaves with the redraw of a newer figure.
   gd._changes = (gd._changes || Promise.resolve()).then(() => plotly()).then(async (Plotly) => {
