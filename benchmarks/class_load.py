@@ -11,7 +11,9 @@ a `BackMsg.rerun_script` with the URL's query string and no widget states, and r
 session keeps a state for each widget drawn in the last run (the value the server set, else the
 default) and sends them all with every rerun (one left out would keep its old value on the
 server), with the hashes of the large messages it still holds (the server then sends only a
-reference). Times run from sending a rerun to its `script_finished`: on loopback, server time.
+reference). A widget drawn inside a fragment (its delta names the fragment) reruns only that
+fragment, as in the browser: the rerun names it, and only that fragment's widgets not drawn again
+are forgotten. Times run from sending a rerun to its `script_finished`: on loopback, server time.
 
 1. Reference: a trivial page (page_latency.TRIVIAL_PAGE: a chart, a p slider), one session moving
    the slider. The app's times and bytes are also given as ratios to it.
@@ -107,6 +109,7 @@ class Session:
         self.port, self.query, self.link = port, query, parse_qs(query)
         self.states: dict[str, WidgetState] = {}  # widget id -> state, as the browser holds
         self.ids: dict[str, str] = {}  # user key -> widget id ("$$ID-<hash>-<key>")
+        self.fragments: dict[str, str] = {}  # widget id -> the fragment that drew it ("": none)
         self.cache: dict[str, int] = {}  # hash of a large message -> run it was last used in
         self.runs, self.max_age = 0, 2  # the browser drops messages unused for max_age runs
         self.page_hash = ""  # "" until new_session names the page
@@ -122,10 +125,13 @@ class Session:
     async def rerun(self, p: float | None = None) -> Rerun:
         """Send every widget's state (the p slider moved to `p`, if given) and read the
         messages until the run's script_finished."""
+        fragment = ""
         if p is not None:
             wid = self.ids[P_KEY]
             self.states[wid] = WidgetState(id=wid, double_array_value=DoubleArray(data=[p]))
+            fragment = self.fragments.get(wid, "")
         back = BackMsg()
+        back.rerun_script.fragment_id = fragment
         back.rerun_script.query_string = self.query
         back.rerun_script.page_script_hash = self.page_hash
         back.rerun_script.widget_states.widgets.extend(self.states.values())
@@ -152,7 +158,10 @@ class Session:
                     element = msg.delta.new_element
                     element_kind = element.WhichOneof("type")
                     exceptions += element_kind == "exception"
-                    self._drawn(drawn, *element_state(element_kind, getattr(element, element_kind)))
+                    state, server_set = element_state(element_kind, getattr(element, element_kind))
+                    if state is not None:
+                        self.fragments[state.id] = msg.delta.fragment_id
+                    self._drawn(drawn, state, server_set)
                 elif kind == "delta" and msg.delta.HasField("add_block"):
                     block = msg.delta.add_block
                     if block.tab_container.id:
@@ -163,8 +172,10 @@ class Session:
                             self._drawn(drawn, WidgetState(id=tabs[0], string_value=tabs[-1]), True)
                 elif (kind == "script_finished"
                       and msg.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN):
-                    # The browser forgets widgets this run did not draw and old messages.
-                    self.states = {wid: s for wid, s in self.states.items() if wid in drawn}
+                    # The browser forgets widgets this run did not draw (of a fragment's run,
+                    # that fragment's) and old messages.
+                    self.states = {wid: s for wid, s in self.states.items() if wid in drawn
+                                   or (fragment and self.fragments.get(wid) != fragment)}
                     self.runs += 1
                     self.cache = {h: run for h, run in self.cache.items()
                                   if self.runs - run <= self.max_age}

@@ -22,7 +22,7 @@ from streamlit.testing.v1 import AppTest
 from dropout_viz import pipeline
 from dropout_viz.settings import DEFAULTS, FIELD_SPECS, GROUP_FIELDS, format_value
 from dropout_viz.tab_figures import FRAME_GRID, MAX_FRAMES, action_figures, frame_epochs
-from dropout_viz.ui import action_tab, cache
+from dropout_viz.ui import action_tab, cache, page
 
 SMALL_EPOCHS = 5  # keeps the extreme-value runs quick; epochs itself is tested at its extremes
 
@@ -463,3 +463,20 @@ def test_action_figures_without_a_plane_have_no_boundary():
     figures = action_figures(run, settings, 1)
     assert set(figures) == {"network", "history"}
     assert figures["network"].layout.meta["layer_sizes"] == [64, 8, 8, 10]
+
+
+def test_the_view_reruns_alone_only_on_the_first_tab_with_quick_runs():
+    """A p move reruns the page's view alone (page.py, a fragment) where its work is quick; a
+    fragment's rerun cannot be interrupted, so a long run (which a Stop click or a newer p
+    must be able to end) and the other tabs keep whole-page reruns."""
+    at = app().run()
+    assert_clean(at)
+    assert at.session_state[page.VIEW_DRAWN_FOR][0] is True
+    assert at.slider(key="p_hidden").value == DEFAULTS.p_hidden  # drawn by the view
+    long = app(n_layers="4", width="256", n_samples="2000", batch_size="1", epochs="1000").run()
+    assert_clean(long)
+    assert long.session_state[page.VIEW_DRAWN_FOR][0] is False
+    assert any("does not start by itself" in w.value for w in long.warning)
+    other_tab = app(tab="learn").run()
+    assert_clean(other_tab)
+    assert other_tab.session_state[page.VIEW_DRAWN_FOR][0] is False

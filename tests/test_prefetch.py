@@ -175,3 +175,17 @@ def test_a_grid_whose_runs_are_cached_without_views_gets_them_drawn():
             action_tab.view_key(runs_before[key_p], settings_p, key_p))
         assert animation.spec["layout"]["height"] == tab_figures.animation_figure(
             runs_before[key_p], settings_p).spec["layout"]["height"]
+
+
+def test_a_page_run_and_the_view_it_runs_count_as_one_script_and_the_view_alone_as_one():
+    """The prefetch waits for the server to be idle: a run of the page's view alone (a p move,
+    page.py) is a script like the page's own, and the view inside the page's run is not a
+    second one (which would make the page look shared with another, workers.py)."""
+    counts = []
+    view = cache.SCRIPTS.counted(lambda: counts.append((bool(cache.SCRIPTS),
+                                                        cache.SCRIPTS.shared())))
+    page = cache.SCRIPTS.counted(view)
+    page()
+    view()
+    assert counts == [(True, False), (True, False)]
+    assert not cache.SCRIPTS and cache.SCRIPTS.idle_for() > 0

@@ -151,6 +151,7 @@ class ScriptCount:
         self._count = 0
         self._last_end = 0.0  # time.monotonic() when the last script ended
         self._lock = threading.Lock()
+        self._inside = threading.local()  # whether this thread's script is counted already
 
     @contextlib.contextmanager
     def running(self):
@@ -164,11 +165,19 @@ class ScriptCount:
                 self._last_end = time.monotonic()
 
     def counted(self, script):
-        """Decorate the page's main function so that each run of it is counted."""
+        """Decorate the page's main function, and the view it reruns alone (page.py), so that
+        each run of either is counted, once: the view inside its page's run is not counted
+        again."""
         @functools.wraps(script)
         def counted_script(*args, **kwargs):
-            with self.running():
+            if getattr(self._inside, "script", False):
                 return script(*args, **kwargs)
+            self._inside.script = True
+            try:
+                with self.running():
+                    return script(*args, **kwargs)
+            finally:
+                self._inside.script = False
         return counted_script
 
     def idle_for(self) -> float:

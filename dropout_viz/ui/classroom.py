@@ -252,8 +252,9 @@ def keep_hidden_values(hidden: tuple[str, ...]) -> None:
             st.session_state[name] = st.session_state[name]
 
 
-def render(hidden: tuple[str, ...] = ()) -> None:
-    """Draw the Classroom section at the end of the sidebar (after every other control)."""
+def render(hidden: tuple[str, ...] = ()):
+    """Draw the Classroom section at the end of the sidebar (after every other control); the
+    place of its link to share (`link_box`) is returned, for the page's view to fill."""
     keep_hidden_values(hidden)
     with st.sidebar:
         st.subheader("Classroom")
@@ -269,4 +270,4 @@ def render(hidden: tuple[str, ...] = ()) -> None:
             st.html(PROJECTOR_CSS)
         if HIDDEN_KEY not in hidden:
             teachers_view()
-        link_box(state.current_settings(), state.current_tab())
+        return st.container()

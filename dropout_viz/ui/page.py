@@ -1,4 +1,13 @@
-"""The page: settings from the URL and the sidebar, then the open tab (only it computes)."""
+"""The page: settings from the URL and the sidebar, then the view: p, the open tab (only it
+computes), the link to share.
+
+Moving p reruns the view alone where that is safe (a fragment): Streamlit then leaves the
+sidebar's forty controls as they are, and the server and the browser only redo what p changes.
+A fragment's rerun cannot be interrupted by a newer one (fast reruns are for whole pages), so
+the view is a fragment only while its work is quick: the first tab, with runs that end before a
+progress bar and its Stop button would show. A view rerun that would change anything outside
+it (a lesson step sets every control, the preset picker's caption) reruns the page.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +17,7 @@ import logging
 import streamlit as st
 from threadpoolctl import threadpool_limits
 
+from dropout_viz import pipeline
 from dropout_viz.data import GAP_INTERVAL
 from dropout_viz.settings import TABS
 from dropout_viz.ui import (
@@ -33,6 +43,7 @@ TAB_RENDERERS = {"action": action_tab.render, "ensemble": ensemble_tab.render,
 LOG = logging.getLogger(__name__)
 # The worker processes start once no script has run for this long (workers.start_when_idle).
 WORKER_START_IDLE_S = 3.0
+VIEW_DRAWN_FOR = "_view_drawn_for"  # session key: (a fragment?, the sidebar it sits beside)
 
 
 @functools.cache  # once per server process: the limit is process-wide
@@ -76,6 +87,25 @@ def render_tab(slug: str, settings, key) -> None:
                  "a setting or open another tab to go on.")
 
 
+def quick_view(settings) -> bool:
+    """Whether the view runs as a fragment: the first tab is open and its run (for any p)
+    trains before a progress bar would show (runs.SHOW_PROGRESS_AFTER_S)."""
+    if state.current_tab() != TABS[0]:
+        return False
+    try:
+        key = cache.resolve(settings)
+        dataset = cache.get_dataset(key.data)
+    except ValueError:
+        return False
+    seconds = pipeline.estimated_training_s(key, len(dataset.y_train), len(dataset.y_test),
+                                            dataset.n_features, dataset.n_outputs)
+    return seconds <= runs.SHOW_PROGRESS_AFTER_S
+
+
+def drawn_for(settings) -> tuple:
+    return quick_view(settings), sidebar.shown(settings)
+
+
 @cache.SCRIPTS.counted
 def main() -> None:
     state.init_session()
@@ -84,11 +114,28 @@ def main() -> None:
                        layout="wide",
                        initial_sidebar_state="collapsed" if classroom.present() else "auto")
     settings = state.current_settings()
-    sidebar.render(settings)
+    slots = sidebar.render(settings)
     for warning in state.take_warnings():
         st.warning(warning)
     limit_blas_threads()  # before anything computes
     workers.start_when_idle(lambda: cache.SCRIPTS.idle_for() >= WORKER_START_IDLE_S)
+    st.session_state[VIEW_DRAWN_FOR] = drawn_for(settings)
+    (st.fragment(view) if st.session_state[VIEW_DRAWN_FOR][0] else view)(slots)
+
+
+@cache.SCRIPTS.counted
+def view(slots: sidebar.Slots) -> None:
+    """What p changes: its slider (in the sidebar, or present mode's bar), the lesson panel,
+    the notes, the open tab, the link to share and the URL."""
+    settings = state.current_settings()
+    if drawn_for(settings) != st.session_state.get(VIEW_DRAWN_FOR):
+        st.rerun()  # a rerun of the view alone would leave the rest of the page stale
+    hidden = settings.hidden_controls
+    if classroom.p_on_page(hidden):  # present mode: p on the page, not in the closed sidebar
+        classroom.present_bar(lambda: sidebar.control("p_hidden"))
+    elif slots.p is not None:
+        with slots.p:
+            sidebar.control("p_hidden")
     lesson_panel.render(settings)
     key = cache.resolve(settings)
     try:
@@ -103,4 +150,6 @@ def main() -> None:
         if tab.open:
             with tab:
                 render_tab(slug, settings, key)
+    with slots.link:
+        classroom.link_box(settings, state.current_tab())
     state.sync_url(settings, state.current_tab())

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import streamlit as st
 
 from dropout_viz.data import REGRESSION_DATASETS
@@ -44,21 +47,30 @@ def _apply_chosen_preset() -> None:
         state.open_tab(preset.tab)
 
 
-def preset_picker(settings: Settings) -> None:
-    """The picker shows a lesson as itself only while its settings (or those of the guided
-    lesson's step) are in force."""
+def preset_status(settings: Settings):
+    """(the preset the picker shows, the guided lesson's step in force or None, the fields
+    whose values differ from it)."""
     presets = load_presets()
-    names = [""] + list(presets)
     current = st.session_state.get("preset", "")
     st.session_state.setdefault(PRESET_KEY, current if current in presets else "")
     chosen = presets.get(st.session_state.get(PRESET_KEY, ""))
     lesson = state.lesson()
     step = lesson[1] if lesson is not None and lesson[0] == chosen else None
     changed = differences(chosen, settings, step) if chosen is not None else []
+    return chosen, step, changed
+
+
+def preset_picker(settings: Settings) -> None:
+    """The picker shows a lesson as itself only while its settings (or those of the guided
+    lesson's step) are in force; the caption below it says when they are not. (Its options'
+    labels stay the same: a selectbox's value travels as its label, and a label that changed
+    since the browser's copy made the old one read as another choice, ending the lesson.)"""
+    presets = load_presets()
+    names = [""] + list(presets)
+    chosen, step, changed = preset_status(settings)
     st.selectbox(
         "Lesson preset", names, key=PRESET_KEY, on_change=_apply_chosen_preset,
-        format_func=lambda n: (presets[n].title + (" (modified)" if changed and chosen.name == n
-                                                    else "")) if n else "— choose a lesson —",
+        format_func=lambda n: presets[n].title if n else "— choose a lesson —",
         help="Sets every control for a prepared lesson; change any control afterwards.",
     )
     if chosen is None:
@@ -122,14 +134,30 @@ def control(name: str, disabled: bool = False) -> None:
         st.slider(label, float(low), float(spec.max), step=float(spec.step), **common)
 
 
-def render(settings: Settings) -> None:
+@dataclass
+class Slots:
+    """The sidebar's places that the page's view (page.py) fills on each of its runs: the p
+    slider (None where p is on the page or hidden) and the link to share."""
+
+    p: Any
+    link: Any
+
+
+def shown(settings: Settings) -> tuple:
+    """What the sidebar shows of these settings, apart from what the view draws into it (p
+    and the link): every other value, and the preset picker's verdict (which p can change)."""
+    chosen, step, changed = preset_status(settings)
+    values = tuple(getattr(settings, name) for name in FIELD_SPECS if name != "p_hidden")
+    return values, chosen and chosen.name, step, tuple(changed)
+
+
+def render(settings: Settings) -> Slots:
     """Draw the sidebar; controls the teacher's view hides (settings.hidden_controls) are left
-    out."""
+    out. The places it keeps for the view are returned."""
     hidden = settings.hidden_controls
     present = classroom.present()
     on_page = ("p_hidden",) if classroom.p_on_page(hidden) else ()
-    if on_page:  # present mode: p on the page itself, not in the (closed) sidebar
-        classroom.present_bar(lambda: control("p_hidden"))
+    p_slot = None
     with st.sidebar:
         st.title("dropout_viz")
         if "preset" not in hidden:
@@ -141,6 +169,9 @@ def render(settings: Settings) -> None:
             # Present mode opens every group: each control is then one click (») away.
             with st.expander(title, expanded=present or group in ("dropout", "network")):
                 for name in names:
+                    if name == "p_hidden":  # drawn by the view, which p reruns (page.py)
+                        p_slot = st.container()
+                        continue
                     disabled = (st.session_state.get("dataset") in ("digits", upload.UPLOAD)
                                 and name in ("n_samples", "noise"))
                     control(name, disabled=disabled)
@@ -149,4 +180,4 @@ def render(settings: Settings) -> None:
                                "do not apply.")
                 if group == "data":
                     upload.render()
-    classroom.render(hidden)
+    return Slots(p=p_slot, link=classroom.render(hidden))
