@@ -76,6 +76,12 @@ def estimated_training_s(key: TrainKey, n_train: int, n_test: int, n_features: i
     return steps * per_step + key.epochs * per_epoch
 
 
+def estimated_training_s_on(key: TrainKey, dataset: Dataset) -> float:
+    """`estimated_training_s` for training `key` on `dataset`."""
+    return estimated_training_s(key, len(dataset.y_train), len(dataset.y_test),
+                                dataset.n_features, dataset.n_outputs)
+
+
 @dataclass(frozen=True)
 class Grid:
     """The plane a decision boundary is drawn on, or for a curve (`is_curve`) the line of x

@@ -97,8 +97,7 @@ def quick_view(settings) -> bool:
         dataset = cache.get_dataset(key.data)
     except ValueError:
         return False
-    seconds = pipeline.estimated_training_s(key, len(dataset.y_train), len(dataset.y_test),
-                                            dataset.n_features, dataset.n_outputs)
+    seconds = pipeline.estimated_training_s_on(key, dataset)
     return seconds <= runs.SHOW_PROGRESS_AFTER_S
 
 

@@ -70,8 +70,7 @@ def grid_keys(settings: Settings, key: TrainKey) -> list[tuple[Settings, TrainKe
 
 
 def worth_preparing(key: TrainKey, dataset: Dataset) -> bool:
-    seconds = pipeline.estimated_training_s(key, len(dataset.y_train), len(dataset.y_test),
-                                            dataset.n_features, dataset.n_outputs)
+    seconds = pipeline.estimated_training_s_on(key, dataset)
     per_epoch = runs.weight_bytes_per_epoch(key, dataset.n_features, dataset.n_outputs)
     stride = runs.snapshot_stride(key, dataset.n_features, dataset.n_outputs)
     return seconds <= MAX_RUN_S and per_epoch * -(-key.epochs // stride) <= MAX_RUN_BYTES

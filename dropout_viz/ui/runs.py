@@ -217,8 +217,7 @@ def get_run(key: TrainKey, session=None, session_id: str | None = None) -> Train
     if run is not None:
         return run
     dataset = get_dataset(key.data)
-    seconds = pipeline.estimated_training_s(key, len(dataset.y_train), len(dataset.y_test),
-                                            dataset.n_features, dataset.n_outputs)
+    seconds = pipeline.estimated_training_s_on(key, dataset)
     if seconds > LONG_RUN_S and key not in session.get(CONFIRMED_RUNS, ()):
         raise LongRun(key, seconds)
     wait = lambda flight: _wait_for(flight, key.epochs, slot)  # noqa: E731
