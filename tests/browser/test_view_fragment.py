@@ -7,7 +7,14 @@ the lesson goes on."""
 from __future__ import annotations
 
 import pytest
-from harness import EXCEPTION, fingerprints, nudge, wait_until_changed, wait_until_loaded
+from harness import (
+    EXCEPTION,
+    SETTLED,
+    fingerprints,
+    nudge,
+    wait_until_changed,
+    wait_until_loaded,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -24,14 +31,10 @@ def received_frames(page) -> list[bytes]:
     return frames
 
 
-IDLE_JS = ("() => document.querySelector('[data-testid=\"stApp\"]')"
-           ".getAttribute('data-test-script-state') === 'notRunning'")
-
-
 def checked_radio(page, key: str) -> str:
     """The label of a radio's checked option, once the page is idle (while a run draws, the
     old element can still be on the page beside the new one)."""
-    page.wait_for_function(IDLE_JS, timeout=60_000)
+    page.wait_for_selector(SETTLED, timeout=60_000)
     return page.locator(f".st-key-{key} label:has(input:checked)").inner_text()
 
 
@@ -57,7 +60,7 @@ def test_a_p_move_reruns_the_view_alone_and_the_link_and_url_follow(page, server
     frames.clear()  # a rerun of the whole page (the R key) does send them
     page.evaluate("() => document.activeElement && document.activeElement.blur()")
     page.keyboard.press("r")
-    page.wait_for_function(IDLE_JS, timeout=60_000)
+    page.wait_for_selector(SETTLED, timeout=60_000)
     page.wait_for_timeout(500)
     assert b"Lesson preset" in b"".join(frames)
     assert page.locator(EXCEPTION).count() == 0
